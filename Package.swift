@@ -1,0 +1,41 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+  name: "pgfollow",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "pgfollow", targets: ["pgfollow"])
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+  ],
+  targets: [
+    .systemLibrary(
+      name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+    .systemLibrary(
+      name: "CLibYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+    .target(name: "PGFollowPostgres", dependencies: ["CLibPQ"]),
+    .target(name: "PGFollowYAML", dependencies: ["CLibYAML"]),
+    .target(name: "PGFollowCore", dependencies: ["PGFollowYAML"]),
+    .target(
+      name: "PGFollowDaemon",
+      dependencies: [
+        "PGFollowCore", "PGFollowPostgres", "PGFollowYAML",
+        .product(name: "Logging", package: "swift-log"),
+      ]),
+    .executableTarget(
+      name: "pgfollow",
+      dependencies: [
+        "PGFollowDaemon", "PGFollowCore",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ]),
+    .testTarget(name: "PGFollowYAMLTests", dependencies: ["PGFollowYAML"]),
+    .testTarget(name: "PGFollowCoreTests", dependencies: ["PGFollowCore"]),
+    .testTarget(
+      name: "PGFollowIntegrationTests",
+      dependencies: ["PGFollowDaemon", "PGFollowCore", "pgfollow"]),
+  ]
+)

@@ -1,0 +1,165 @@
+/// Set the scalar at `path` to `value`.
+public struct YAMLEdit: Sendable, Hashable {
+  public var path: YAMLPath
+  public var value: String
+
+  public init(path: YAMLPath, value: String) {
+    self.path = path
+    self.value = value
+  }
+}
+
+/// One scalar whose value an edit changes.
+public struct YAMLChange: Sendable, Equatable {
+  public var path: YAMLPath
+  public var oldValue: String
+  public var newValue: String
+  public var mark: YAMLMark
+}
+
+/// A byte range of the original replaced by new bytes.
+struct Splice: Sendable {
+  var range: Range<Int>
+  var replacement: [UInt8]
+}
+
+/// The result of planning edits: the new bytes, verified, and what changed.
+public struct YAMLEditPlan: Sendable {
+  public let original: [UInt8]
+  public let updated: [UInt8]
+  public let changes: [YAMLChange]
+  let splices: [Splice]
+
+  public var changesFile: Bool { !changes.isEmpty }
+}
+
+/// Plans edits on the first document of a YAML text, changing only the bytes of the targeted
+/// scalars. The result is parsed again and checked to differ in exactly those values.
+public func planYAMLEdits(_ bytes: [UInt8], edits: [YAMLEdit], file: String) throws(YAMLError)
+  -> YAMLEditPlan
+{
+  let events = try parseYAMLEvents(bytes, file: file)
+  try checkAliases(events, file: file)
+  guard let document = parseYAMLDocuments(events).first else {
+    throw YAMLError(file: file, mark: nil, message: "the file holds no YAML document")
+  }
+  let targets = try resolveTargets(edits, in: document, file: file)
+  let pending = targets.filter { $0.scalar.value != $0.edit.value }
+  if pending.isEmpty {
+    return YAMLEditPlan(original: bytes, updated: bytes, changes: [], splices: [])
+  }
+  let splices = makeSplices(pending, bytes: bytes)
+  let updated = applySplices(splices, to: bytes)
+  try verify(updated, against: events, targets: targets, file: file)
+  let changes = pending.map {
+    YAMLChange(
+      path: $0.edit.path, oldValue: $0.scalar.value, newValue: $0.edit.value,
+      mark: $0.scalar.info.start)
+  }
+  return YAMLEditPlan(original: bytes, updated: updated, changes: changes, splices: splices)
+}
+
+private struct Target {
+  var edit: YAMLEdit
+  var scalar: YAMLScalar
+}
+
+private func resolveTargets(_ edits: [YAMLEdit], in document: YAMLNode, file: String)
+  throws(YAMLError) -> [Target]
+{
+  var byEvent: [Int: Target] = [:]
+  var targets: [Target] = []
+  for edit in edits {
+    let scalar = try document.scalar(at: edit.path, file: file)
+    if scalar.style == .literal || scalar.style == .folded {
+      throw YAMLError(
+        file: file, mark: scalar.info.start,
+        message: "\(edit.path) is a block scalar (| or >); make it a plain or quoted scalar")
+    }
+    if let other = byEvent[scalar.info.eventIndex] {
+      if other.edit.value == edit.value { continue }
+      throw YAMLError(
+        file: file, mark: scalar.info.start,
+        message: "\(other.edit.path) and \(edit.path) name the same value but set it differently")
+    }
+    let target = Target(edit: edit, scalar: scalar)
+    byEvent[scalar.info.eventIndex] = target
+    targets.append(target)
+  }
+  return targets
+}
+
+private func makeSplices(_ targets: [Target], bytes: [UInt8]) -> [Splice] {
+  let needsTokens = targets.contains { $0.scalar.info.anchor != nil || $0.scalar.info.tag != nil }
+  let tokenStarts = needsTokens ? scalarTokenStarts(bytes) : [:]
+  let characterRanges = targets.map { target -> Range<Int> in
+    let info = target.scalar.info
+    let start = tokenStarts[info.end.index] ?? info.start.index
+    return start..<info.end.index
+  }
+  let offsets = byteOffsets(
+    ofCharacters: characterRanges.flatMap { [$0.lowerBound, $0.upperBound] }, in: bytes)
+  return zip(targets, characterRanges).map { target, range in
+    let text = YAMLScalarWriter.render(target.edit.value, replacing: target.scalar)
+    return Splice(
+      range: offsets[range.lowerBound]!..<offsets[range.upperBound]!,
+      replacement: Array(text.utf8))
+  }
+  .sorted { $0.range.lowerBound < $1.range.lowerBound }
+}
+
+/// Maps libyaml character indices to UTF-8 byte offsets; a leading byte-order mark is not counted.
+func byteOffsets(ofCharacters indices: [Int], in bytes: [UInt8]) -> [Int: Int] {
+  var wanted = Set(indices).sorted()[...]
+  var result: [Int: Int] = [:]
+  var offset = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+  var character = 0
+  while let next = wanted.first {
+    if character == next {
+      result[next] = offset
+      wanted.removeFirst()
+      continue
+    }
+    guard offset < bytes.count else { break }
+    offset += 1
+    while offset < bytes.count, bytes[offset] & 0xC0 == 0x80 { offset += 1 }
+    character += 1
+  }
+  return result
+}
+
+func applySplices(_ splices: [Splice], to bytes: [UInt8]) -> [UInt8] {
+  var result = bytes
+  for splice in splices.reversed() {
+    result.replaceSubrange(splice.range, with: splice.replacement)
+  }
+  return result
+}
+
+private func verify(
+  _ updated: [UInt8], against original: [YAMLEvent], targets: [Target], file: String
+) throws(YAMLError) {
+  let reparsed: [YAMLEvent]
+  do {
+    reparsed = try parseYAMLEvents(updated, file: file)
+  } catch {
+    throw YAMLError(
+      file: file, mark: nil,
+      message: "the edited text would not parse (\(error.message)); the file is left as it is")
+  }
+  let wanted = Dictionary(uniqueKeysWithValues: targets.map { ($0.scalar.info.eventIndex, $0) })
+  let intact =
+    reparsed.count == original.count
+    && zip(original, reparsed).enumerated().allSatisfy { index, pair in
+      if let target = wanted[index] {
+        return pair.1.kind == .scalar && pair.1.value == target.edit.value
+          && pair.1.anchor == pair.0.anchor && pair.1.tag == pair.0.tag
+      }
+      return pair.0.sameContent(as: pair.1)
+    }
+  if !intact {
+    throw YAMLError(
+      file: file, mark: nil,
+      message: "the edit would change more than the targeted values; the file is left as it is")
+  }
+}
