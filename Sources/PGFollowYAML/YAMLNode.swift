@@ -117,3 +117,28 @@ private struct NodeBuilder {
     }
   }
 }
+
+extension YAMLNode {
+  /// The same tree with every alias replaced by the node its anchor names (for reading, not
+  /// editing). Run `checkAliases` first: an undefined alias is left in place.
+  public func resolvingAliases() -> YAMLNode {
+    var anchors: [String: YAMLNode] = [:]
+    return resolve(&anchors)
+  }
+
+  private func resolve(_ anchors: inout [String: YAMLNode]) -> YAMLNode {
+    let resolved: YAMLNode
+    switch self {
+    case .alias(let name, _): return anchors[name] ?? self
+    case .scalar: resolved = self
+    case .sequence(let items, let info):
+      resolved = .sequence(items.map { $0.resolve(&anchors) }, info)
+    case .mapping(let pairs, let info):
+      resolved = .mapping(
+        pairs.map { YAMLPair(key: $0.key.resolve(&anchors), value: $0.value.resolve(&anchors)) },
+        info)
+    }
+    if let anchor = info.anchor { anchors[anchor] = resolved }
+    return resolved
+  }
+}

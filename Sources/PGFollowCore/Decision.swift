@@ -1,0 +1,177 @@
+/// What to do about split brain (two writable nodes at once).
+public enum SplitBrainPolicy: String, Sendable, Hashable, CaseIterable {
+  /// Follow the node named by the newest row, if it is one of the writable nodes.
+  case followNewest = "follow-newest"
+  /// Keep the application where it is until only one node is writable.
+  case hold
+}
+
+public struct DecisionPolicy: Sendable, Hashable {
+  /// The leader must be reachable and not in recovery right now.
+  public var requireWritableLeader: Bool
+  public var splitBrain: SplitBrainPolicy
+
+  public init(requireWritableLeader: Bool = true, splitBrain: SplitBrainPolicy = .followNewest) {
+    self.requireWritableLeader = requireWritableLeader
+    self.splitBrain = splitBrain
+  }
+}
+
+/// The leader most recently applied to the application, with the row that named it.
+public struct AppliedLeader: Sendable, Hashable, Codable {
+  public var name: String
+  public var unixtime: Int64
+
+  public init(name: String, unixtime: Int64) {
+    self.name = name
+    self.unixtime = unixtime
+  }
+}
+
+public enum HoldReason: Sendable, Hashable {
+  case noNodeReachable
+  case noRows
+  case leaderUnreachable(String)
+  case leaderInRecovery(String)
+  case splitBrain([String])
+  case olderThanApplied(row: LogRow, applied: AppliedLeader)
+}
+
+public struct Decision: Sendable, Hashable {
+  public enum Outcome: Sendable, Hashable {
+    case follow(leader: String, standby: String?)
+    case hold(HoldReason)
+  }
+
+  public var outcome: Outcome
+  /// The newest row that names a configured node, if any.
+  public var newestRow: LogRow?
+  /// Nodes that are writable at once, when there are two or more.
+  public var splitBrain: [String]
+  public var warnings: [String]
+  public var evidence: [NodeEvidence]
+
+  public var leader: String? {
+    if case .follow(let leader, _) = outcome { return leader }
+    return nil
+  }
+
+  /// One sentence saying why.
+  public var reason: String {
+    switch outcome {
+    case .follow(let leader, _):
+      let row = newestRow.map { "the newest row \($0) names \(leader)" } ?? leader
+      let split = splitBrain.isEmpty ? "" : "; split brain: \(splitBrain.joined(separator: ", "))"
+      return "\(row), which is reachable and writable\(split)"
+    case .hold(let reason):
+      return reason.description
+    }
+  }
+}
+
+extension HoldReason: CustomStringConvertible {
+  public var description: String {
+    switch self {
+    case .noNodeReachable: "no node is reachable"
+    case .noRows: "no node has a row naming a configured node"
+    case .leaderUnreachable(let name): "the newest row names \(name), which is unreachable"
+    case .leaderInRecovery(let name):
+      "the newest row names \(name), which is in recovery (not yet promoted?)"
+    case .splitBrain(let names):
+      "split brain: \(names.joined(separator: " and ")) are all writable; policy is hold"
+    case .olderThanApplied(let row, let applied):
+      "the newest visible row \(row) is older than the applied one "
+        + "(\(applied.unixtime), \(applied.name)); not switching back"
+    }
+  }
+}
+
+/// Decides the leader from one cycle's evidence. Pure: no I/O, no clock.
+///
+/// The leader is the node named by the newest row seen on any reachable node. When rows of
+/// different nodes share the newest timestamp, the one already applied wins, then a node that
+/// is writable now, then the node listed first in the configuration.
+public func decide(
+  evidence: [NodeEvidence], nodes: [String], previous: AppliedLeader?, policy: DecisionPolicy
+) -> Decision {
+  var decision = Decision(
+    outcome: .hold(.noNodeReachable), newestRow: nil, splitBrain: [],
+    warnings: unknownHostWarnings(evidence, nodes: nodes), evidence: evidence)
+  let reachable = evidence.filter { $0.observation != nil }
+  guard !reachable.isEmpty else { return decision }
+  guard let row = newestRow(reachable, nodes: nodes, previous: previous) else {
+    decision.outcome = .hold(.noRows)
+    return decision
+  }
+  decision.newestRow = row
+  let writable = evidence.filter(\.isWritable).map(\.node)
+  if writable.count > 1 { decision.splitBrain = writable }
+  decision.outcome = outcome(
+    leader: row, writable: writable, evidence: evidence, nodes: nodes, previous: previous,
+    policy: policy)
+  return decision
+}
+
+private func outcome(
+  leader row: LogRow, writable: [String], evidence: [NodeEvidence], nodes: [String],
+  previous: AppliedLeader?, policy: DecisionPolicy
+) -> Decision.Outcome {
+  if let previous, row.unixtime < previous.unixtime {
+    return .hold(.olderThanApplied(row: row, applied: previous))
+  }
+  if writable.count > 1, policy.splitBrain == .hold {
+    return .hold(.splitBrain(writable))
+  }
+  let leaderEvidence = evidence.first { $0.node == row.host }
+  if policy.requireWritableLeader {
+    guard let observation = leaderEvidence?.observation else {
+      return .hold(.leaderUnreachable(row.host))
+    }
+    if observation.inRecovery { return .hold(.leaderInRecovery(row.host)) }
+  }
+  let standby = nodes.first { name in
+    name != row.host && evidence.contains { $0.node == name && $0.isHealthyStandby }
+  }
+  return .follow(leader: row.host, standby: standby)
+}
+
+private func newestRow(_ reachable: [NodeEvidence], nodes: [String], previous: AppliedLeader?)
+  -> LogRow?
+{
+  let rows = reachable.compactMap { $0.observation?.newestRow }.filter { nodes.contains($0.host) }
+  guard let newest = rows.map(\.unixtime).max() else { return nil }
+  let tied = Set(rows.filter { $0.unixtime == newest }.map(\.host))
+  let writable = Set(reachable.filter(\.isWritable).map(\.node))
+  let preferred =
+    previous.flatMap { tied.contains($0.name) ? $0.name : nil }
+    ?? nodes.first { tied.contains($0) && writable.contains($0) }
+    ?? nodes.first { tied.contains($0) }
+  return preferred.map { LogRow(unixtime: newest, host: $0) }
+}
+
+private func unknownHostWarnings(_ evidence: [NodeEvidence], nodes: [String]) -> [String] {
+  var seen: Set<LogRow> = []
+  var warnings: [String] = []
+  for item in evidence {
+    guard let row = item.observation?.newestUnknownRow, !nodes.contains(row.host) else { continue }
+    if seen.insert(row).inserted {
+      warnings.append(
+        "row (\(row.unixtime), \(quotedForLog(row.host))) seen on \(item.node) names a host "
+          + "that is not a configured node; ignored")
+    }
+  }
+  return warnings
+}
+
+/// A value from the database, made safe for a one-line message.
+public func quotedForLog(_ text: String, limit: Int = 64) -> String {
+  var out = "\""
+  for scalar in text.unicodeScalars.prefix(limit) {
+    switch scalar {
+    case "\"", "\\": out += "\\\(scalar)"
+    case " "..."~": out.unicodeScalars.append(scalar)
+    default: out += "\\u{\(String(scalar.value, radix: 16))}"
+    }
+  }
+  return out + (text.unicodeScalars.count > limit ? "…\"" : "\"")
+}

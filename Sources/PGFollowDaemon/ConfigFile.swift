@@ -1,0 +1,40 @@
+public import PGFollowCore
+import PGFollowPostgres
+import PGFollowYAML
+
+/// Reads and checks a configuration file; conninfo strings are checked by libpq.
+public func loadConfigFile(_ path: String) throws(ConfigError) -> Config {
+  let snapshot: FileSnapshot
+  do {
+    snapshot = try readSnapshot(path)
+  } catch {
+    throw ConfigError(problems: [YAMLError(file: path, mark: nil, message: error.message)])
+  }
+  return try loadConfig(bytes: snapshot.bytes, file: path, checkConninfo: Conninfo.problem)
+}
+
+extension Config {
+  /// A summary for `check-config`, with conninfo secrets left out.
+  public var summary: String {
+    var lines = ["nodes:"]
+    for node in nodes {
+      lines.append("  \(node.name): address \(node.address); \(Conninfo.summary(node.conninfo))")
+    }
+    lines.append(
+      "state table: \(stateTable.table) (\(stateTable.timestampColumn), \(stateTable.hostColumn))")
+    lines.append(
+      "policy: require_writable_leader \(policy.requireWritableLeader), "
+        + "split_brain \(policy.splitBrain.rawValue)")
+    lines.append("app file: \(app.file)")
+    lines += app.values.map { "  \($0.path) = \($0.template)" }
+    let units = restart.units.isEmpty ? "(none)" : restart.units.joined(separator: " ")
+    lines.append(
+      "restart: \(restart.systemctl) \(restart.action.rawValue) \(units), "
+        + "timeout \(formatDuration(restart.timeout))")
+    lines.append(
+      "timeouts: connect \(formatDuration(timeouts.connect)), query \(formatDuration(timeouts.query))"
+        + ", lock wait \(formatDuration(timeouts.lockWait))")
+    lines.append("state directory: \(stateDirectory)")
+    return lines.joined(separator: "\n")
+  }
+}

@@ -1,0 +1,93 @@
+import Dispatch
+public import PGFollowCore
+import PGFollowPostgres
+import Synchronization
+
+/// Looks at every node once and says what it saw.
+public protocol Prober: Sendable {
+  func probe(_ config: Config) async -> [NodeEvidence]
+}
+
+/// Probes every node at once over libpq, one query each, each on a thread of its own, so that a
+/// node that never answers costs at most its deadline and does not delay the others.
+public struct LibPQProber: Prober {
+  public init() {}
+
+  public func probe(_ config: Config) async -> [NodeEvidence] {
+    let query = ProbeQuery(table: config.stateTable, nodes: config.nodeNames)
+    return await withTaskGroup(of: (Int, NodeEvidence).self) { group in
+      for (index, node) in config.nodes.enumerated() {
+        group.addTask {
+          (index, await probeNode(node, query: query, timeouts: config.timeouts))
+        }
+      }
+      var results: [(Int, NodeEvidence)] = []
+      for await result in group { results.append(result) }
+      return results.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+  }
+}
+
+func probeNode(_ node: NodeConfig, query: ProbeQuery, timeouts: Timeouts) async -> NodeEvidence {
+  let start = ContinuousClock.now
+  let connectDeadline = start + timeouts.connect
+  let queryBudget = timeouts.query
+  let budget = timeouts.connect + timeouts.query
+  let result = await onOwnThread(deadline: start + budget) { () -> Result<Observation, ProbeFailure> in
+    do throws(PostgresError) {
+      let connection = try PostgresConnection.connect(
+        conninfo: node.conninfo, deadline: connectDeadline)
+      return .success(try query.run(on: connection, deadline: .now + queryBudget))
+    } catch {
+      return .failure(ProbeFailure(error))
+    }
+  }
+  let elapsed = start.duration(to: .now)
+  return NodeEvidence(
+    node: node.name,
+    result: result ?? .failure(ProbeFailure(stage: .timeout, message: "no answer within \(formatDuration(budget))")),
+    latencyMilliseconds: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000))
+}
+
+extension ProbeFailure {
+  init(_ error: PostgresError) {
+    switch error.kind {
+    case .connect: self.init(stage: .connect, message: error.message)
+    case .query: self.init(stage: .query, message: error.message)
+    case .timeout: self.init(stage: .timeout, message: error.message)
+    }
+  }
+}
+
+/// Runs blocking work on a thread outside the cooperative pool; returns nil if it is not done by
+/// `deadline` (the work then finishes on its own and its result is dropped).
+func onOwnThread<T: Sendable>(
+  deadline: ContinuousClock.Instant, _ work: @escaping @Sendable () -> T
+) async -> T? {
+  await withCheckedContinuation { continuation in
+    let once = ResumeOnce(continuation)
+    DispatchQueue.global().async { once.resume(work()) }
+    let remaining = ContinuousClock.now.duration(to: deadline) + .milliseconds(50)
+    let nanoseconds = max(0, remaining.components.seconds * 1_000_000_000
+      + remaining.components.attoseconds / 1_000_000_000)
+    DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) {
+      once.resume(nil)
+    }
+  }
+}
+
+private final class ResumeOnce<T: Sendable>: Sendable {
+  private let continuation: Mutex<CheckedContinuation<T?, Never>?>
+
+  init(_ continuation: CheckedContinuation<T?, Never>) {
+    self.continuation = Mutex(continuation)
+  }
+
+  func resume(_ value: T?) {
+    let taken = continuation.withLock { stored -> CheckedContinuation<T?, Never>? in
+      defer { stored = nil }
+      return stored
+    }
+    taken?.resume(returning: value)
+  }
+}

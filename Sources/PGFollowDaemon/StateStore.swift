@@ -1,0 +1,99 @@
+import FoundationEssentials
+public import PGFollowCore
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// What pgfollow remembers between runs: the leader it last applied, and restarts still owed.
+public struct FollowState: Sendable, Equatable, Codable {
+  public var applied: AppliedLeader?
+  /// Units whose restart failed (or never ran) since the file last changed.
+  public var pendingRestart: [String] = []
+  public var restartFailures: Int = 0
+  public var lastRestartError: String?
+
+  public init() {}
+}
+
+/// The state file and the run lock, both in the state directory.
+public struct StateStore: Sendable {
+  public let directory: String
+
+  public init(directory: String) {
+    self.directory = directory
+  }
+
+  var statePath: String { directory + "/state.json" }
+  var lockPath: String { directory + "/lock" }
+
+  public func load() throws(FileError) -> FollowState {
+    guard access(statePath, F_OK) == 0 else { return FollowState() }
+    let snapshot = try readSnapshot(statePath)
+    do {
+      return try JSONDecoder().decode(FollowState.self, from: Data(snapshot.bytes))
+    } catch {
+      throw FileError(path: statePath, message: "unreadable state (\(error)); remove it to start afresh")
+    }
+  }
+
+  public func save(_ state: FollowState) throws(FileError) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    let data: Data
+    do { data = try encoder.encode(state) } catch {
+      throw FileError(path: statePath, message: "cannot encode the state")
+    }
+    try writeFileAtomically(statePath, Array(data) + [UInt8(ascii: "\n")], mode: 0o644)
+  }
+
+  /// Takes the exclusive run lock, waiting up to `wait`. Released when the lock is dropped or the
+  /// process ends, so a crashed run never leaves it held.
+  public func lock(wait: Duration) throws(LockError) -> RunLock {
+    try ensureDirectory()
+    let descriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    guard descriptor >= 0 else { throw .unavailable(FileError(lockPath, "cannot open the lock")) }
+    let deadline = ContinuousClock.now + wait
+    while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+      let code = errno
+      guard code == EWOULDBLOCK || code == EINTR, ContinuousClock.now < deadline else {
+        close(descriptor)
+        if code == EWOULDBLOCK { throw .busy(lockPath) }
+        throw .unavailable(FileError(lockPath, "cannot lock", errno: code))
+      }
+      usleep(20_000)
+    }
+    return RunLock(descriptor: descriptor)
+  }
+
+  func ensureDirectory() throws(LockError) {
+    if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+      throw .unavailable(FileError(directory, "cannot create the state directory"))
+    }
+  }
+}
+
+public enum LockError: Error, Sendable, CustomStringConvertible {
+  case busy(String)
+  case unavailable(FileError)
+
+  public var description: String {
+    switch self {
+    case .busy(let path): "another pgfollow run holds \(path); gave up waiting"
+    case .unavailable(let error): error.description
+    }
+  }
+}
+
+/// The held run lock; closing the descriptor releases it.
+public final class RunLock: Sendable {
+  let descriptor: Int32
+
+  init(descriptor: Int32) {
+    self.descriptor = descriptor
+  }
+
+  deinit {
+    close(descriptor)
+  }
+}

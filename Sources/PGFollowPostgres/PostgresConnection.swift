@@ -1,0 +1,151 @@
+internal import CLibPQ
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// One libpq connection, driven with libpq's non-blocking calls so that every step honours a
+/// deadline. Not thread-safe: use it from one thread at a time. Its calls block that thread, so
+/// never call them on Swift's cooperative pool.
+public final class PostgresConnection {
+  private let connection: OpaquePointer
+
+  private init(_ connection: OpaquePointer) {
+    self.connection = connection
+  }
+
+  deinit {
+    PQfinish(connection)
+  }
+
+  /// Connects, giving up at `deadline`. `conninfo` may be a keyword string or a URI.
+  public static func connect(
+    conninfo: String, applicationName: String = "pgfollow", deadline: ContinuousClock.Instant
+  ) throws(PostgresError) -> PostgresConnection {
+    let keys = ["dbname", "fallback_application_name"]
+    let values = [conninfo, applicationName]
+    let raw = withCStringArray(keys) { keyPointers in
+      withCStringArray(values) { valuePointers in
+        PQconnectStartParams(keyPointers, valuePointers, 1)
+      }
+    }
+    guard let raw else { throw PostgresError(kind: .connect, message: "out of memory") }
+    let connection = PostgresConnection(raw)
+    try connection.finishConnecting(deadline: deadline)
+    return connection
+  }
+
+  private func finishConnecting(deadline: ContinuousClock.Instant) throws(PostgresError) {
+    if PQstatus(connection) == CONNECTION_BAD { throw failure(.connect) }
+    var wait = PGRES_POLLING_WRITING
+    while true {
+      switch wait {
+      case PGRES_POLLING_OK:
+        guard PQsetnonblocking(connection, 1) == 0 else { throw failure(.connect) }
+        return
+      case PGRES_POLLING_FAILED:
+        throw failure(.connect)
+      default:
+        try waitForSocket(reading: wait == PGRES_POLLING_READING, deadline: deadline, .connect)
+        wait = PQconnectPoll(connection)
+      }
+    }
+  }
+
+  /// Runs one query with text parameters and returns its rows as text (nil for NULL).
+  public func query(_ sql: String, parameters: [String?] = [], deadline: ContinuousClock.Instant)
+    throws(PostgresError) -> [[String?]]
+  {
+    let sent = withOptionalCStringArray(parameters) { pointers in
+      PQsendQueryParams(
+        connection, sql, Int32(parameters.count), nil, pointers, nil, nil, 0)
+    }
+    guard sent == 1 else { throw failure(.query) }
+    while true {
+      let flushed = PQflush(connection)
+      if flushed == 0 { break }
+      if flushed < 0 { throw failure(.query) }
+      try waitForSocket(reading: false, deadline: deadline, .query)
+    }
+    return try collectRows(deadline: deadline)
+  }
+
+  private func collectRows(deadline: ContinuousClock.Instant) throws(PostgresError) -> [[String?]] {
+    var rows: [[String?]] = []
+    var error: PostgresError?
+    while true {
+      while PQisBusy(connection) == 1 {
+        try waitForSocket(reading: true, deadline: deadline, .query)
+        guard PQconsumeInput(connection) == 1 else { throw failure(.query) }
+      }
+      guard let result = PQgetResult(connection) else { break }
+      defer { PQclear(result) }
+      switch PQresultStatus(result) {
+      case PGRES_TUPLES_OK, PGRES_COMMAND_OK:
+        rows += Self.rows(of: result)
+      default:
+        error = error ?? Self.resultError(result)
+      }
+    }
+    if let error { throw error }
+    return rows
+  }
+
+  private static func rows(of result: OpaquePointer) -> [[String?]] {
+    let columns = PQnfields(result)
+    return (0..<PQntuples(result)).map { row in
+      (0..<columns).map { column in
+        PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
+      }
+    }
+  }
+
+  private static func resultError(_ result: OpaquePointer) -> PostgresError {
+    let message = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
+    let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+    let fallback = String(cString: PQresultErrorMessage(result))
+    return PostgresError(kind: .query, message: oneLine(message ?? fallback), sqlState: state)
+  }
+
+  private func waitForSocket(
+    reading: Bool, deadline: ContinuousClock.Instant, _ stage: PostgresError.Kind
+  ) throws(PostgresError) {
+    let socket = PQsocket(connection)
+    guard socket >= 0 else { throw failure(stage) }
+    while true {
+      let remaining = ContinuousClock.now.duration(to: deadline)
+      guard remaining > .zero else {
+        throw PostgresError(kind: .timeout, message: "no answer within the \(stage) deadline")
+      }
+      var descriptor = pollfd(
+        fd: socket, events: Int16(reading ? POLLIN : POLLOUT), revents: 0)
+      let milliseconds = Int32(clamping: remaining.components.seconds * 1000
+        + remaining.components.attoseconds / 1_000_000_000_000_000 + 1)
+      let ready = poll(&descriptor, 1, milliseconds)
+      if ready > 0 { return }
+      if ready < 0 && errno != EINTR {
+        throw PostgresError(kind: stage, message: "poll failed: errno \(errno)")
+      }
+    }
+  }
+
+  private func failure(_ kind: PostgresError.Kind) -> PostgresError {
+    PostgresError(kind: kind, message: oneLine(String(cString: PQerrorMessage(connection))))
+  }
+}
+
+private func withCStringArray<R>(
+  _ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R
+) -> R {
+  withOptionalCStringArray(strings) { body($0!) }
+}
+
+/// A NULL-terminated array of C strings (nil entries stay NULL), valid during `body`.
+private func withOptionalCStringArray<R>(
+  _ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R
+) -> R {
+  let copies: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0)! } }
+  defer { copies.forEach { free($0) } }
+  let pointers = copies.map { UnsafePointer($0) } + [nil]
+  return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
+}

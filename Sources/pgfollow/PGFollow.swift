@@ -1,0 +1,100 @@
+import ArgumentParser
+import Logging
+import PGFollowCore
+import PGFollowDaemon
+
+@main
+struct PGFollow: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "pgfollow",
+    abstract: "Follow the PostgreSQL primary named in pg_state.failover_log: rewrite the "
+      + "application's YAML and restart it.",
+    discussion: """
+      Exit codes of `once`: 0 in sync, 2 changed (file rewritten or restart done), 3 held (no \
+      confirmed leader), 4 split brain, 5 configuration error, 6 application file error or write \
+      failure, 7 restart failure, 8 lock busy or state directory unusable.
+      """,
+    subcommands: [Once.self, CheckConfig.self])
+}
+
+struct ConfigOptions: ParsableArguments {
+  @Option(name: [.short, .long], help: "The pgfollow configuration file.")
+  var config = "/etc/pgfollow/pgfollow.yaml"
+
+  @Flag(name: .shortAndLong, help: "Log debug detail.")
+  var verbose = false
+
+  func load() throws -> Config {
+    do {
+      return try loadConfigFile(config)
+    } catch {
+      printError(error.description)
+      throw ExitCode(CycleStatus.configError.exitCode)
+    }
+  }
+
+  func bootstrapLogging(journald: Bool = false) -> Logger {
+    let level: Logger.Level = verbose ? .debug : .info
+    LoggingSystem.bootstrap { label in
+      var handler = StderrLogHandler(label: label, journald: journald)
+      handler.logLevel = level
+      return handler
+    }
+    return Logger(label: "pgfollow")
+  }
+}
+
+struct Once: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Run one cycle: probe every node, decide, rewrite the file and restart if needed.")
+
+  @OptionGroup var options: ConfigOptions
+
+  @Flag(help: "Print the chosen primary, the evidence and the diff; change nothing.")
+  var dryRun = false
+
+  func run() async throws {
+    let logger = options.bootstrapLogging()
+    let config = try options.load()
+    var lock: RunLock?
+    if !dryRun {
+      do {
+        lock = try StateStore(directory: config.stateDirectory).lock(wait: config.timeouts.lockWait)
+      } catch {
+        logger.error("\(error)")
+        throw ExitCode(CycleStatus.lockOrStateFailed.exitCode)
+      }
+    }
+    let report = await Cycle(config: config, logger: logger, dryRun: dryRun).run()
+    withExtendedLifetime(lock) {}
+    if dryRun { print(report.text(config: config, dryRun: true), terminator: "") }
+    if report.status != .inSync { throw ExitCode(report.status.exitCode) }
+  }
+}
+
+struct CheckConfig: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "check-config", abstract: "Validate a configuration file and summarize it.")
+
+  @OptionGroup var options: ConfigOptions
+
+  func run() throws {
+    let config = try options.load()
+    print("\(options.config): valid")
+    print(config.summary)
+  }
+}
+
+func printError(_ message: String) {
+  var standardError = StandardError()
+  print(message, to: &standardError)
+}
+
+struct StandardError: TextOutputStream {
+  mutating func write(_ string: String) {
+    var bytes = Array(string.utf8)
+    _ = bytes.withUnsafeMutableBytes { buffer in
+      writeStandardError(buffer.baseAddress, buffer.count)
+    }
+  }
+}
