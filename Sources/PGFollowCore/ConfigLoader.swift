@@ -18,9 +18,11 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 /// Reads a configuration file's text. `checkConninfo` returns what is wrong with a conninfo, if
 /// anything, without repeating its secrets.
 public func loadConfig(
-  bytes: [UInt8], file: String, checkConninfo: @escaping (String) -> String? = { _ in nil }
+  bytes: [UInt8], file: String, baseDirectory: String? = nil,
+  checkConninfo: @escaping (String) -> String? = { _ in nil }
 ) throws(ConfigError) -> Config {
-  var reader = ConfigReader(file: file, checkConninfo: checkConninfo)
+  var reader = ConfigReader(
+    file: file, baseDirectory: baseDirectory ?? directoryOf(file), checkConninfo: checkConninfo)
   let config = reader.read(bytes)
   if let config, reader.problems.isEmpty { return config }
   throw ConfigError(problems: reader.problems)
@@ -32,6 +34,7 @@ private let topLevelKeys = [
 
 struct ConfigReader {
   let file: String
+  let baseDirectory: String
   let checkConninfo: (String) -> String?
   var problems: [YAMLError] = []
 
@@ -210,10 +213,13 @@ struct ConfigReader {
 
   /// Relative paths are taken from the configuration file's directory.
   func resolvePath(_ path: String) -> String {
-    if path.hasPrefix("/") { return path }
-    guard let slash = file.lastIndex(of: "/") else { return path }
-    return String(file[...slash]) + path
+    path.hasPrefix("/") ? path : baseDirectory + "/" + path
   }
+}
+
+private func directoryOf(_ file: String) -> String {
+  guard let slash = file.lastIndex(of: "/") else { return "." }
+  return String(file[..<slash])
 }
 
 func isValidUnitName(_ unit: String) -> Bool {

@@ -10,7 +10,9 @@ public func loadConfigFile(_ path: String) throws(ConfigError) -> Config {
   } catch {
     throw ConfigError(problems: [YAMLError(file: path, mark: nil, message: error.message)])
   }
-  return try loadConfig(bytes: snapshot.bytes, file: path, checkConninfo: Conninfo.problem)
+  return try loadConfig(
+    bytes: snapshot.bytes, file: path, baseDirectory: parentDirectory(snapshot.realPath),
+    checkConninfo: Conninfo.problem)
 }
 
 extension Config {

@@ -93,6 +93,7 @@ public struct Cycle: Sendable {
     if plan.changesFile { next.pendingRestart = config.restart.units }
     guard !dryRun else {
       if plan.changesFile { report.status = max(report.status, .changed) }
+      state = next
       return
     }
     do {

@@ -28,8 +28,11 @@ public struct ProcessResult: Sendable, Equatable {
 }
 
 /// Runs a program from an argv (never through a shell), with a timeout after which its process
-/// group is killed. The program is looked up in PATH when it has no slash.
-public func runProcess(_ argv: [String], timeout: Duration) -> ProcessResult {
+/// group is killed. The program is looked up in PATH when it has no slash. Output past
+/// `outputLimit` bytes is read and dropped.
+public func runProcess(_ argv: [String], timeout: Duration, outputLimit: Int = 4096)
+  -> ProcessResult
+{
   var pipeEnds: [Int32] = [0, 0]
   guard pipe(&pipeEnds) == 0 else {
     return ProcessResult(termination: .couldNotStart("pipe: errno \(errno)"), output: "")
@@ -44,7 +47,7 @@ public func runProcess(_ argv: [String], timeout: Duration) -> ProcessResult {
     }
     return ProcessResult(termination: .couldNotStart("unknown"), output: "")
   }
-  var output = OutputCollector(descriptor: pipeEnds[0])
+  var output = OutputCollector(descriptor: pipeEnds[0], limit: outputLimit)
   let deadline = ContinuousClock.now + timeout
   while true {
     var status: Int32 = 0
@@ -110,8 +113,8 @@ private func termination(_ status: Int32) -> ProcessResult.Termination {
 private struct OutputCollector {
   let descriptor: Int32
   var bytes: [UInt8] = []
+  let limit: Int
   var open = true
-  let limit = 4096
 
   var text: String {
     var result = String(decoding: bytes, as: UTF8.self)

@@ -1,0 +1,164 @@
+import Foundation
+import Testing
+
+/// `pgfollow once` against real PostgreSQL servers in streaming replication.
+@Suite(.serialized) struct OnceTests {
+  @Test func normalStateFollowsThePrimaryAndThenStaysInSync() throws {
+    let fixture = try Fixture()
+    let first = try fixture.pgfollow("once")
+    #expect(first.status == 2, "\(first.output)")
+    let expected = Fixture.appText
+      .replacingOccurrences(of: "{address: node1:5432", with: "{address: node2:5432")
+    #expect(try fixture.appValues() == expected)
+    #expect(fixture.restarts() == ["start restart -- app.service"])
+
+    let second = try fixture.pgfollow("once")
+    #expect(second.status == 0, "\(second.output)")
+    #expect(fixture.restarts().count == 1)
+    #expect(!first.output.contains("topsecret") && !second.output.contains("topsecret"))
+  }
+
+  @Test func dryRunPrintsLeaderEvidenceAndDiffAndChangesNothing() throws {
+    let fixture = try Fixture()
+    let result = try fixture.pgfollow("once", "--dry-run")
+    #expect(result.status == 2, "\(result.output)")
+    #expect(result.output.contains("leader:   node1 (node1:5432)"))
+    #expect(result.output.contains("node2  node2:5432  yes        standby"))
+    #expect(result.output.contains("-  - {address: node1:5432, pool: 5}"))
+    #expect(result.output.contains("+  - {address: node2:5432, pool: 5}"))
+    #expect(result.output.contains("would run: systemctl restart app.service"))
+    #expect(try fixture.appValues() == Fixture.appText)
+    #expect(fixture.restarts().isEmpty)
+    #expect(!FileManager.default.fileExists(atPath: fixture.directory + "/state/state.json"))
+  }
+
+  @Test func failoverSwitchesTheFileAndRestarts() throws {
+    let fixture = try Fixture()
+    #expect(try fixture.pgfollow("once").status == 2)
+    try fixture.clusterCommand("kill", "node1")
+    try fixture.clusterCommand("promote", "node2")
+    let result = try fixture.pgfollow("once")
+    #expect(result.status == 2, "\(result.output)")
+    let text = try fixture.appValues()
+    #expect(text.contains("  - address: node2:5432   # the primary\n"))
+    #expect(text.contains("  - {address: node2:5432, pool: 5}\n"))
+    #expect(text.contains("cache: &cache {ttl: 30}\nother: *cache\n"))
+    #expect(fixture.restarts() == ["start restart -- app.service", "start restart -- app.service"])
+  }
+
+  @Test func hungNodeCostsOnlyItsDeadline() throws {
+    let listener = try HungListener()
+    let fixture = try Fixture(extraNodes: [("hung", listener.port)])
+    try fixture.writeConfig(
+      nodes: 2, extraNodes: [("hung", listener.port)], timeouts: "connect: 1s\n  query: 1s")
+    // Without deadlines libpq would wait forever; the test allows 60 s before killing it.
+    let result = try fixture.pgfollow("once", "--dry-run", timeout: 60)
+    #expect(!result.killed)
+    #expect(result.status == 2, "\(result.output)")
+    #expect(result.output.contains("leader:   node1"))
+    let hungLine = result.output.split(separator: "\n").first { $0.hasPrefix("hung") }
+    #expect(hungLine?.contains("timeout") == true, "\(result.output)")
+  }
+
+  @Test func bothNodesDownHoldsAndKeepsTheFile() throws {
+    let fixture = try Fixture()
+    try fixture.clusterCommand("kill", "node1")
+    try fixture.clusterCommand("kill", "node2")
+    let result = try fixture.pgfollow("once")
+    #expect(result.status == 3, "\(result.output)")
+    #expect(result.output.contains("holding: no node is reachable"))
+    #expect(try fixture.appValues() == Fixture.appText)
+    #expect(fixture.restarts().isEmpty)
+  }
+
+  @Test func staleOldPrimaryThatComesBackIsNotFollowed() throws {
+    let fixture = try Fixture()
+    #expect(try fixture.pgfollow("once").status == 2)
+    try fixture.clusterCommand("kill", "node1")
+    try fixture.clusterCommand("promote", "node2")
+    #expect(try fixture.pgfollow("once").status == 2)
+    let switched = try fixture.appValues()
+    #expect(switched.contains("address: node2:5432   # the primary"))
+
+    // node1 comes back as a writable primary with its old row: split brain, no switch back.
+    try fixture.clusterCommand("restart", "node1")
+    let split = try fixture.pgfollow("once")
+    #expect(split.status == 4, "\(split.output)")
+    #expect(split.output.contains("SPLIT BRAIN: node1 and node2"))
+    #expect(try fixture.appValues() == switched)
+
+    // node2 goes away: only the stale node1 is visible; its row is older than the applied one.
+    try fixture.clusterCommand("kill", "node2")
+    let stale = try fixture.pgfollow("once")
+    #expect(stale.status == 3, "\(stale.output)")
+    #expect(stale.output.contains("older than the applied one"))
+    #expect(try fixture.appValues() == switched)
+    #expect(fixture.restarts().count == 2)
+  }
+
+  @Test func failedRestartIsRetriedOnTheNextRun() throws {
+    let fixture = try Fixture(systemctlExit: 1)
+    let failed = try fixture.pgfollow("once")
+    #expect(failed.status == 7, "\(failed.output)")
+    #expect(failed.output.contains("restart of app.service failed: exited with status 1"))
+    #expect(try fixture.appValues().contains("{address: node2:5432"))
+
+    let stillFailing = try fixture.pgfollow("once")
+    #expect(stillFailing.status == 7)
+
+    try fixture.setSystemctl(exitCode: 0)
+    let retried = try fixture.pgfollow("once")
+    #expect(retried.status == 2, "\(retried.output)")
+    #expect(fixture.restarts().count == 3)
+    let settled = try fixture.pgfollow("once")
+    #expect(settled.status == 0, "\(settled.output)")
+    #expect(fixture.restarts().count == 3)
+  }
+
+  @Test func concurrentRunsAreSerialized() throws {
+    let fixture = try Fixture(systemctlExit: 1)
+    try fixture.setSystemctl(exitCode: 1, sleepSeconds: 0.5)
+    let results = Mutexed([RunResult]())
+    DispatchQueue.concurrentPerform(iterations: 3) { _ in
+      if let result = try? fixture.pgfollow("once") {
+        results.update { $0.append(result) }
+      }
+    }
+    #expect(results.get().map(\.status) == [7, 7, 7], "\(results.get().map(\.output))")
+    let log = try String(contentsOfFile: fixture.restartLog, encoding: .utf8)
+      .split(separator: "\n").map { $0.hasPrefix("start") ? "start" : String($0) }
+    #expect(log == ["start", "end", "start", "end", "start", "end"])
+  }
+}
+
+/// A TCP listener that completes the handshake (the kernel does) and never answers.
+final class HungListener {
+  let descriptor: Int32
+  let port: Int
+
+  init() throws {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+    }
+    guard bound == 0, listen(descriptor, 16) == 0 else {
+      throw FixtureError(message: "cannot listen on 127.0.0.1")
+    }
+    _ = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        getsockname(descriptor, $0, &length)
+      }
+    }
+    self.descriptor = descriptor
+    port = Int(UInt16(bigEndian: address.sin_port))
+  }
+
+  deinit {
+    close(descriptor)
+  }
+}
