@@ -149,8 +149,7 @@ struct ConfigReader {
     if let value = identifier(map["timestamp_column"], "state_table.timestamp_column", dots: 0) {
       table.timestampColumn = value
     }
-    if let value = identifier(map["host_column"], "state_table.host_column", dots: 0)
-    {
+    if let value = identifier(map["host_column"], "state_table.host_column", dots: 0) {
       table.hostColumn = value
     }
   }
@@ -181,7 +180,9 @@ struct ConfigReader {
     if let value = string(map["systemctl"], "restart.systemctl") {
       restart.systemctl = value.contains("/") ? resolvePath(value) : value
     }
-    if let value = duration(map["timeout"], "restart.timeout", within: .milliseconds(100) ... .seconds(600)) {
+    if let value = duration(
+      map["timeout"], "restart.timeout", within: .milliseconds(100) ... .seconds(600))
+    {
       restart.timeout = value
     }
   }
@@ -191,14 +192,14 @@ struct ConfigReader {
       return
     }
     let probeRange = Duration.milliseconds(50) ... .seconds(60)
-    if let value = duration(map["connect"], "timeouts.connect", within: probeRange)
-    {
+    if let value = duration(map["connect"], "timeouts.connect", within: probeRange) {
       timeouts.connect = value
     }
     if let value = duration(map["query"], "timeouts.query", within: probeRange) {
       timeouts.query = value
     }
-    if let value = duration(map["lock_wait"], "timeouts.lock_wait", within: .zero ... .seconds(600)) {
+    if let value = duration(map["lock_wait"], "timeouts.lock_wait", within: .zero ... .seconds(600))
+    {
       timeouts.lockWait = value
     }
   }

@@ -139,7 +139,8 @@ public func parseDuration(_ text: String) -> Duration? {
 }
 
 public func formatDuration(_ duration: Duration) -> String {
-  let milliseconds = duration.components.seconds * 1000
+  let milliseconds =
+    duration.components.seconds * 1000
     + duration.components.attoseconds / 1_000_000_000_000_000
   if milliseconds % 1000 == 0 { return "\(milliseconds / 1000)s" }
   return "\(milliseconds)ms"

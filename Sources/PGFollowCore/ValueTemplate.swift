@@ -15,7 +15,9 @@ public struct ValueTemplate: Sendable, Hashable, CustomStringConvertible {
   let parts: [Part]
   public let description: String
 
-  public var usesPort: Bool { parts.contains { if case .placeholder(_, .port) = $0 { true } else { false } } }
+  public var usesPort: Bool {
+    parts.contains { if case .placeholder(_, .port) = $0 { true } else { false } }
+  }
 
   public init(parsing text: String) throws(TemplateSyntaxError) {
     description = text

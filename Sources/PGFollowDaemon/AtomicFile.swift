@@ -151,17 +151,21 @@ private func matchOwnership(_ descriptor: Int32, _ identity: FileIdentity, path:
   guard fstat(descriptor, &info) == 0 else { throw FileError(path, "cannot stat") }
   if info.st_uid != identity.owner || info.st_gid != identity.group {
     guard fchown(descriptor, identity.owner, identity.group) == 0 else {
-      throw FileError(path, "cannot give the new file the old owner \(identity.owner):\(identity.group)")
+      throw FileError(
+        path, "cannot give the new file the old owner \(identity.owner):\(identity.group)")
     }
   }
 }
 
 private func ensureUnchanged(_ snapshot: FileSnapshot) throws(FileError) {
   var info = stat()
-  guard stat(snapshot.realPath, &info) == 0 else { throw FileError(snapshot.realPath, "cannot stat") }
+  guard stat(snapshot.realPath, &info) == 0 else {
+    throw FileError(snapshot.realPath, "cannot stat")
+  }
   guard FileIdentity(info) == snapshot.identity else {
     throw FileError(
-      path: snapshot.realPath, message: "changed by someone else while pgfollow edited it; not replaced")
+      path: snapshot.realPath,
+      message: "changed by someone else while pgfollow edited it; not replaced")
   }
 }
 

@@ -126,7 +126,8 @@ public struct Cycle: Sendable {
       } else {
         state.restartFailures += 1
         state.lastRestartError = "\(unit): \(result.summary)"
-        fail(&report, .restartFailed, "restart of \(unit) failed: \(result.summary)" + detail(result))
+        fail(
+          &report, .restartFailed, "restart of \(unit) failed: \(result.summary)" + detail(result))
       }
     }
     if state.pendingRestart.isEmpty {

@@ -33,7 +33,8 @@ func probeNode(_ node: NodeConfig, query: ProbeQuery, timeouts: Timeouts) async 
   let connectDeadline = start + timeouts.connect
   let queryBudget = timeouts.query
   let budget = timeouts.connect + timeouts.query
-  let result = await onOwnThread(deadline: start + budget) { () -> Result<Observation, ProbeFailure> in
+  let result = await onOwnThread(deadline: start + budget) {
+    () -> Result<Observation, ProbeFailure> in
     do throws(PostgresError) {
       let connection = try PostgresConnection.connect(
         conninfo: node.conninfo, deadline: connectDeadline)
@@ -45,8 +46,11 @@ func probeNode(_ node: NodeConfig, query: ProbeQuery, timeouts: Timeouts) async 
   let elapsed = start.duration(to: .now)
   return NodeEvidence(
     node: node.name,
-    result: result ?? .failure(ProbeFailure(stage: .timeout, message: "no answer within \(formatDuration(budget))")),
-    latencyMilliseconds: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000))
+    result: result
+      ?? .failure(
+        ProbeFailure(stage: .timeout, message: "no answer within \(formatDuration(budget))")),
+    latencyMilliseconds: Int(
+      elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000))
 }
 
 extension ProbeFailure {
@@ -68,8 +72,10 @@ func onOwnThread<T: Sendable>(
     let once = ResumeOnce(continuation)
     DispatchQueue.global().async { once.resume(work()) }
     let remaining = ContinuousClock.now.duration(to: deadline) + .milliseconds(50)
-    let nanoseconds = max(0, remaining.components.seconds * 1_000_000_000
-      + remaining.components.attoseconds / 1_000_000_000)
+    let nanoseconds = max(
+      0,
+      remaining.components.seconds * 1_000_000_000
+        + remaining.components.attoseconds / 1_000_000_000)
     DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) {
       once.resume(nil)
     }

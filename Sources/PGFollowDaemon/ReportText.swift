@@ -9,14 +9,16 @@ extension CycleReport {
     case .follow(let leader, let standby):
       let address = config.node(named: leader)?.address ?? "?"
       lines.append("leader:   \(leader) (\(address))")
-      lines.append("standby:  \(standby ?? "none healthy; values naming the standby use the leader")")
+      lines.append(
+        "standby:  \(standby ?? "none healthy; values naming the standby use the leader")")
       lines.append("decision: follow; \(decision.reason)")
     case .hold:
       lines.append("leader:   none confirmed")
       lines.append("decision: hold; \(decision.reason)")
     }
     if !decision.splitBrain.isEmpty {
-      lines.append("SPLIT BRAIN: \(decision.splitBrain.joined(separator: " and ")) are all writable")
+      lines.append(
+        "SPLIT BRAIN: \(decision.splitBrain.joined(separator: " and ")) are all writable")
     }
     lines += decision.warnings.map { "warning: \($0)" }
     lines.append("")
@@ -34,13 +36,16 @@ extension CycleReport {
 
   private func fileSection(config: Config, dryRun: Bool) -> [String] {
     guard let plan else { return ["file:     \(config.app.file) left as it is"] }
-    guard plan.changesFile else { return ["file:     \(config.app.file) already holds these values"] }
+    guard plan.changesFile else {
+      return ["file:     \(config.app.file) already holds these values"]
+    }
     let verb = dryRun ? "would change" : (wroteFile ? "changed" : "was to change")
     let diff = plan.unifiedDiff(
       oldLabel: config.app.file, newLabel: "\(config.app.file) (pgfollow)")
-    return ["file:     \(config.app.file) \(verb):"] + diff.split(
-      separator: "\n", omittingEmptySubsequences: false
-    ).dropLast().map(String.init)
+    return ["file:     \(config.app.file) \(verb):"]
+      + diff.split(
+        separator: "\n", omittingEmptySubsequences: false
+      ).dropLast().map(String.init)
   }
 
   func evidenceTable(config: Config) -> [String] {
@@ -57,7 +62,8 @@ extension CycleReport {
         rows.append([item.node, address, "yes", role, row, latency, ""])
       case .failure(let failure):
         rows.append([
-          item.node, address, "no", "-", "-", latency, "\(failure.stage.rawValue): \(failure.message)",
+          item.node, address, "no", "-", "-", latency,
+          "\(failure.stage.rawValue): \(failure.message)",
         ])
       }
     }

@@ -33,7 +33,8 @@ public struct StateStore: Sendable {
     do {
       return try JSONDecoder().decode(FollowState.self, from: Data(snapshot.bytes))
     } catch {
-      throw FileError(path: statePath, message: "unreadable state (\(error)); remove it to start afresh")
+      throw FileError(
+        path: statePath, message: "unreadable state (\(error)); remove it to start afresh")
     }
   }
 

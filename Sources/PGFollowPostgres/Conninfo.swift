@@ -31,7 +31,9 @@ public enum Conninfo {
     var result: [String: String] = [:]
     var option = options
     while let keyword = option.pointee.keyword {
-      if let value = option.pointee.val { result[String(cString: keyword)] = String(cString: value) }
+      if let value = option.pointee.val {
+        result[String(cString: keyword)] = String(cString: value)
+      }
       option += 1
     }
     return result
@@ -43,7 +45,9 @@ public enum Conninfo {
     for character in text {
       if character == "\"" {
         result.append(character)
-        if inQuotes { inQuotes = false } else {
+        if inQuotes {
+          inQuotes = false
+        } else {
           inQuotes = true
           result += "…"
         }

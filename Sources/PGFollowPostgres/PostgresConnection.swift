@@ -95,7 +95,8 @@ public final class PostgresConnection {
     let columns = PQnfields(result)
     return (0..<PQntuples(result)).map { row in
       (0..<columns).map { column in
-        PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
+        PQgetisnull(result, row, column) == 1
+          ? nil : String(cString: PQgetvalue(result, row, column))
       }
     }
   }
@@ -119,8 +120,9 @@ public final class PostgresConnection {
       }
       var descriptor = pollfd(
         fd: socket, events: Int16(reading ? POLLIN : POLLOUT), revents: 0)
-      let milliseconds = Int32(clamping: remaining.components.seconds * 1000
-        + remaining.components.attoseconds / 1_000_000_000_000_000 + 1)
+      let milliseconds = Int32(
+        clamping: remaining.components.seconds * 1000
+          + remaining.components.attoseconds / 1_000_000_000_000_000 + 1)
       let ready = poll(&descriptor, 1, milliseconds)
       if ready > 0 { return }
       if ready < 0 && errno != EINTR {

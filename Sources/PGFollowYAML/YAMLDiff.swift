@@ -58,13 +58,16 @@ extension YAMLEditPlan {
       let start = lines[group.lines.lowerBound].lowerBound
       let end = lines[group.lines.upperBound].upperBound
       let shifted = group.splices.map {
-        Splice(range: ($0.range.lowerBound - start)..<($0.range.upperBound - start),
+        Splice(
+          range: ($0.range.lowerBound - start)..<($0.range.upperBound - start),
           replacement: $0.replacement)
       }
       let newBytes = applySplices(shifted, to: Array(original[start..<end]))
-      return LineGroup(lines: group.lines, newLines: lineRanges(newBytes).map {
-        text(newBytes[$0])
-      })
+      return LineGroup(
+        lines: group.lines,
+        newLines: lineRanges(newBytes).map {
+          text(newBytes[$0])
+        })
     }
   }
 

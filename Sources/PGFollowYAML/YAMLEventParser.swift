@@ -95,8 +95,8 @@ private func parserError(_ parser: yaml_parser_t, bytes: [UInt8], file: String) 
   }
   var message = problem
   if let context = parser.context {
-    let where_ = YAMLMark(parser.context_mark)
-    message += " (\(String(cString: context)) at \(where_.line):\(where_.column))"
+    let contextMark = YAMLMark(parser.context_mark)
+    message += " (\(String(cString: context)) at \(contextMark.line):\(contextMark.column))"
   }
   return YAMLError(file: file, mark: YAMLMark(parser.problem_mark), message: message)
 }

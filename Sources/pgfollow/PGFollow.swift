@@ -21,8 +21,8 @@ struct ConfigOptions: ParsableArguments {
   @Option(name: [.short, .long], help: "The pgfollow configuration file.")
   var config = "/etc/pgfollow/pgfollow.yaml"
 
-  @Flag(name: .shortAndLong, help: "Log debug detail.")
-  var verbose = false
+  @Option(help: "Least severe log level shown: debug, info, notice, warning, error.")
+  var logLevel: LogLevelArgument = .info
 
   func load() throws -> Config {
     do {
@@ -34,7 +34,7 @@ struct ConfigOptions: ParsableArguments {
   }
 
   func bootstrapLogging(journald: Bool = false) -> Logger {
-    let level: Logger.Level = verbose ? .debug : .info
+    let level = logLevel.level
     LoggingSystem.bootstrap { label in
       var handler = StderrLogHandler(label: label, journald: journald)
       handler.logLevel = level
@@ -95,6 +95,20 @@ struct StandardError: TextOutputStream {
     var bytes = Array(string.utf8)
     _ = bytes.withUnsafeMutableBytes { buffer in
       writeStandardError(buffer.baseAddress, buffer.count)
+    }
+  }
+}
+
+enum LogLevelArgument: String, ExpressibleByArgument, CaseIterable {
+  case debug, info, notice, warning, error
+
+  var level: Logger.Level {
+    switch self {
+    case .debug: .debug
+    case .info: .info
+    case .notice: .notice
+    case .warning: .warning
+    case .error: .error
     }
   }
 }

@@ -53,9 +53,10 @@ private let valid = """
     #expect(config.stateTable.table == "failover_log")
     let edits = config.edits(leader: "db02", standby: nil)
     #expect(edits.map(\.value) == ["[fd00::11]:5433", "fd00::11:5433"])
-    #expect(config.edits(leader: "db01", standby: "db02").map(\.value) == [
-      "db01:5432", "fd00::11:5433",
-    ])
+    #expect(
+      config.edits(leader: "db01", standby: "db02").map(\.value) == [
+        "db01:5432", "fd00::11:5433",
+      ])
   }
 
   @Test func reportsEveryProblemAtOnceWithPlaces() {
@@ -79,18 +80,19 @@ private let valid = """
       extra: 1
 
       """
-    #expect(problems(text) == [
-      "/etc/pgfollow/pgfollow.yaml:17:1: unknown key \"extra\" in the configuration",
-      "/etc/pgfollow/pgfollow.yaml:4:5: unknown key \"adress\" in nodes[0]; did you mean \"address\"?",
-      "/etc/pgfollow/pgfollow.yaml:2:5: nodes[0] is missing the key \"address\"",
-      "/etc/pgfollow/pgfollow.yaml:5:11: node name \"db01\" is used twice (first at 2:11)",
-      "/etc/pgfollow/pgfollow.yaml:11:5: invalid path \"a[\": expected an index or a quoted key after '[' at character 3",
-      "/etc/pgfollow/pgfollow.yaml:12:8: unknown placeholder {leader.addr} in \"{leader.addr}\"; use {leader|standby.address|host|port|name}",
-      "/etc/pgfollow/pgfollow.yaml:14:10: restart.units: \"-H evil\" is not a valid systemd unit name",
-      "/etc/pgfollow/pgfollow.yaml:15:11: restart.action must be one of \"restart\", \"reload-or-restart\", \"try-restart\"",
-      "/etc/pgfollow/pgfollow.yaml:16:21: timeouts.connect must be between 50ms and 60s",
-      "/etc/pgfollow/pgfollow.yaml:16:32: timeouts.query must be a duration such as 500ms, 2s or 1m",
-    ])
+    #expect(
+      problems(text) == [
+        "/etc/pgfollow/pgfollow.yaml:17:1: unknown key \"extra\" in the configuration",
+        "/etc/pgfollow/pgfollow.yaml:4:5: unknown key \"adress\" in nodes[0]; did you mean \"address\"?",
+        "/etc/pgfollow/pgfollow.yaml:2:5: nodes[0] is missing the key \"address\"",
+        "/etc/pgfollow/pgfollow.yaml:5:11: node name \"db01\" is used twice (first at 2:11)",
+        "/etc/pgfollow/pgfollow.yaml:11:5: invalid path \"a[\": expected an index or a quoted key after '[' at character 3",
+        "/etc/pgfollow/pgfollow.yaml:12:8: unknown placeholder {leader.addr} in \"{leader.addr}\"; use {leader|standby.address|host|port|name}",
+        "/etc/pgfollow/pgfollow.yaml:14:10: restart.units: \"-H evil\" is not a valid systemd unit name",
+        "/etc/pgfollow/pgfollow.yaml:15:11: restart.action must be one of \"restart\", \"reload-or-restart\", \"try-restart\"",
+        "/etc/pgfollow/pgfollow.yaml:16:21: timeouts.connect must be between 50ms and 60s",
+        "/etc/pgfollow/pgfollow.yaml:16:32: timeouts.query must be a duration such as 500ms, 2s or 1m",
+      ])
   }
 
   @Test func conninfoProblemsNeverRepeatTheConninfo() {
@@ -102,18 +104,20 @@ private let valid = """
 
   @Test func missingSectionsAndBadYAMLAreReported() {
     #expect(problems("") == ["/etc/pgfollow/pgfollow.yaml: the file is empty"])
-    #expect(problems("nodes: [\n") .count == 1)
-    #expect(problems("nodes: []\n") == [
-      "/etc/pgfollow/pgfollow.yaml:1:8: nodes must be a non-empty list of nodes",
-      "/etc/pgfollow/pgfollow.yaml:1:1: the configuration is missing the key \"app\"",
-    ])
+    #expect(problems("nodes: [\n").count == 1)
+    #expect(
+      problems("nodes: []\n") == [
+        "/etc/pgfollow/pgfollow.yaml:1:8: nodes must be a non-empty list of nodes",
+        "/etc/pgfollow/pgfollow.yaml:1:1: the configuration is missing the key \"app\"",
+      ])
   }
 
   @Test func portPlaceholderNeedsPorts() {
     let text = valid.replacing("address: db01:5432", with: "address: db01")
-    #expect(problems(text) == [
-      "/etc/pgfollow/pgfollow.yaml:9:3: a value uses {…port} but node \"db01\" has no port in its address"
-    ])
+    #expect(
+      problems(text) == [
+        "/etc/pgfollow/pgfollow.yaml:9:3: a value uses {…port} but node \"db01\" has no port in its address"
+      ])
   }
 
   @Test func anchorsAndAliasesAreResolved() throws {
@@ -124,9 +128,10 @@ private let valid = """
       app: {file: /srv/app.yaml, set: {k: "{leader.name}"}}
 
       """
-    #expect(problems(text) == [
-      "/etc/pgfollow/pgfollow.yaml:1:1: unknown key \"x-conn\" in the configuration"
-    ])
+    #expect(
+      problems(text) == [
+        "/etc/pgfollow/pgfollow.yaml:1:1: unknown key \"x-conn\" in the configuration"
+      ])
   }
 
   @Test func durations() {

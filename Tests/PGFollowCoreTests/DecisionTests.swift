@@ -75,9 +75,10 @@ private func outcome(
         newestUnknownRow: LogRow(unixtime: 500, host: "evil\nhost")))
     let decision = decide(evidence: evidence, nodes: nodes, previous: nil, policy: .init())
     #expect(decision.outcome == .follow(leader: "a", standby: nil))
-    #expect(decision.warnings == [
-      "row (500, \"evil\\u{a}host\") seen on a names a host that is not a configured node; ignored"
-    ])
+    #expect(
+      decision.warnings == [
+        "row (500, \"evil\\u{a}host\") seen on a names a host that is not a configured node; ignored"
+      ])
     let onlyUnknown = [up("a", recovery: false, row: (900, "zzz")), down("b"), down("c")]
     #expect(outcome(onlyUnknown) == .hold(.noRows))
   }

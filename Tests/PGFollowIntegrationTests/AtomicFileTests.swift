@@ -46,7 +46,8 @@ import Testing
     do {
       _ = try readSnapshot("/nonexistent/app.yaml")
     } catch {
-      #expect(error.description == "/nonexistent/app.yaml: cannot resolve: No such file or directory")
+      #expect(
+        error.description == "/nonexistent/app.yaml: cannot resolve: No such file or directory")
     }
   }
 

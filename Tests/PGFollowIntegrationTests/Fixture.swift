@@ -45,8 +45,9 @@ final class Fixture: @unchecked Sendable {
   }
 
   func port(_ node: String) throws -> Int {
-    Int(try String(contentsOfFile: "\(cluster)/\(node).port", encoding: .utf8)
-      .trimmingCharacters(in: .whitespacesAndNewlines))!
+    Int(
+      try String(contentsOfFile: "\(cluster)/\(node).port", encoding: .utf8)
+        .trimmingCharacters(in: .whitespacesAndNewlines))!
   }
 
   func writeConfig(

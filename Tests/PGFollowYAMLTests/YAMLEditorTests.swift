@@ -121,13 +121,15 @@ private func editError(_ text: String, _ path: String, _ value: String = "x") ->
     #expect(
       editError("a: 1\nb: *a1\n", "b")?.description.hasPrefix("app.yaml:2:4: found undefined alias")
         == true)
-    #expect(editError("a: [1]\n", "a[3]")?.description
-      == "app.yaml:1:4: index [3] is out of range: a has 1 item(s)")
+    #expect(
+      editError("a: [1]\n", "a[3]")?.description
+        == "app.yaml:1:4: index [3] is out of range: a has 1 item(s)")
     #expect(editError("a: |\n  x\n", "a")?.mark?.line == 1)
     #expect(editError("a: b\n\tc: d\n", "a") != nil)
     #expect(editError("", "a")?.description == "app.yaml: the file holds no YAML document")
-    #expect(editError("a: 1\na: 2\n", "a")?.description
-      == "app.yaml:2:1: duplicate key \"a\" in the document root (first at 1:1)")
+    #expect(
+      editError("a: 1\na: 2\n", "a")?.description
+        == "app.yaml:2:1: duplicate key \"a\" in the document root (first at 1:1)")
   }
 
   @Test func invalidUTF8IsReportedWithPosition() {
