@@ -111,7 +111,7 @@ private func replace(
   let descriptor = mkstemp(&template)
   guard descriptor >= 0 else { throw FileError(directory, "cannot create a temporary file") }
   _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
-  let temporary = String(cString: template)
+  let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
   var renamed = false
   defer { if !renamed { unlink(temporary) } }
   do throws(FileError) {
