@@ -92,6 +92,11 @@ final class Fixture: @unchecked Sendable {
     try text.write(toFile: configFile, atomically: false, encoding: .utf8)
   }
 
+  func editConfig(_ old: String, _ new: String) throws {
+    let text = try String(contentsOfFile: configFile, encoding: .utf8)
+    try text.replacing(old, with: new).write(toFile: configFile, atomically: false, encoding: .utf8)
+  }
+
   /// The stand-in systemctl logs `start ARGS` and `end`, optionally sleeps, and exits as told.
   func setSystemctl(exitCode: Int, sleepSeconds: Double = 0) throws {
     let script = """

@@ -166,9 +166,7 @@ final class HungListener {
 @Suite(.serialized) struct OnceErrorTests {
   @Test func missingPathInTheAppFileIsAWriteErrorWithItsPlace() throws {
     let fixture = try Fixture()
-    let config = try String(contentsOfFile: fixture.configFile, encoding: .utf8)
-      .replacing("db_slave[0].address", with: "db_slave[0].host")
-    try config.write(toFile: fixture.configFile, atomically: false, encoding: .utf8)
+    try fixture.editConfig("db_slave[0].address", "db_slave[0].host")
     let result = try fixture.pgfollow("once")
     #expect(result.status == 6, "\(result.output)")
     #expect(result.output.contains("app.yaml:7:5: no key \"host\" in db_slave[0]"))
@@ -178,9 +176,7 @@ final class HungListener {
 
   @Test func invalidConfigExitsFiveAndHidesSecrets() throws {
     let fixture = try Fixture()
-    let config = try String(contentsOfFile: fixture.configFile, encoding: .utf8)
-      .replacing("user=postgres password=topsecret", with: "user=postgres password=topsecret junk")
-    try config.write(toFile: fixture.configFile, atomically: false, encoding: .utf8)
+    try fixture.editConfig("password=topsecret", "password=topsecret junk")
     let result = try fixture.pgfollow("check-config")
     #expect(result.status == 5, "\(result.output)")
     #expect(result.output.contains("pgfollow.yaml:3:15: nodes[0].conninfo is invalid"))
