@@ -56,6 +56,22 @@ public struct Timeouts: Sendable, Hashable {
   public init() {}
 }
 
+/// How `pgfollow run` paces itself.
+public struct RunConfig: Sendable, Hashable {
+  /// Time between cycles (a little jitter is added).
+  public var interval: Duration = .seconds(1)
+  /// Every probe of a cycle ends by then; shorter than the interval.
+  public var cycleDeadline: Duration = .milliseconds(800)
+  /// Consecutive cycles that must name a new leader before pgfollow switches to it.
+  public var confirmations = 2
+  /// How soon the confirming cycles follow the first sighting of a new leader.
+  public var confirmAfter: Duration = .milliseconds(50)
+  public var restartMinimumInterval: Duration = .seconds(5)
+  public var restartMaximumPerHour = 20
+
+  public init() {}
+}
+
 public struct AppConfig: Sendable, Hashable {
   public struct Value: Sendable, Hashable {
     public var path: YAMLPath
@@ -73,6 +89,7 @@ public struct Config: Sendable, Hashable {
   public var app: AppConfig
   public var restart = RestartConfig()
   public var timeouts = Timeouts()
+  public var run = RunConfig()
   public var stateDirectory = "/var/lib/pgfollow"
 
   public var nodeNames: [String] { nodes.map(\.name) }

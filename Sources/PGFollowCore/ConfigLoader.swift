@@ -29,7 +29,7 @@ public func loadConfig(
 }
 
 private let topLevelKeys = [
-  "nodes", "state_table", "policy", "app", "restart", "timeouts", "state_directory",
+  "nodes", "state_table", "policy", "app", "restart", "timeouts", "run", "state_directory",
 ]
 
 struct ConfigReader {
@@ -62,6 +62,7 @@ struct ConfigReader {
     if let node = top["policy"] { readPolicy(node, into: &config.policy) }
     if let node = top["restart"] { readRestart(node, into: &config.restart) }
     if let node = top["timeouts"] { readTimeouts(node, into: &config.timeouts) }
+    if let node = top["run"] { readRun(node, into: &config.run) }
     if let path = string(top["state_directory"], "state_directory") {
       config.stateDirectory = resolvePath(path)
     }
@@ -202,6 +203,33 @@ struct ConfigReader {
     {
       timeouts.lockWait = value
     }
+  }
+
+  mutating func readRun(_ node: YAMLNode, into run: inout RunConfig) {
+    let keys = [
+      "interval", "cycle_deadline", "confirmations", "confirm_after", "restart_min_interval",
+      "restart_max_per_hour",
+    ]
+    guard let map = fields(node, in: "run", allowed: keys) else { return }
+    let short = Duration.milliseconds(10) ... .seconds(3600)
+    run.interval = duration(map["interval"], "run.interval", within: short) ?? run.interval
+    let deadline = duration(map["cycle_deadline"], "run.cycle_deadline", within: short)
+    let confirmAfter = duration(
+      map["confirm_after"], "run.confirm_after", within: .zero ... .seconds(3600))
+    run.cycleDeadline = deadline ?? min(run.cycleDeadline, run.interval * 0.8)
+    run.confirmAfter = confirmAfter ?? min(run.confirmAfter, run.interval)
+    if run.cycleDeadline >= run.interval {
+      fail(map["cycle_deadline"] ?? node, "run.cycle_deadline must be shorter than run.interval")
+    }
+    run.confirmations =
+      integer(map["confirmations"], "run.confirmations", within: 1...100) ?? run.confirmations
+    run.restartMinimumInterval =
+      duration(
+        map["restart_min_interval"], "run.restart_min_interval", within: .zero ... .seconds(3600))
+      ?? run.restartMinimumInterval
+    run.restartMaximumPerHour =
+      integer(map["restart_max_per_hour"], "run.restart_max_per_hour", within: 1...3600)
+      ?? run.restartMaximumPerHour
   }
 
   mutating func checkPorts(_ config: Config, appNode: YAMLNode?) {

@@ -101,6 +101,19 @@ extension ConfigReader {
     return value
   }
 
+  mutating func integer(_ node: YAMLNode?, _ context: String, within range: ClosedRange<Int>)
+    -> Int?
+  {
+    guard let node else { return nil }
+    guard case .scalar(let scalar) = node, let value = Int(scalar.value), range.contains(value)
+    else {
+      fail(
+        node, "\(context) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+      return nil
+    }
+    return value
+  }
+
   /// A SQL identifier, optionally qualified with up to `dots` dots.
   mutating func identifier(_ node: YAMLNode?, _ context: String, dots: Int) -> String? {
     guard let node else { return nil }

@@ -1,4 +1,3 @@
-public import Logging
 public import PGFollowCore
 public import PGFollowYAML
 
@@ -23,37 +22,57 @@ public enum CycleStatus: Int32, Sendable, Comparable {
 /// Everything one cycle saw, decided and did.
 public struct CycleReport: Sendable {
   public var decision: Decision
+  /// Set while a new leader waits for more confirming cycles; nothing was applied.
+  public var confirming: Hysteresis.Verdict?
   public var plan: YAMLEditPlan?
+  public var wroteFile = false
   /// Units restarted (or, in a dry run, that would be) with their results.
   public var restarts: [(unit: String, result: ProcessResult?)] = []
+  /// Why owed restarts were not attempted in this cycle.
+  public var restartDeferred: RestartLimiter.Denial?
   public var errors: [String] = []
   public var status: CycleStatus = .inSync
-  public var wroteFile = false
+}
+
+/// What persists across the cycles of one process: hysteresis and the restart limiter (both off
+/// for `once`), and the clock they read.
+public struct CycleControls: Sendable {
+  public var hysteresis: Hysteresis?
+  public var limiter: RestartLimiter?
+  public var clock: @Sendable () -> ContinuousClock.Instant
+
+  public init(
+    hysteresis: Hysteresis? = nil, limiter: RestartLimiter? = nil,
+    clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+  ) {
+    self.hysteresis = hysteresis
+    self.limiter = limiter
+    self.clock = clock
+  }
 }
 
 /// One cycle: probe, decide, plan the file edit, write it atomically, restart, remember.
 /// The same code serves `once`, `run` and `--dry-run`; a dry run stops after planning.
+/// It logs nothing itself: callers log the report (see `ReportLogger`).
 public struct Cycle: Sendable {
   public var config: Config
   public var prober: any Prober
   public var restarter: any Restarter
   public var store: StateStore
-  public var logger: Logger
   public var dryRun: Bool
 
   public init(
     config: Config, prober: any Prober = LibPQProber(),
-    restarter: any Restarter = SystemctlRestarter(), logger: Logger, dryRun: Bool
+    restarter: any Restarter = SystemctlRestarter(), dryRun: Bool
   ) {
     self.config = config
     self.prober = prober
     self.restarter = restarter
     self.store = StateStore(directory: config.stateDirectory)
-    self.logger = logger
     self.dryRun = dryRun
   }
 
-  public func run() async -> CycleReport {
+  public func run(_ controls: inout CycleControls) async -> CycleReport {
     var state = FollowState()
     var loadError: String?
     do { state = try store.load() } catch { loadError = error.description }
@@ -62,14 +81,22 @@ public struct Cycle: Sendable {
       evidence: evidence, nodes: config.nodeNames, previous: state.applied, policy: config.policy)
     var report = CycleReport(decision: decision)
     if let loadError { fail(&report, .lockOrStateFailed, loadError) }
-    log(decision)
-    if case .follow(let leader, let standby) = decision.outcome, loadError == nil {
-      apply(leader: leader, standby: standby, row: decision.newestRow, &state, &report)
-    } else if case .hold = decision.outcome {
+    switch decision.outcome {
+    case .follow(let leader, let standby) where loadError == nil:
+      let verdict = controls.hysteresis?.judge(leader: leader, current: state.applied?.name)
+      if let verdict, verdict != .apply {
+        report.confirming = verdict
+      } else {
+        apply(leader: leader, standby: standby, row: decision.newestRow, &state, &report)
+      }
+    case .follow:
+      break
+    case .hold:
+      controls.hysteresis?.reset()
       report.status = max(report.status, .held)
     }
     if !decision.splitBrain.isEmpty { report.status = max(report.status, .splitBrain) }
-    if loadError == nil { restartPending(&state, &report) }
+    if loadError == nil { restartPending(&state, &report, &controls) }
     return report
   }
 
@@ -90,9 +117,11 @@ public struct Cycle: Sendable {
     report.plan = plan
     var next = state
     if let row { next.applied = AppliedLeader(name: leader, unixtime: row.unixtime) }
-    if plan.changesFile { next.pendingRestart = config.restart.units }
-    guard !dryRun else {
-      if plan.changesFile { report.status = max(report.status, .changed) }
+    if plan.changesFile {
+      next.pendingRestart = config.restart.units
+      report.status = max(report.status, .changed)
+    }
+    if dryRun {
       state = next
       return
     }
@@ -102,15 +131,15 @@ public struct Cycle: Sendable {
       if plan.changesFile {
         try replaceAtomically(snapshot, with: plan.updated)
         report.wroteFile = true
-        report.status = max(report.status, .changed)
-        logChanges(plan)
       }
     } catch {
       fail(&report, .writeFailed, error.description)
     }
   }
 
-  private func restartPending(_ state: inout FollowState, _ report: inout CycleReport) {
+  private func restartPending(
+    _ state: inout FollowState, _ report: inout CycleReport, _ controls: inout CycleControls
+  ) {
     let units = config.restart.units.filter(state.pendingRestart.contains)
     guard !units.isEmpty else { return }
     if dryRun {
@@ -118,11 +147,16 @@ public struct Cycle: Sendable {
       return
     }
     for unit in units {
+      let now = controls.clock()
+      if let denial = controls.limiter?.denial(at: now) {
+        report.restartDeferred = denial
+        break
+      }
+      controls.limiter?.record(at: now)
       let result = restarter.restart(unit, with: config.restart)
       report.restarts.append((unit, result))
       if result.succeeded {
         state.pendingRestart.removeAll { $0 == unit }
-        logger.notice("restarted \(unit)", metadata: ["unit": "\(unit)"])
       } else {
         state.restartFailures += 1
         state.lastRestartError = "\(unit): \(result.summary)"
@@ -134,45 +168,13 @@ public struct Cycle: Sendable {
       state.restartFailures = 0
       state.lastRestartError = nil
     }
-    report.status = max(report.status, .changed)
+    if !report.restarts.isEmpty { report.status = max(report.status, .changed) }
     do { try store.save(state) } catch { fail(&report, .lockOrStateFailed, error.description) }
   }
 
   private func fail(_ report: inout CycleReport, _ status: CycleStatus, _ message: String) {
     report.errors.append(message)
     report.status = max(report.status, status)
-    logger.error("\(message)")
-  }
-
-  private func log(_ decision: Decision) {
-    for warning in decision.warnings { logger.warning("\(warning)") }
-    for item in decision.evidence {
-      if case .failure(let failure) = item.result {
-        logger.warning(
-          "node \(item.node) unreachable: \(failure.message)",
-          metadata: ["pg.node": "\(item.node)", "pg.stage": "\(failure.stage.rawValue)"])
-      }
-    }
-    if !decision.splitBrain.isEmpty {
-      let nodes = decision.splitBrain.joined(separator: " and ")
-      logger.critical(
-        "SPLIT BRAIN: \(nodes) are all writable; policy \(config.policy.splitBrain.rawValue)")
-    }
-    switch decision.outcome {
-    case .follow(let leader, _):
-      logger.info("leader \(leader): \(decision.reason)", metadata: ["pg.leader": "\(leader)"])
-    case .hold:
-      logger.warning("holding: \(decision.reason)")
-    }
-  }
-
-  private func logChanges(_ plan: YAMLEditPlan) {
-    for change in plan.changes {
-      let values = "\(quotedForLog(change.oldValue)) -> \(quotedForLog(change.newValue))"
-      logger.notice(
-        "rewrote \(config.app.file): \(change.path) \(values)",
-        metadata: ["yaml.path": "\(change.path)"])
-    }
   }
 }
 

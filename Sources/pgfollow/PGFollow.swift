@@ -65,8 +65,11 @@ struct Once: AsyncParsableCommand {
         throw ExitCode(CycleStatus.lockOrStateFailed.exitCode)
       }
     }
-    let report = await Cycle(config: config, logger: logger, dryRun: dryRun).run()
+    var controls = CycleControls()
+    let report = await Cycle(config: config, dryRun: dryRun).run(&controls)
     withExtendedLifetime(lock) {}
+    var reportLogger = ReportLogger(logger: logger, onlyChanges: false)
+    reportLogger.log(report, config: config)
     if dryRun { print(report.text(config: config, dryRun: true), terminator: "") }
     if report.status != .inSync { throw ExitCode(report.status.exitCode) }
   }

@@ -1,0 +1,92 @@
+public import Logging
+public import PGFollowCore
+
+/// Logs what a cycle saw and did, one line per event. With `onlyChanges` (the sidecar), a
+/// condition that persists is logged when it starts and when it ends, not every cycle.
+public struct ReportLogger: Sendable {
+  public var logger: Logger
+  public let onlyChanges: Bool
+  private var last: [String: String] = [:]
+
+  public init(logger: Logger, onlyChanges: Bool) {
+    self.logger = logger
+    self.onlyChanges = onlyChanges
+  }
+
+  public mutating func log(_ report: CycleReport, config: Config) {
+    let decision = report.decision
+    logCondition("warnings", .warning, decision.warnings.joined(separator: "; "))
+    for item in decision.evidence { logNode(item) }
+    let split = decision.splitBrain.joined(separator: " and ")
+    logCondition(
+      "split", .critical,
+      split.isEmpty
+        ? ""
+        : "SPLIT BRAIN: \(split) are all writable; policy "
+          + config.policy.splitBrain.rawValue,
+      cleared: "split brain over: at most one node is writable")
+    logOutcome(report)
+    for change in report.plan.map({ report.wroteFile ? $0.changes : [] }) ?? [] {
+      let values = "\(quotedForLog(change.oldValue)) -> \(quotedForLog(change.newValue))"
+      logger.notice(
+        "rewrote \(config.app.file): \(change.path) \(values)",
+        metadata: ["yaml.path": "\(change.path)"])
+    }
+    for (unit, result) in report.restarts where result?.succeeded == true {
+      logger.notice("restarted \(unit)", metadata: ["unit": "\(unit)"])
+    }
+    logCondition("deferred", .warning, report.restartDeferred.map(\.description) ?? "")
+    logCondition("errors", .error, report.errors.joined(separator: "; "))
+  }
+
+  private mutating func logOutcome(_ report: CycleReport) {
+    let decision = report.decision
+    if case .confirming(let leader, let sightings, let required) = report.confirming {
+      logger.notice(
+        "new leader \(leader) seen \(sightings) of \(required) times; confirming before switching",
+        metadata: ["pg.leader": "\(leader)"])
+      return
+    }
+    switch decision.outcome {
+    case .follow(let leader, _):
+      logCondition(
+        "outcome", .info, "leader \(leader): \(decision.reason)",
+        metadata: ["pg.leader": "\(leader)"])
+    case .hold:
+      logCondition("outcome", .warning, "holding: \(decision.reason)")
+    }
+  }
+
+  private mutating func logNode(_ item: NodeEvidence) {
+    let metadata: Logger.Metadata = ["pg.node": "\(item.node)"]
+    switch item.result {
+    case .failure(let failure):
+      let key = "node." + item.node
+      let wasDown = last[key] != nil && last[key] != ""
+      last[key] = failure.message
+      if !onlyChanges || !wasDown {
+        logger.warning(
+          "node \(item.node) unreachable: \(failure.message)",
+          metadata: metadata.merging(["pg.stage": "\(failure.stage.rawValue)"]) { $1 })
+      }
+    case .success:
+      logCondition("node." + item.node, .info, "", cleared: "node \(item.node) reachable again")
+    }
+  }
+
+  /// Logs `message` unless it repeats the last one under `key`; an empty message ends the
+  /// condition, logged as `cleared` when given.
+  private mutating func logCondition(
+    _ key: String, _ level: Logger.Level, _ message: String, cleared: String? = nil,
+    metadata: Logger.Metadata = [:]
+  ) {
+    let previous = last[key] ?? ""
+    last[key] = message
+    if onlyChanges && previous == message { return }
+    if !message.isEmpty {
+      logger.log(level: level, "\(message)", metadata: metadata)
+    } else if let cleared, !previous.isEmpty {
+      logger.info("\(cleared)")
+    }
+  }
+}

@@ -1,0 +1,56 @@
+import Testing
+
+@testable import PGFollowCore
+
+@Suite struct HysteresisTests {
+  @Test func firstDecisionIsImmediateThenChangesNeedConfirmations() {
+    var hysteresis = Hysteresis(required: 3)
+    #expect(hysteresis.judge(leader: "b", current: "a") == .apply)
+    #expect(
+      hysteresis.judge(leader: "a", current: "b")
+        == .confirming(leader: "a", sightings: 1, required: 3))
+    #expect(
+      hysteresis.judge(leader: "a", current: "b")
+        == .confirming(leader: "a", sightings: 2, required: 3))
+    #expect(hysteresis.judge(leader: "a", current: "b") == .apply)
+    #expect(hysteresis.candidate == nil)
+  }
+
+  @Test func aDifferentCandidateOrAHoldStartsOver() {
+    var hysteresis = Hysteresis(required: 2)
+    _ = hysteresis.judge(leader: "a", current: "a")
+    #expect(
+      hysteresis.judge(leader: "b", current: "a")
+        == .confirming(leader: "b", sightings: 1, required: 2))
+    #expect(
+      hysteresis.judge(leader: "c", current: "a")
+        == .confirming(leader: "c", sightings: 1, required: 2))
+    hysteresis.reset()
+    #expect(
+      hysteresis.judge(leader: "c", current: "a")
+        == .confirming(leader: "c", sightings: 1, required: 2))
+    #expect(hysteresis.judge(leader: "a", current: "a") == .apply)
+    #expect(
+      hysteresis.judge(leader: "c", current: "a")
+        == .confirming(leader: "c", sightings: 1, required: 2))
+  }
+
+  @Test func oneConfirmationMeansNoHysteresis() {
+    var hysteresis = Hysteresis(required: 1)
+    _ = hysteresis.judge(leader: "a", current: nil)
+    #expect(hysteresis.judge(leader: "b", current: "a") == .apply)
+  }
+
+  @Test func limiterSpacesAndCapsAttempts() {
+    let start = ContinuousClock.now
+    var limiter = RestartLimiter(minimumInterval: .seconds(10), maximumPerHour: 3)
+    #expect(limiter.denial(at: start) == nil)
+    limiter.record(at: start)
+    #expect(limiter.denial(at: start + .seconds(4)) == .tooSoon(wait: .seconds(6)))
+    #expect(limiter.denial(at: start + .seconds(10)) == nil)
+    limiter.record(at: start + .seconds(10))
+    limiter.record(at: start + .seconds(20))
+    #expect(limiter.denial(at: start + .seconds(30)) == .hourlyCap(3, wait: .seconds(3570)))
+    #expect(limiter.denial(at: start + .seconds(3600)) == nil)
+  }
+}
