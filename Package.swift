@@ -10,6 +10,7 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
   ],
   targets: [
     .systemLibrary(
@@ -24,6 +25,8 @@ let package = Package(
       dependencies: [
         "PGFollowCore", "PGFollowPostgres", "PGFollowYAML",
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
       ]),
     .executableTarget(
       name: "pgfollow",
@@ -31,6 +34,7 @@ let package = Package(
         "PGFollowDaemon", "PGFollowCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]),
     .testTarget(name: "PGFollowYAMLTests", dependencies: ["PGFollowYAML"]),
     .testTarget(name: "PGFollowCoreTests", dependencies: ["PGFollowCore"]),

@@ -66,7 +66,7 @@ public struct RunConfig: Sendable, Hashable {
   public var confirmations = 2
   /// How soon the confirming cycles follow the first sighting of a new leader.
   public var confirmAfter: Duration = .milliseconds(50)
-  public var restartMinimumInterval: Duration = .seconds(5)
+  public var restartMinimumInterval: Duration = .seconds(2)
   public var restartMaximumPerHour = 20
 
   public init() {}

@@ -83,7 +83,7 @@ public struct Cycle: Sendable {
     if let loadError { fail(&report, .lockOrStateFailed, loadError) }
     switch decision.outcome {
     case .follow(let leader, let standby) where loadError == nil:
-      let verdict = controls.hysteresis?.judge(leader: leader, current: state.applied?.name)
+      let verdict = controls.hysteresis?.judge(leader: leader)
       if let verdict, verdict != .apply {
         report.confirming = verdict
       } else {

@@ -43,14 +43,12 @@ func probeNode(_ node: NodeConfig, query: ProbeQuery, timeouts: Timeouts) async 
       return .failure(ProbeFailure(error))
     }
   }
-  let elapsed = start.duration(to: .now)
   return NodeEvidence(
     node: node.name,
     result: result
       ?? .failure(
         ProbeFailure(stage: .timeout, message: "no answer within \(formatDuration(budget))")),
-    latencyMilliseconds: Int(
-      elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000))
+    latencyMilliseconds: milliseconds(start.duration(to: .now)))
 }
 
 extension ProbeFailure {
@@ -66,11 +64,12 @@ extension ProbeFailure {
 /// Runs blocking work on a thread outside the cooperative pool; returns nil if it is not done by
 /// `deadline` (the work then finishes on its own and its result is dropped).
 func onOwnThread<T: Sendable>(
-  deadline: ContinuousClock.Instant, _ work: @escaping @Sendable () -> T
+  deadline: ContinuousClock.Instant, queue: DispatchQueue = .global(),
+  _ work: @escaping @Sendable () -> T
 ) async -> T? {
   await withCheckedContinuation { continuation in
     let once = ResumeOnce(continuation)
-    DispatchQueue.global().async { once.resume(work()) }
+    queue.async { once.resume(work()) }
     let remaining = ContinuousClock.now.duration(to: deadline) + .milliseconds(50)
     let nanoseconds = max(
       0,

@@ -35,8 +35,26 @@ public struct ReportLogger: Sendable {
     for (unit, result) in report.restarts where result?.succeeded == true {
       logger.notice("restarted \(unit)", metadata: ["unit": "\(unit)"])
     }
-    logCondition("deferred", .warning, report.restartDeferred.map(\.description) ?? "")
+    logCondition("would", .notice, wouldText(report, config: config))
+    logCondition(
+      "deferred", .warning, report.restartDeferred.map(\.description) ?? "",
+      identity: report.restartDeferred.map(\.kind))
     logCondition("errors", .error, report.errors.joined(separator: "; "))
+  }
+
+  /// What a dry run would have done.
+  private func wouldText(_ report: CycleReport, config: Config) -> String {
+    var parts: [String] = []
+    if let plan = report.plan, plan.changesFile, !report.wroteFile {
+      parts += plan.changes.map {
+        "\($0.path) \(quotedForLog($0.oldValue)) -> \(quotedForLog($0.newValue))"
+      }
+    }
+    let restarts = report.restarts.filter { $0.result == nil }.map(\.unit)
+    if !restarts.isEmpty {
+      parts.append("\(config.restart.action.rawValue) \(restarts.joined(separator: " "))")
+    }
+    return parts.isEmpty ? "" : "dry run, would change: " + parts.joined(separator: "; ")
   }
 
   private mutating func logOutcome(_ report: CycleReport) {
@@ -76,13 +94,14 @@ public struct ReportLogger: Sendable {
 
   /// Logs `message` unless it repeats the last one under `key`; an empty message ends the
   /// condition, logged as `cleared` when given.
+  /// `identity`, when given, is what must change for a repeat to be logged.
   private mutating func logCondition(
     _ key: String, _ level: Logger.Level, _ message: String, cleared: String? = nil,
-    metadata: Logger.Metadata = [:]
+    identity: String? = nil, metadata: Logger.Metadata = [:]
   ) {
     let previous = last[key] ?? ""
-    last[key] = message
-    if onlyChanges && previous == message { return }
+    last[key] = identity ?? message
+    if onlyChanges && previous == (identity ?? message) { return }
     if !message.isEmpty {
       logger.log(level: level, "\(message)", metadata: metadata)
     } else if let cleared, !previous.isEmpty {

@@ -30,6 +30,7 @@ public final class PostgresConnection {
       }
     }
     guard let raw else { throw PostgresError(kind: .connect, message: "out of memory") }
+    PQsetNoticeProcessor(raw, { _, _ in }, nil)  // server notices are not pgfollow's to print
     let connection = PostgresConnection(raw)
     try connection.finishConnecting(deadline: deadline)
     return connection
@@ -51,6 +52,9 @@ public final class PostgresConnection {
       }
     }
   }
+
+  /// The connection is still usable (no broken socket, no protocol failure).
+  public var isHealthy: Bool { PQstatus(connection) == CONNECTION_OK }
 
   /// Runs one query with text parameters and returns its rows as text (nil for NULL).
   public func query(_ sql: String, parameters: [String?] = [], deadline: ContinuousClock.Instant)

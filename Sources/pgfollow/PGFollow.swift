@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import PGFollowCore
 import PGFollowDaemon
+import ServiceLifecycle
 
 @main
 struct PGFollow: AsyncParsableCommand {
@@ -14,7 +15,7 @@ struct PGFollow: AsyncParsableCommand {
       confirmed leader), 4 split brain, 5 configuration error, 6 application file error or write \
       failure, 7 restart failure, 8 lock busy or state directory unusable.
       """,
-    subcommands: [Once.self, CheckConfig.self])
+    subcommands: [Once.self, Run.self, CheckConfig.self])
 }
 
 struct ConfigOptions: ParsableArguments {
@@ -33,7 +34,8 @@ struct ConfigOptions: ParsableArguments {
     }
   }
 
-  func bootstrapLogging(journald: Bool = false) -> Logger {
+  func bootstrapLogging() -> Logger {
+    let journald = environment("JOURNAL_STREAM") != nil
     let level = logLevel.level
     LoggingSystem.bootstrap { label in
       var handler = StderrLogHandler(label: label, journald: journald)
@@ -72,6 +74,41 @@ struct Once: AsyncParsableCommand {
     reportLogger.log(report, config: config)
     if dryRun { print(report.text(config: config, dryRun: true), terminator: "") }
     if report.status != .inSync { throw ExitCode(report.status.exitCode) }
+  }
+}
+
+struct Run: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Run as a sidecar: repeat the cycle over persistent connections until stopped.",
+    discussion: """
+      SIGTERM or SIGINT stops between cycles, SIGHUP reloads the configuration, SIGUSR1 runs a \
+      cycle at once. Under systemd (Type=notify) it reports READY, STATUS and WATCHDOG.
+      """)
+
+  @OptionGroup var options: ConfigOptions
+
+  @Flag(help: "Log each decision and what it would change; change nothing.")
+  var dryRun = false
+
+  func run() async throws {
+    let logger = options.bootstrapLogging()
+    let config = try options.load()
+    var lock: RunLock?
+    if !dryRun {
+      do {
+        lock = try StateStore(directory: config.stateDirectory).lock(wait: config.timeouts.lockWait)
+      } catch {
+        logger.error("\(error)")
+        throw ExitCode(CycleStatus.lockOrStateFailed.exitCode)
+      }
+    }
+    let sidecar = Sidecar(
+      configPath: options.config, config: config, dryRun: dryRun, logger: logger,
+      reload: { path in try loadConfigFile(path) })
+    let group = ServiceGroup(
+      services: [sidecar], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    try await group.run()
+    withExtendedLifetime(lock) {}
   }
 }
 

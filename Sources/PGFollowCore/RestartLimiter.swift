@@ -1,0 +1,51 @@
+/// Spaces restart attempts out and caps them per hour, so that a flapping cluster or a failing
+/// unit cannot turn into a restart storm. Time comes from the caller.
+public struct RestartLimiter: Sendable, Equatable {
+  public var minimumInterval: Duration
+  public var maximumPerHour: Int
+  private var attempts: [ContinuousClock.Instant] = []
+
+  public init(minimumInterval: Duration, maximumPerHour: Int) {
+    self.minimumInterval = minimumInterval
+    self.maximumPerHour = maximumPerHour
+  }
+
+  public enum Denial: Sendable, Equatable, CustomStringConvertible {
+    case tooSoon(wait: Duration)
+    case hourlyCap(Int, wait: Duration)
+
+    /// Which limit bit, without the time left.
+    public var kind: String {
+      switch self {
+      case .tooSoon: "minimum interval"
+      case .hourlyCap: "hourly cap"
+      }
+    }
+
+    public var description: String {
+      switch self {
+      case .tooSoon(let wait):
+        "restart held back: the last one was less than the minimum interval ago "
+          + "(next in \(formatDuration(wait)))"
+      case .hourlyCap(let cap, let wait):
+        "restart held back: \(cap) restarts in the last hour already (next in \(formatDuration(wait)))"
+      }
+    }
+  }
+
+  /// Nil when an attempt may be made now; otherwise why not and for how long.
+  public func denial(at now: ContinuousClock.Instant) -> Denial? {
+    let recent = attempts.filter { $0.duration(to: now) < .seconds(3600) }
+    if let last = recent.last, last.duration(to: now) < minimumInterval {
+      return .tooSoon(wait: minimumInterval - last.duration(to: now))
+    }
+    if recent.count >= maximumPerHour, let oldest = recent.first {
+      return .hourlyCap(maximumPerHour, wait: .seconds(3600) - oldest.duration(to: now))
+    }
+    return nil
+  }
+
+  public mutating func record(at now: ContinuousClock.Instant) {
+    attempts = attempts.filter { $0.duration(to: now) < .seconds(3600) } + [now]
+  }
+}
