@@ -92,6 +92,22 @@ final class Fixture: @unchecked Sendable {
     try text.write(toFile: configFile, atomically: false, encoding: .utf8)
   }
 
+  /// Backend start times of pgfollow's connections to a node.
+  func pgfollowBackends(_ node: String) throws -> [String] {
+    let result = try Self.cluster(
+      "sql", cluster,
+      "\(node) select backend_start from pg_stat_activity where application_name = 'pgfollow'")
+    return result.output.split(separator: "\n").map(String.init)
+  }
+
+  /// The postmaster of a node and all its children.
+  func nodeProcesses(_ node: String) throws -> [pid_t] {
+    let pidFile = try String(contentsOfFile: "\(cluster)/\(node)/postmaster.pid", encoding: .utf8)
+    let postmaster = pid_t(pidFile.split(separator: "\n")[0])!
+    let children = try run("/usr/bin/pgrep", ["-P", "\(postmaster)"], timeout: 10).output
+    return [postmaster] + children.split(separator: "\n").compactMap { pid_t($0) }
+  }
+
   func editConfig(_ old: String, _ new: String) throws {
     let text = try String(contentsOfFile: configFile, encoding: .utf8)
     try text.replacing(old, with: new).write(toFile: configFile, atomically: false, encoding: .utf8)

@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+
+/// `pgfollow run` against a real cluster, with a NOTIFY_SOCKET stand-in.
+@Suite(.serialized) struct SidecarTests {
+  @Test func followsAFailoverOverPersistentConnections() throws {
+    let fixture = try Fixture()
+    let notify = try NotifySocket(directory: fixture.directory)
+    let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
+    #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
+    #expect(
+      notify.messages.first { $0.contains("READY=1") }?.contains("STATUS=following node1") == true)
+    #expect(fixture.restarts().count == 1)
+
+    // Steady state: one connection per node, opened once, kept.
+    let before = try fixture.pgfollowBackends("node2")
+    #expect(before.count == 1, "\(before)")
+    usleep(3_000_000)
+    #expect(try fixture.pgfollowBackends("node2") == before)
+
+    try fixture.clusterCommand("kill", "node1")
+    try fixture.clusterCommand("promote", "node2")
+    #expect(
+      try waitUntil(20) { try fixture.appValues().contains("address: node2:5432   # the primary") },
+      "\(sidecar.log)")
+    #expect(notify.waitFor("STATUS=following node2"), "\(sidecar.log)")
+    #expect(try waitUntil(20) { fixture.restarts().count == 2 }, "\(sidecar.log)")
+    #expect(try fixture.pgfollowBackends("node2") == before)
+    #expect(sidecar.log.contains("new leader node2 seen 1 of 2 times"))
+
+    #expect(sidecar.stop() == 0)
+    #expect(notify.waitFor("STOPPING=1"))
+    #expect(fixture.restarts().count == 2)
+    #expect(!sidecar.log.contains("topsecret"))
+  }
+
+  @Test func aNodeThatStopsAnsweringMidSessionDoesNotStallCycles() throws {
+    let fixture = try Fixture()
+    let notify = try NotifySocket(directory: fixture.directory)
+    let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
+    #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
+    let stopped = try fixture.nodeProcesses("node2")
+    for pid in stopped { kill(pid, SIGSTOP) }
+    defer { for pid in stopped { kill(pid, SIGCONT) } }
+    notify.receive(waiting: 200)
+    let start = notify.messages.count
+    usleep(4_000_000)
+    notify.receive()
+    let watchdogs = notify.messages[start...].filter { $0.contains("WATCHDOG=1") }.count
+    #expect(watchdogs >= 3, "cycles stalled: \(watchdogs) in 4 s\n\(sidecar.log)")
+    #expect(sidecar.log.contains("node node2 unreachable"), "\(sidecar.log)")
+    for pid in stopped { kill(pid, SIGCONT) }
+    #expect(
+      waitUntil(20) { sidecar.log.contains("node node2 reachable again") }, "\(sidecar.log)")
+    #expect(sidecar.stop() == 0)
+  }
+
+  @Test func reloadKeepsTheOldConfigWhenTheNewOneIsInvalid() throws {
+    let fixture = try Fixture()
+    let notify = try NotifySocket(directory: fixture.directory)
+    let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
+    #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
+    try fixture.editConfig("state_directory:", "bogus_key: 1\nstate_directory:")
+    sidecar.signal(SIGHUP)
+    #expect(waitUntil(10) { sidecar.log.contains("reload refused") }, "\(sidecar.log)")
+    #expect(sidecar.log.contains("unknown key \"bogus_key\""))
+    try fixture.editConfig("bogus_key: 1\n", "")
+    sidecar.signal(SIGHUP)
+    #expect(waitUntil(10) { sidecar.log.contains("reloaded") }, "\(sidecar.log)")
+    #expect(sidecar.process.isRunning)
+    #expect(sidecar.stop() == 0)
+  }
+
+  @Test func runAndOnceShareTheLock() throws {
+    let fixture = try Fixture()
+    let notify = try NotifySocket(directory: fixture.directory)
+    let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
+    #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
+    try fixture.editConfig("connect: 1s", "lock_wait: 200ms\n  connect: 1s")
+    let once = try fixture.pgfollow("once")
+    #expect(once.status == 8, "\(once.output)")
+    #expect(once.output.contains("another pgfollow run holds"))
+    #expect(sidecar.stop() == 0)
+  }
+
+  @Test func dryRunLogsWhatItWouldChangeAndChangesNothing() throws {
+    let fixture = try Fixture()
+    let sidecar = try Sidecar(fixture: fixture, arguments: ["--dry-run"])
+    #expect(
+      waitUntil(20) { sidecar.log.contains("dry run, would change: db_slave[0].address") },
+      "\(sidecar.log)")
+    #expect(sidecar.log.contains("restart app.service"))
+    #expect(sidecar.stop() == 0)
+    #expect(try fixture.appValues() == Fixture.appText)
+    #expect(fixture.restarts().isEmpty)
+  }
+}
