@@ -61,6 +61,7 @@ public final class Sidecar: Service {
       let started = ContinuousClock.now
       let report = await Cycle(config: config, prober: prober, dryRun: dryRun).run(&controls)
       reportLogger.log(report, config: config)
+      logger.debug("cycle took \(milliseconds(started.duration(to: .now)))ms")
       var message = ["STATUS=\(statusLine(report))", "WATCHDOG=1"]
       if !ready { message.insert("READY=1", at: 0) }
       ready = true
