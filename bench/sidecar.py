@@ -17,7 +17,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.path.join(ROOT, ".build/release/pgfollow")
+BINARY = os.environ.get("PGFOLLOW_BIN", os.path.join(ROOT, ".build/release/pgfollow"))
 CLUSTER = os.path.join(ROOT, "scripts/test-cluster")
 
 
@@ -37,7 +37,7 @@ def cluster(*args):
 def psql(work, node, sql):
     port = open(f"{work}/cluster/{node}.port").read().strip()
     out = subprocess.run(
-        [f"{pg_bin()}/psql", "-X", "-At", "-h", "127.0.0.1", "-p", port, "-U", "postgres",
+        [f"{pg_bin()}/psql", "-X", "-At", "-q", "-h", "127.0.0.1", "-p", port, "-U", "postgres",
          "-d", "pg_state", "-c", sql], check=True, capture_output=True, text=True)
     return out.stdout.strip()
 
@@ -55,6 +55,7 @@ class Setup:
             f.write('#!/bin/sh\necho "$(date +%s.%N) $*" >> "$(dirname "$0")/restarts.log"\n')
         os.chmod(f"{self.work}/systemctl", 0o755)
         self.extra = []
+        self.processes = []
 
     def port(self, node):
         return open(f"{self.work}/cluster/{node}.port").read().strip()
@@ -87,14 +88,19 @@ class Setup:
             return []
 
     def close(self):
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
         cluster("stop", f"{self.work}/cluster")
         shutil.rmtree(self.work, ignore_errors=True)
 
 
 def start_sidecar(setup, config, level="info"):
     log = open(f"{setup.work}/run.log", "w")
-    return subprocess.Popen([BINARY, "run", "-c", config, "--log-level", level],
-                            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    process = subprocess.Popen([BINARY, "run", "-c", config, "--log-level", level],
+                               stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    setup.processes.append(process)
+    return process
 
 
 def stop(process):
@@ -137,7 +143,8 @@ def bench_latency(failovers):
     setup = Setup()
     try:
         sidecar = start_sidecar(setup, setup.config())
-        assert wait_for(lambda: len(setup.restarts()) >= 1, 20), "no initial restart"
+        assert wait_for(lambda: "leader node1" in open(f"{setup.work}/run.log").read(), 20), \
+            "the sidecar did not start"
         primary, standby = "node1", "node2"
         latencies = []
         for _ in range(failovers):
@@ -187,12 +194,12 @@ def bench_hung(seconds=30):
 def proc_stats(pid):
     status = open(f"/proc/{pid}/status").read()
     rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
-    hwm = int(re.search(r"VmHWM:\s+(\d+)", status).group(1))
+    anon = int(re.search(r"RssAnon:\s+(\d+)", status).group(1))
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     cpu = (int(fields[11]) + int(fields[12])) / ticks
     fds = len(os.listdir(f"/proc/{pid}/fd"))
-    return rss, hwm, cpu, fds
+    return rss, anon, cpu, fds
 
 
 def bench_cycles(cycles):
@@ -204,7 +211,9 @@ def bench_cycles(cycles):
         log = f"{setup.work}/run.log"
         samples = []
         started = time.time()
-        checkpoints = [500, 1000] + list(range(2000, cycles + 1, 2000))
+        step = max(1000, cycles // 10 // 1000 * 1000)
+        checkpoints = [500, 1000] + list(range(step, cycles + 1, step))
+        checkpoints = sorted(set(checkpoints))
         for checkpoint in checkpoints:
             assert wait_for(lambda: len(cycle_times(log)) >= checkpoint, 600), "cycles stalled"
             samples.append((checkpoint, time.time() - started, *proc_stats(sidecar.pid)))
@@ -275,11 +284,11 @@ def main():
               f"median {statistics.median(times)} ms | max {max(times)} ms |")
     if "cycles" in args.only:
         samples = bench_cycles(args.cycles)
-        print("| cycles | seconds | RSS KiB | peak RSS KiB | CPU s | open fds |")
-        for checkpoint, seconds, rss, hwm, cpu, fds in samples:
-            print(f"| {checkpoint} | {seconds:.0f} | {rss} | {hwm} | {cpu:.2f} | {fds} |")
+        print("| cycles | seconds | RSS KiB | of which anonymous KiB | CPU s | open fds |")
+        for checkpoint, seconds, rss, anon, cpu, fds in samples:
+            print(f"| {checkpoint} | {seconds:.0f} | {rss} | {anon} | {cpu:.2f} | {fds} |")
         first, last = samples[0], samples[-1]
-        per_cycle = (last[5] - first[5]) / (last[0] - first[0]) * 1e6
+        per_cycle = (last[4] - first[4]) / (last[0] - first[0]) * 1e6
         print(f"  CPU per cycle: {per_cycle:.0f} µs; RSS {first[2]} -> {last[2]} KiB")
     if "connections" in args.only:
         new, window = bench_connections()

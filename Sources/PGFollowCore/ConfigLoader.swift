@@ -211,7 +211,7 @@ struct ConfigReader {
       "restart_max_per_hour",
     ]
     guard let map = fields(node, in: "run", allowed: keys) else { return }
-    let short = Duration.milliseconds(10) ... .seconds(3600)
+    let short = Duration.milliseconds(1) ... .seconds(3600)
     run.interval = duration(map["interval"], "run.interval", within: short) ?? run.interval
     let deadline = duration(map["cycle_deadline"], "run.cycle_deadline", within: short)
     let confirmAfter = duration(

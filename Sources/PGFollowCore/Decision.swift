@@ -18,7 +18,7 @@ public struct DecisionPolicy: Sendable, Hashable {
 }
 
 /// The leader most recently applied to the application, with the row that named it.
-public struct AppliedLeader: Sendable, Hashable, Codable {
+public struct AppliedLeader: Sendable, Hashable {
   public var name: String
   public var unixtime: Int64
 

@@ -1,12 +1,12 @@
-import FoundationEssentials
 public import PGFollowCore
+import PGFollowYAML
 
 #if canImport(Glibc)
   import Glibc
 #endif
 
 /// What pgfollow remembers between runs: the leader it last applied, and restarts still owed.
-public struct FollowState: Sendable, Equatable, Codable {
+public struct FollowState: Sendable, Equatable {
   public var applied: AppliedLeader?
   /// Units whose restart failed (or never ran) since the file last changed.
   public var pendingRestart: [String] = []
@@ -31,21 +31,15 @@ public struct StateStore: Sendable {
     guard access(statePath, F_OK) == 0 else { return FollowState() }
     let snapshot = try readSnapshot(statePath)
     do {
-      return try JSONDecoder().decode(FollowState.self, from: Data(snapshot.bytes))
+      return try FollowState(json: snapshot.bytes, file: statePath)
     } catch {
       throw FileError(
-        path: statePath, message: "unreadable state (\(error)); remove it to start afresh")
+        path: statePath, message: "unreadable state (\(error.message)); remove it to start afresh")
     }
   }
 
   public func save(_ state: FollowState) throws(FileError) {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    let data: Data
-    do { data = try encoder.encode(state) } catch {
-      throw FileError(path: statePath, message: "cannot encode the state")
-    }
-    try writeFileAtomically(statePath, Array(data) + [UInt8(ascii: "\n")], mode: 0o644)
+    try writeFileAtomically(statePath, Array(state.json.utf8), mode: 0o644)
   }
 
   /// Takes the exclusive run lock, waiting up to `wait`. Released when the lock is dropped or the

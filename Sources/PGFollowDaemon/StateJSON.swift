@@ -1,0 +1,70 @@
+import PGFollowCore
+import PGFollowYAML
+
+/// The state file is JSON, written here and read back with the project's YAML layer (the JSON
+/// written is valid YAML), which keeps Foundation out of the binary.
+extension FollowState {
+  var json: String {
+    var fields: [String] = []
+    if let applied {
+      fields.append(
+        "\"applied\": {\"name\": \(jsonString(applied.name)), \"unixtime\": \(applied.unixtime)}")
+    }
+    fields.append("\"pendingRestart\": [\(pendingRestart.map(jsonString).joined(separator: ", "))]")
+    fields.append("\"restartFailures\": \(restartFailures)")
+    if let lastRestartError {
+      fields.append("\"lastRestartError\": \(jsonString(lastRestartError))")
+    }
+    return "{\n  " + fields.joined(separator: ",\n  ") + "\n}\n"
+  }
+
+  init(json bytes: [UInt8], file: String) throws(YAMLError) {
+    self.init()
+    let events = try parseYAMLEvents(bytes, file: file)
+    guard case .mapping(let pairs, _) = parseYAMLDocuments(events).first else {
+      throw YAMLError(file: file, mark: nil, message: "not a JSON object")
+    }
+    for pair in pairs {
+      switch (pair.keyText, pair.value) {
+      case ("applied", .mapping(let fields, _)):
+        let name = fields.first { $0.keyText == "name" }.flatMap { scalarText($0.value) }
+        let time = fields.first { $0.keyText == "unixtime" }.flatMap { scalarText($0.value) }
+        if let name, let time, let unixtime = Int64(time) {
+          applied = AppliedLeader(name: name, unixtime: unixtime)
+        }
+      case ("pendingRestart", .sequence(let items, _)):
+        pendingRestart = items.compactMap(scalarText)
+      case ("restartFailures", let value):
+        restartFailures = scalarText(value).flatMap { Int($0) } ?? 0
+      case ("lastRestartError", let value):
+        lastRestartError = scalarText(value)
+      default:
+        throw YAMLError(file: file, mark: pair.key.start, message: "unexpected field")
+      }
+    }
+  }
+}
+
+private func scalarText(_ node: YAMLNode) -> String? {
+  if case .scalar(let scalar) = node { return scalar.value }
+  return nil
+}
+
+/// A JSON string literal.
+func jsonString(_ text: String) -> String {
+  var out = "\""
+  for scalar in text.unicodeScalars {
+    switch scalar {
+    case "\"": out += "\\\""
+    case "\\": out += "\\\\"
+    case "\n": out += "\\n"
+    case "\r": out += "\\r"
+    case "\t": out += "\\t"
+    case "\u{0}"..."\u{1F}", "\u{7F}", "\u{2028}", "\u{2029}":
+      let hex = String(scalar.value, radix: 16)
+      out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+    default: out.unicodeScalars.append(scalar)
+    }
+  }
+  return out + "\""
+}
