@@ -83,6 +83,28 @@ import Testing
     #expect(sidecar.stop() == 0)
   }
 
+  @Test func startReconcilesAndCarriesOutARestartOwedByAnEarlierRun() throws {
+    let fixture = try Fixture()
+    #expect(try fixture.pgfollow("once").status == 2)
+    #expect(fixture.restarts().count == 1)
+    let statePath = fixture.directory + "/state/state.json"
+    let state = try String(contentsOfFile: statePath, encoding: .utf8)
+      .replacing("\"pendingRestart\": []", with: "\"pendingRestart\": [\"app.service\"]")
+    try state.write(toFile: statePath, atomically: false, encoding: .utf8)
+    let fileBefore = try fixture.appValues()
+
+    let notify = try NotifySocket(directory: fixture.directory)
+    let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
+    #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
+    #expect(fixture.restarts().count == 2, "\(sidecar.log)")
+    usleep(2_000_000)
+    #expect(fixture.restarts().count == 2)
+    #expect(try fixture.appValues() == fileBefore)
+    #expect(sidecar.stop() == 0)
+    #expect(
+      try String(contentsOfFile: statePath, encoding: .utf8).contains("\"pendingRestart\": []"))
+  }
+
   @Test func dryRunLogsWhatItWouldChangeAndChangesNothing() throws {
     let fixture = try Fixture()
     let sidecar = try Sidecar(fixture: fixture, arguments: ["--dry-run"])
