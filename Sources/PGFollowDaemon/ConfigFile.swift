@@ -40,3 +40,8 @@ extension Config {
     return lines.joined(separator: "\n")
   }
 }
+
+/// The database a conninfo names, if any.
+public func databaseName(_ conninfo: String) -> String? {
+  Conninfo.database(conninfo)
+}

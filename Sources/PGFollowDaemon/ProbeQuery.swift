@@ -9,8 +9,7 @@ struct ProbeQuery: Sendable {
   let nodes: Set<String>
 
   init(table: StateTable, nodes: [String]) {
-    let relation = table.table.split(separator: ".").map { quoteIdentifier(String($0)) }
-      .joined(separator: ".")
+    let relation = quoteRelation(table.table)
     let ts = "t." + quoteIdentifier(table.timestampColumn)
     let host = "t." + quoteIdentifier(table.hostColumn) + "::text"
     sql = """

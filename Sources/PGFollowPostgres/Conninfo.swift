@@ -24,6 +24,9 @@ public enum Conninfo {
     return shown.isEmpty ? "(libpq defaults)" : shown.joined(separator: " ")
   }
 
+  /// The database a conninfo names, if it names one.
+  public static func database(_ conninfo: String) -> String? { parse(conninfo)["dbname"] }
+
   /// The options a conninfo sets explicitly.
   static func parse(_ conninfo: String) -> [String: String] {
     guard let options = PQconninfoParse(conninfo, nil) else { return [:] }

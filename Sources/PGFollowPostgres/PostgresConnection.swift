@@ -19,11 +19,13 @@ public final class PostgresConnection {
   }
 
   /// Connects, giving up at `deadline`. `conninfo` may be a keyword string or a URI.
+  /// `database`, when given, replaces the conninfo's own dbname.
   public static func connect(
-    conninfo: String, applicationName: String = "pgfollow", deadline: ContinuousClock.Instant
+    conninfo: String, database: String? = nil, applicationName: String = "pgfollow",
+    deadline: ContinuousClock.Instant
   ) throws(PostgresError) -> PostgresConnection {
-    let keys = ["dbname", "fallback_application_name"]
-    let values = [conninfo, applicationName]
+    let keys = ["dbname", "fallback_application_name"] + (database == nil ? [] : ["dbname"])
+    let values = [conninfo, applicationName] + (database.map { [$0] } ?? [])
     let raw = withCStringArray(keys) { keyPointers in
       withCStringArray(values) { valuePointers in
         PQconnectStartParams(keyPointers, valuePointers, 1)

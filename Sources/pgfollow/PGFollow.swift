@@ -15,7 +15,7 @@ struct PGFollow: AsyncParsableCommand {
       confirmed leader), 4 split brain, 5 configuration error, 6 application file error or write \
       failure, 7 restart failure, 8 lock busy or state directory unusable.
       """,
-    subcommands: [Once.self, Run.self, CheckConfig.self])
+    subcommands: [Once.self, Run.self, CheckConfig.self, Record.self, Init.self])
 }
 
 struct ConfigOptions: ParsableArguments {
