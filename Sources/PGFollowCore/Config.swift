@@ -64,6 +64,8 @@ public struct RunConfig: Sendable, Hashable {
   public var cycleDeadline: Duration = .milliseconds(800)
   /// Consecutive cycles that must name a new leader before pgfollow switches to it.
   public var confirmations = 2
+  /// Time between cycles while no leader is confirmed (a failover may be under way).
+  public var holdInterval: Duration = .milliseconds(200)
   /// How soon the confirming cycles follow the first sighting of a new leader.
   public var confirmAfter: Duration = .milliseconds(50)
   public var restartMinimumInterval: Duration = .seconds(2)

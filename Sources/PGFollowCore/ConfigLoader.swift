@@ -207,8 +207,8 @@ struct ConfigReader {
 
   mutating func readRun(_ node: YAMLNode, into run: inout RunConfig) {
     let keys = [
-      "interval", "cycle_deadline", "confirmations", "confirm_after", "restart_min_interval",
-      "restart_max_per_hour",
+      "interval", "cycle_deadline", "hold_interval", "confirmations", "confirm_after",
+      "restart_min_interval", "restart_max_per_hour",
     ]
     guard let map = fields(node, in: "run", allowed: keys) else { return }
     let short = Duration.milliseconds(1) ... .seconds(3600)
@@ -218,6 +218,8 @@ struct ConfigReader {
       map["confirm_after"], "run.confirm_after", within: .zero ... .seconds(3600))
     run.cycleDeadline = deadline ?? min(run.cycleDeadline, run.interval * 0.8)
     run.confirmAfter = confirmAfter ?? min(run.confirmAfter, run.interval)
+    let hold = duration(map["hold_interval"], "run.hold_interval", within: short)
+    run.holdInterval = hold ?? min(run.holdInterval, run.interval)
     if run.cycleDeadline >= run.interval {
       fail(map["cycle_deadline"] ?? node, "run.cycle_deadline must be shorter than run.interval")
     }

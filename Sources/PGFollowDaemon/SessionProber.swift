@@ -29,6 +29,12 @@ public final class SessionProber: Prober {
     }
   }
 
+  /// Sockets of connections that sit idle between cycles. One becoming readable means the server
+  /// said something unasked (it is shutting down, or the connection broke): worth a cycle now.
+  public func idleSockets() -> [Int32] {
+    sessions.withLock { sessions in sessions.values.compactMap(\.idleSocket) }
+  }
+
   /// The sessions for the configured nodes, kept across cycles while a node's settings stay.
   private func sessions(for config: Config) -> [NodeSession] {
     sessions.withLock { sessions in
@@ -48,13 +54,21 @@ final class NodeSession: @unchecked Sendable {
   let node: NodeConfig
   private let queue: DispatchQueue
   private let busy = Mutex(false)
-  private var connection: PostgresConnection?
+  private let watchable = Mutex<Int32?>(nil)
+  private var connection: PostgresConnection? {
+    didSet { watchable.withLock { $0 = connection?.socket } }
+  }
   private var nextAttempt = ContinuousClock.now
   private var backoff = Duration.zero
 
   init(node: NodeConfig) {
     self.node = node
     self.queue = DispatchQueue(label: "pgfollow.node.\(node.name)")
+  }
+
+  /// The connection's socket when connected and not probing.
+  var idleSocket: Int32? {
+    busy.withLock { $0 } ? nil : watchable.withLock { $0 }
   }
 
   func probe(_ query: ProbeQuery, connectTimeout: Duration, deadline: ContinuousClock.Instant)

@@ -54,6 +54,7 @@ public final class Sidecar: Service {
     var reportLogger = ReportLogger(logger: logger, onlyChanges: true)
     let prober = SessionProber()
     var ready = false
+    var lastConnectionWake = ContinuousClock.now - .seconds(1)
     let mode = dryRun ? " (dry run: nothing will be changed)" : ""
     logger.notice(
       "watching \(config.nodes.count) nodes every \(formatDuration(config.run.interval))\(mode)")
@@ -66,10 +67,18 @@ public final class Sidecar: Service {
       if !ready { message.insert("READY=1", at: 0) }
       ready = true
       notifier.notify(message)
-      let pause = report.confirming == nil ? jittered(config.run.interval) : config.run.confirmAfter
-      switch await wake.wait(timeout: pause - started.duration(to: .now)) {
+      let pause = pace(report, config.run)
+      // A socket that stays readable must not spin the loop: watch at most every 100 ms.
+      let watching = lastConnectionWake.duration(to: .now) > .milliseconds(100)
+      switch await wake.wait(
+        timeout: pause - started.duration(to: .now),
+        watching: watching ? prober.idleSockets() : [])
+      {
       case .timer, .cycleNow:
         continue
+      case .connection:
+        lastConnectionWake = .now
+        logger.debug("a connection spoke up or closed; cycling now")
       case .reload:
         if let fresh = reloaded(config) {
           config = fresh
@@ -109,8 +118,12 @@ public final class Sidecar: Service {
     return controls
   }
 
-  private func jittered(_ interval: Duration) -> Duration {
-    interval * Double.random(in: 0.9...1.1)
+  /// The time from this cycle's start to the next: short while a new leader is being confirmed
+  /// or no leader is confirmed (a failover may be under way), the jittered interval otherwise.
+  private func pace(_ report: CycleReport, _ run: RunConfig) -> Duration {
+    if report.confirming != nil { return run.confirmAfter }
+    if case .hold = report.decision.outcome { return run.holdInterval }
+    return run.interval * Double.random(in: 0.9...1.1)
   }
 }
 

@@ -1,8 +1,15 @@
+import Dispatch
 import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// Why the sidecar's loop wakes up.
 public enum Wake: Sendable, Equatable {
   case timer, cycleNow, reload, stop
+  /// A watched connection became readable or hung up.
+  case connection
 }
 
 /// Wakes the sidecar's loop early: a signal or a shutdown posts, the loop waits with a timeout.
@@ -28,15 +35,21 @@ final class WakeSignal: Sendable {
     waiter?.resume(returning: wake)
   }
 
-  /// The next wake, or `.timer` after `timeout`.
-  func wait(timeout: Duration) async -> Wake {
+  /// The next wake, or `.timer` after `timeout`, or `.connection` when one of `sockets` becomes
+  /// readable or hangs up (watched from a thread outside the cooperative pool).
+  func wait(timeout: Duration, watching sockets: [Int32] = []) async -> Wake {
     let generation = state.withLock { state in
       state.generation += 1
       return state.generation
     }
     let timer = Task {
       try? await Task.sleep(for: timeout)
-      timerFired(generation)
+      fired(.timer, generation)
+    }
+    if !sockets.isEmpty {
+      DispatchQueue.global().async {
+        if waitForInput(sockets, timeout: timeout) { self.fired(.connection, generation) }
+      }
     }
     defer {
       timer.cancel()
@@ -53,16 +66,26 @@ final class WakeSignal: Sendable {
     }
   }
 
-  private func timerFired(_ generation: Int) {
+  /// A timer or watcher of wait number `generation` went off; stale ones are ignored.
+  private func fired(_ wake: Wake, _ generation: Int) {
     let waiter = state.withLock { state -> CheckedContinuation<Wake, Never>? in
       guard state.generation == generation else { return nil }
       guard let waiter = state.waiter else {
-        state.pending.append(.timer)
+        state.pending.append(wake)
         return nil
       }
       state.waiter = nil
       return waiter
     }
-    waiter?.resume(returning: .timer)
+    waiter?.resume(returning: wake)
   }
+}
+
+/// Blocks until one of `sockets` is readable (data, end of file) or fails, or `timeout` passes.
+private func waitForInput(_ sockets: [Int32], timeout: Duration) -> Bool {
+  var descriptors = sockets.map {
+    pollfd(fd: $0, events: Int16(POLLIN), revents: 0)
+  }
+  let ready = poll(&descriptors, nfds_t(descriptors.count), Int32(clamping: milliseconds(timeout)))
+  return ready > 0 && descriptors.contains { $0.revents & Int16(POLLNVAL) == 0 && $0.revents != 0 }
 }

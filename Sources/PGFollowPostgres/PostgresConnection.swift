@@ -55,6 +55,9 @@ public final class PostgresConnection {
     }
   }
 
+  /// The connection's socket, for watching it between queries (never read from it directly).
+  public var socket: Int32 { PQsocket(connection) }
+
   /// The connection is still usable (no broken socket, no protocol failure).
   public var isHealthy: Bool { PQstatus(connection) == CONNECTION_OK }
 
