@@ -7,6 +7,7 @@ It prints Markdown tables for BENCHMARKS.md. Everything runs on 127.0.0.1 and st
 """
 import argparse
 import os
+import random
 import re
 import shutil
 import signal
@@ -148,9 +149,10 @@ def bench_latency(failovers):
         primary, standby = "node1", "node2"
         latencies = []
         for _ in range(failovers):
-            time.sleep(2.2 + (time.time() * 7919 % 1000) / 1000)  # past the restart spacing, at a varying phase
+            time.sleep(random.uniform(2.2, 3.2))  # past the restart spacing, at a random phase
             cluster("kill", f"{setup.work}/cluster", primary)
             promote(setup, standby)
+            time.sleep(random.uniform(0, 1))  # the failover tool's own delay before recording
             before = len(setup.restarts())
             committed = float(psql(setup.work, standby,
                 "insert into failover_log values (extract(epoch from now())::int, "

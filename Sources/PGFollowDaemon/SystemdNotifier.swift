@@ -20,7 +20,8 @@ public struct SystemdNotifier: Sendable {
     return .microseconds(usec)
   }
 
-  /// Sends `KEY=value` lines, for example `["READY=1", "STATUS=following db01"]`.
+  /// Sends `KEY=value` lines, for example `["READY=1", "STATUS=following db01"]`. Never blocks:
+  /// a reader that stops reading loses messages rather than stalling the sidecar.
   @discardableResult
   public func notify(_ assignments: [String]) -> Bool {
     guard let socketPath else { return false }
@@ -39,7 +40,9 @@ public struct SystemdNotifier: Sendable {
     let message = Array(assignments.joined(separator: "\n").utf8)
     let sent = withUnsafePointer(to: &address) { pointer in
       pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
-        sendto(descriptor, message, message.count, Int32(MSG_NOSIGNAL), socketAddress, length)
+        sendto(
+          descriptor, message, message.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT),
+          socketAddress, length)
       }
     }
     return sent == message.count

@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+
+/// `pgfollow record` and `pgfollow init` against the real cluster, and the whole chain.
+@Suite(.serialized) struct WriterTests {
+  @Test func chainFromAKilledPrimaryToTheRestartedApplication() throws {
+    let fixture = try Fixture()
+    let notify = try NotifySocket(directory: fixture.directory)
+    let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
+    #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
+    let restartsBefore = fixture.restarts().count
+    usleep(2_500_000)  // past the restart spacing after the start-up reconcile, as in steady state
+    let start = Date()
+    func at() -> String { String(format: "+%.3fs", Date().timeIntervalSince(start)) }
+    var timeline = ["kill node1 \(at())"]
+    try fixture.clusterCommand("kill", "node1")
+
+    let record = Process()
+    record.executableURL = URL(fileURLWithPath: Fixture.binary)
+    record.arguments = [
+      "record", "--conninfo",
+      "host=127.0.0.1 port=\(try fixture.port("node2")) dbname=pg_state user=postgres",
+      "--name", "node2", "--wait", "30s",
+    ]
+    let output = Pipe()
+    record.standardOutput = output
+    try record.run()
+    timeline.append("record started on the standby \(at())")
+    usleep(1_500_000)
+    #expect(record.isRunning, "record did not wait for the promotion")
+
+    timeline.append("promote node2 \(at())")
+    try fixture.clusterCommand("promote-only", "node2")
+    timeline.append("promoted \(at())")
+    record.waitUntilExit()
+    let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    timeline.append("row committed, record exited \(record.terminationStatus) \(at())")
+    #expect(record.terminationStatus == 0, "\(printed)")
+    #expect(printed.contains("waiting for the promotion to finish"))
+    #expect(printed.contains("recorded ("), "\(printed)")
+
+    #expect(
+      try waitUntil(20) { try fixture.appValues().contains("address: node2:5432   # the primary") },
+      "\(sidecar.log)")
+    timeline.append("YAML switched \(at())")
+    #expect(waitUntil(20) { fixture.restarts().count == restartsBefore + 1 }, "\(sidecar.log)")
+    timeline.append("application restarted \(at())")
+    print("chain timeline: " + timeline.joined(separator: "; "))
+    let stopped = sidecar.stop()
+    #expect(stopped == 0, "\(sidecar.log)")
+  }
+
+  @Test func recordChecksTheNameTheTableAndIsIdempotent() throws {
+    let fixture = try Fixture()
+    let conninfo = "host=127.0.0.1 port=\(try fixture.port("node1")) dbname=pg_state user=postgres"
+    let long = try run(
+      Fixture.binary, ["record", "--conninfo", conninfo, "--name", "a-very-long-hostname"],
+      timeout: 60)
+    #expect(long.status == 11, "\(long.output)")
+    #expect(long.output.contains("is character varying(10) (at most 10)"))
+
+    let missing = try run(
+      Fixture.binary, ["record", "--conninfo", conninfo, "--name", "node1", "--table", "nope"],
+      timeout: 60)
+    #expect(missing.status == 12)
+    #expect(missing.output.contains("the table nope does not exist (create it with pgfollow init)"))
+
+    let first = try run(
+      Fixture.binary, ["record", "--conninfo", conninfo, "--name", "node2"], timeout: 60)
+    #expect(first.status == 0 && first.output.contains("recorded ("), "\(first.output)")
+    let again = try run(
+      Fixture.binary, ["record", "--conninfo", conninfo, "--name", "node2"], timeout: 60)
+    #expect(
+      again.status == 0 && again.output.contains("already names this node"), "\(again.output)")
+    let rows = try Fixture.cluster(
+      "sql", fixture.cluster, "node1 select count(*) from failover_log")
+    #expect(rows.output.trimmingCharacters(in: .whitespacesAndNewlines) == "2")
+
+    let standby = "host=127.0.0.1 port=\(try fixture.port("node2")) dbname=pg_state user=postgres"
+    let timeout = try run(
+      Fixture.binary, ["record", "--conninfo", standby, "--name", "node2", "--wait", "1s"],
+      timeout: 60)
+    #expect(timeout.status == 10, "\(timeout.output)")
+
+    let hook = try run(
+      Fixture.binary,
+      ["record", "--conninfo", conninfo, "--patroni", "on_role_change", "replica", "c"],
+      timeout: 60)
+    #expect(hook.status == 0 && hook.output.contains("not a promotion"))
+  }
+
+  @Test func initCreatesTheWideSchemaIdempotentlyAndTheReaderFollowsIt() throws {
+    let fixture = try Fixture()
+    let admin = "host=127.0.0.1 port=\(try fixture.port("node1")) dbname=postgres user=postgres"
+    let arguments = [
+      "init", "--conninfo", admin, "--database", "pg_wide", "--wide", "--grant", "pg_monitor",
+    ]
+    let first = try run(Fixture.binary, arguments, timeout: 60)
+    #expect(first.status == 0, "\(first.output)")
+    #expect(first.output.contains("created database pg_wide"))
+    let second = try run(Fixture.binary, arguments, timeout: 60)
+    #expect(second.status == 0 && second.output.contains("database pg_wide exists"))
+    let dryRun = try run(Fixture.binary, arguments + ["--dry-run"], timeout: 60)
+    #expect(
+      dryRun.output.contains(
+        "CREATE TABLE IF NOT EXISTS \"failover_log\" (\"unixtime\" bigint, \"host\" text);"))
+
+    try fixture.editConfig("dbname=pg_state", "dbname=pg_wide")
+    let wide = "host=127.0.0.1 port=\(try fixture.port("node1")) dbname=pg_wide user=postgres"
+    let recorded = try run(
+      Fixture.binary, ["record", "--conninfo", wide, "--name", "node2"], timeout: 60)
+    #expect(recorded.status == 0, "\(recorded.output)")
+    // node2 is named by the newest row but is a standby: hold. Then node1 records itself.
+    #expect(try fixture.pgfollow("once").status == 3)
+    #expect(
+      try run(Fixture.binary, ["record", "--conninfo", wide, "--name", "node1"], timeout: 60).status
+        == 0)
+    let followed = try fixture.pgfollow("once")
+    #expect(followed.status == 2, "\(followed.output)")
+    #expect(followed.output.contains("leader node1"))
+  }
+}
