@@ -24,15 +24,7 @@ final class WakeSignal: Sendable {
   private let state = Mutex(State())
 
   func post(_ wake: Wake) {
-    let waiter = state.withLock { state -> CheckedContinuation<Wake, Never>? in
-      guard let waiter = state.waiter else {
-        state.pending.append(wake)
-        return nil
-      }
-      state.waiter = nil
-      return waiter
-    }
-    waiter?.resume(returning: wake)
+    deliver(wake, generation: nil)
   }
 
   /// The next wake, or `.timer` after `timeout`, or `.connection` when one of `sockets` becomes
@@ -44,11 +36,13 @@ final class WakeSignal: Sendable {
     }
     let timer = Task {
       try? await Task.sleep(for: timeout)
-      fired(.timer, generation)
+      deliver(.timer, generation: generation)
     }
     if !sockets.isEmpty {
       DispatchQueue.global().async {
-        if waitForInput(sockets, timeout: timeout) { self.fired(.connection, generation) }
+        if waitForInput(sockets, timeout: timeout) {
+          self.deliver(.connection, generation: generation)
+        }
       }
     }
     defer {
@@ -66,10 +60,11 @@ final class WakeSignal: Sendable {
     }
   }
 
-  /// A timer or watcher of wait number `generation` went off; stale ones are ignored.
-  private func fired(_ wake: Wake, _ generation: Int) {
+  /// Wakes the waiter, or keeps `wake` for the next wait. A timer or watcher passes the number of
+  /// its wait (`generation`), so that one left over from an earlier wait is ignored.
+  private func deliver(_ wake: Wake, generation: Int?) {
     let waiter = state.withLock { state -> CheckedContinuation<Wake, Never>? in
-      guard state.generation == generation else { return nil }
+      if let generation, generation != state.generation { return nil }
       guard let waiter = state.waiter else {
         state.pending.append(wake)
         return nil

@@ -34,6 +34,16 @@ struct ConfigOptions: ParsableArguments {
     }
   }
 
+  /// The run lock shared by `once` and `run`; exit code 8 if it cannot be had.
+  func lock(_ config: Config, logger: Logger) throws -> RunLock {
+    do {
+      return try StateStore(directory: config.stateDirectory).lock(wait: config.timeouts.lockWait)
+    } catch {
+      logger.error("\(error)")
+      throw ExitCode(CycleStatus.lockOrStateFailed.exitCode)
+    }
+  }
+
   func bootstrapLogging() -> Logger {
     let journald = environment("JOURNAL_STREAM") != nil
     let level = logLevel.level
@@ -58,15 +68,7 @@ struct Once: AsyncParsableCommand {
   func run() async throws {
     let logger = options.bootstrapLogging()
     let config = try options.load()
-    var lock: RunLock?
-    if !dryRun {
-      do {
-        lock = try StateStore(directory: config.stateDirectory).lock(wait: config.timeouts.lockWait)
-      } catch {
-        logger.error("\(error)")
-        throw ExitCode(CycleStatus.lockOrStateFailed.exitCode)
-      }
-    }
+    let lock = dryRun ? nil : try options.lock(config, logger: logger)
     var controls = CycleControls()
     let report = await Cycle(config: config, dryRun: dryRun).run(&controls)
     withExtendedLifetime(lock) {}
@@ -93,15 +95,7 @@ struct Run: AsyncParsableCommand {
   func run() async throws {
     let logger = options.bootstrapLogging()
     let config = try options.load()
-    var lock: RunLock?
-    if !dryRun {
-      do {
-        lock = try StateStore(directory: config.stateDirectory).lock(wait: config.timeouts.lockWait)
-      } catch {
-        logger.error("\(error)")
-        throw ExitCode(CycleStatus.lockOrStateFailed.exitCode)
-      }
-    }
+    let lock = dryRun ? nil : try options.lock(config, logger: logger)
     let sidecar = Sidecar(
       configPath: options.config, config: config, dryRun: dryRun, logger: logger,
       reload: { path in try loadConfigFile(path) })
