@@ -163,3 +163,17 @@ private func verify(
       message: "the edit would change more than the targeted values; the file is left as it is")
   }
 }
+
+/// The current values at `paths` in the first document (for reporting).
+public func readYAMLValues(_ bytes: [UInt8], paths: [YAMLPath], file: String) throws(YAMLError)
+  -> [String]
+{
+  let events = try parseYAMLEvents(bytes, file: file)
+  try checkAliases(events, file: file)
+  guard let document = parseYAMLDocuments(events).first else {
+    throw YAMLError(file: file, mark: nil, message: "the file holds no YAML document")
+  }
+  var values: [String] = []
+  for path in paths { values.append(try document.scalar(at: path, file: file).value) }
+  return values
+}

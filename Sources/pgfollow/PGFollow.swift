@@ -15,7 +15,9 @@ struct PGFollow: AsyncParsableCommand {
       confirmed leader), 4 split brain, 5 configuration error, 6 application file error or write \
       failure, 7 restart failure, 8 lock busy or state directory unusable.
       """,
-    subcommands: [Once.self, Run.self, CheckConfig.self, Record.self, Init.self])
+    subcommands: [
+      Once.self, Run.self, Status.self, CheckConfig.self, Record.self, Init.self,
+    ])
 }
 
 struct ConfigOptions: ParsableArguments {
@@ -103,6 +105,32 @@ struct Run: AsyncParsableCommand {
       services: [sidecar], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     try await group.run()
     withExtendedLifetime(lock) {}
+  }
+}
+
+struct Status: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Show what pgfollow sees and why it decides what it does; change nothing.",
+    discussion: """
+      Exit codes follow monitoring plugins: 0 OK (following a leader, file in sync, no restart \
+      owed, every node reachable), 1 WARNING (a node unreachable, the file not yet switched, or a \
+      restart owed), 2 CRITICAL (holding, split brain, or the file unreadable), 3 UNKNOWN \
+      (configuration error).
+      """)
+
+  @OptionGroup var options: ConfigOptions
+
+  @Flag(help: "Print JSON instead of a table.")
+  var json = false
+
+  func run() async throws {
+    _ = options.bootstrapLogging()
+    let config: Config
+    do { config = try options.load() } catch { throw ExitCode(3) }
+    let status = await collectStatus(config: config)
+    print(json ? status.json(config: config) : status.text(config: config), terminator: "")
+    let code = status.health.code
+    if code != 0 { throw ExitCode(code) }
   }
 }
 
