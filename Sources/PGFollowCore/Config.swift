@@ -56,6 +56,24 @@ public struct Timeouts: Sendable, Hashable {
   public init() {}
 }
 
+/// A command run when the leader changes, as an argv, with the leaders in its environment.
+public struct HookConfig: Sendable, Hashable {
+  public enum Timing: String, Sendable, Hashable, CaseIterable {
+    case beforeRestart = "before-restart"
+    case afterRestart = "after-restart"
+  }
+
+  public var command: [String]
+  public var when: Timing = .afterRestart
+  public var timeout: Duration = .seconds(30)
+  /// Tries in all (one per cycle) before pgfollow gives up on this change.
+  public var attempts = 3
+
+  public init(command: [String]) {
+    self.command = command
+  }
+}
+
 /// How `pgfollow run` paces itself.
 public struct RunConfig: Sendable, Hashable {
   /// Time between cycles (a little jitter is added).
@@ -92,6 +110,7 @@ public struct Config: Sendable, Hashable {
   public var restart = RestartConfig()
   public var timeouts = Timeouts()
   public var run = RunConfig()
+  public var hooks: [HookConfig] = []
   public var stateDirectory = "/var/lib/pgfollow"
 
   public var nodeNames: [String] { nodes.map(\.name) }

@@ -29,7 +29,8 @@ public func loadConfig(
 }
 
 private let topLevelKeys = [
-  "nodes", "state_table", "policy", "app", "restart", "timeouts", "run", "state_directory",
+  "nodes", "state_table", "policy", "app", "restart", "timeouts", "run", "hooks",
+  "state_directory",
 ]
 
 struct ConfigReader {
@@ -63,6 +64,7 @@ struct ConfigReader {
     if let node = top["restart"] { readRestart(node, into: &config.restart) }
     if let node = top["timeouts"] { readTimeouts(node, into: &config.timeouts) }
     if let node = top["run"] { readRun(node, into: &config.run) }
+    if let node = top["hooks"] { config.hooks = readHooks(node) }
     if let path = string(top["state_directory"], "state_directory") {
       config.stateDirectory = resolvePath(path)
     }
@@ -234,6 +236,40 @@ struct ConfigReader {
       ?? run.restartMaximumPerHour
   }
 
+  mutating func readHooks(_ node: YAMLNode) -> [HookConfig] {
+    guard case .sequence(let items, _) = node else {
+      fail(node, "hooks must be a list of hooks")
+      return []
+    }
+    var hooks: [HookConfig] = []
+    for (index, item) in items.enumerated() {
+      let context = "hooks[\(index)]"
+      let keys = ["command", "when", "timeout", "attempts"]
+      guard let map = fields(item, in: context, allowed: keys),
+        let commandNode = require(map, "command", in: context)
+      else { continue }
+      guard case .sequence = commandNode,
+        let command = stringList(commandNode, "\(context).command"),
+        !command.isEmpty
+      else {
+        fail(commandNode, "\(context).command must be a list: the program, then its arguments")
+        continue
+      }
+      var hook = HookConfig(
+        command: [command[0].contains("/") ? resolvePath(command[0]) : command[0]]
+          + command.dropFirst())
+      hook.when = choice(map["when"], "\(context).when", HookConfig.Timing.self) ?? hook.when
+      hook.timeout =
+        duration(
+          map["timeout"], "\(context).timeout", within: .milliseconds(100) ... .seconds(3600))
+        ?? hook.timeout
+      hook.attempts =
+        integer(map["attempts"], "\(context).attempts", within: 1...100) ?? hook.attempts
+      hooks.append(hook)
+    }
+    return hooks
+  }
+
   mutating func checkPorts(_ config: Config, appNode: YAMLNode?) {
     guard config.app.values.contains(where: \.template.usesPort) else { return }
     for node in config.nodes where node.port == nil {
@@ -244,7 +280,8 @@ struct ConfigReader {
 
   /// Relative paths are taken from the configuration file's directory.
   func resolvePath(_ path: String) -> String {
-    path.hasPrefix("/") ? path : baseDirectory + "/" + path
+    if path.hasPrefix("/") { return path }
+    return baseDirectory + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
   }
 }
 

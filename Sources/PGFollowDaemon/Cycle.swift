@@ -30,8 +30,17 @@ public struct CycleReport: Sendable {
   public var restarts: [(unit: String, result: ProcessResult?)] = []
   /// Why owed restarts were not attempted in this cycle.
   public var restartDeferred: RestartLimiter.Denial?
+  /// Hooks run (or, in a dry run, that would be), with their results and what follows.
+  public var hooks: [HookOutcome] = []
   public var errors: [String] = []
   public var status: CycleStatus = .inSync
+}
+
+public struct HookOutcome: Sendable {
+  public var command: String
+  public var result: ProcessResult?
+  /// "succeeded", "will retry (failure 1 of 3)", "gave up after 3 failures", or "would run".
+  public var note: String
 }
 
 /// What persists across the cycles of one process: hysteresis and the restart limiter (both off
@@ -87,7 +96,7 @@ public struct Cycle: Sendable {
       if let verdict, verdict != .apply {
         report.confirming = verdict
       } else {
-        apply(leader: leader, standby: standby, row: decision.newestRow, &state, &report)
+        apply(leader: leader, standby: standby, decision: decision, &state, &report)
       }
     case .follow:
       break
@@ -96,12 +105,16 @@ public struct Cycle: Sendable {
       report.status = max(report.status, .held)
     }
     if !decision.splitBrain.isEmpty { report.status = max(report.status, .splitBrain) }
-    if loadError == nil { restartPending(&state, &report, &controls) }
+    if loadError == nil {
+      runHooks(.beforeRestart, &state, &report)
+      restartPending(&state, &report, &controls)
+      if state.pendingRestart.isEmpty { runHooks(.afterRestart, &state, &report) }
+    }
     return report
   }
 
   private func apply(
-    leader: String, standby: String?, row: LogRow?, _ state: inout FollowState,
+    leader: String, standby: String?, decision: Decision, _ state: inout FollowState,
     _ report: inout CycleReport
   ) {
     let snapshot: FileSnapshot
@@ -116,7 +129,14 @@ public struct Cycle: Sendable {
     }
     report.plan = plan
     var next = state
-    if let row { next.applied = AppliedLeader(name: leader, unixtime: row.unixtime) }
+    if let row = decision.newestRow {
+      next.applied = AppliedLeader(name: leader, unixtime: row.unixtime)
+    }
+    if state.applied?.name != leader && !config.hooks.isEmpty {
+      next.hooks = HookRun(
+        leader: leader, previous: state.applied?.name, reason: decision.reason,
+        pending: Array(config.hooks.indices), failures: config.hooks.map { _ in 0 })
+    }
     if plan.changesFile {
       next.pendingRestart = config.restart.units
       report.status = max(report.status, .changed)
@@ -170,6 +190,69 @@ public struct Cycle: Sendable {
     }
     if !report.restarts.isEmpty { report.status = max(report.status, .changed) }
     do { try store.save(state) } catch { fail(&report, .lockOrStateFailed, error.description) }
+  }
+
+  /// Runs the owed hooks of one timing, once each; a failure is retried in later cycles until
+  /// the hook's attempts are used up. Failures never change the cycle's status.
+  private func runHooks(
+    _ timing: HookConfig.Timing, _ state: inout FollowState, _ report: inout CycleReport
+  ) {
+    guard var run = state.hooks else { return }
+    var index = 0
+    while index < run.pending.count {
+      let hookIndex = run.pending[index]
+      guard hookIndex < config.hooks.count else {
+        run.pending.remove(at: index)
+        run.failures.remove(at: index)
+        continue
+      }
+      let hook = config.hooks[hookIndex]
+      let command = hook.command.joined(separator: " ")
+      guard hook.when == timing else {
+        index += 1
+        continue
+      }
+      if dryRun {
+        report.hooks.append(HookOutcome(command: command, result: nil, note: "would run"))
+        index += 1
+        continue
+      }
+      let result = runProcess(
+        hook.command, timeout: hook.timeout, environment: hookEnvironment(run))
+      run.failures[index] += result.succeeded ? 0 : 1
+      let failures = run.failures[index]
+      let note =
+        result.succeeded
+        ? "succeeded"
+        : failures >= hook.attempts
+          ? "gave up after \(failures) failures"
+          : "will retry (failure \(failures) of \(hook.attempts))"
+      report.hooks.append(HookOutcome(command: command, result: result, note: note))
+      if result.succeeded || failures >= hook.attempts {
+        run.pending.remove(at: index)
+        run.failures.remove(at: index)
+      } else {
+        index += 1
+      }
+    }
+    guard !dryRun else { return }
+    state.hooks = run.pending.isEmpty ? nil : run
+    do { try store.save(state) } catch { fail(&report, .lockOrStateFailed, error.description) }
+  }
+
+  private func hookEnvironment(_ run: HookRun) -> [String: String] {
+    let leader = config.node(named: run.leader)
+    let previous = run.previous.flatMap(config.node(named:))
+    return [
+      "PGFOLLOW_LEADER": run.leader,
+      "PGFOLLOW_LEADER_ADDRESS": leader?.address ?? "",
+      "PGFOLLOW_LEADER_HOST": leader?.host ?? "",
+      "PGFOLLOW_LEADER_PORT": leader?.port ?? "",
+      "PGFOLLOW_PREVIOUS_LEADER": run.previous ?? "",
+      "PGFOLLOW_PREVIOUS_ADDRESS": previous?.address ?? "",
+      "PGFOLLOW_PREVIOUS_HOST": previous?.host ?? "",
+      "PGFOLLOW_REASON": run.reason,
+    ]
   }
 
   private func fail(_ report: inout CycleReport, _ status: CycleStatus, _ message: String) {

@@ -29,16 +29,17 @@ public struct ProcessResult: Sendable, Equatable {
 
 /// Runs a program from an argv (never through a shell), with a timeout after which its process
 /// group is killed. The program is looked up in PATH when it has no slash. Output past
-/// `outputLimit` bytes is read and dropped.
-public func runProcess(_ argv: [String], timeout: Duration, outputLimit: Int = 4096)
-  -> ProcessResult
-{
+/// `outputLimit` bytes is read and dropped. `environment` is added to pgfollow's own.
+public func runProcess(
+  _ argv: [String], timeout: Duration, outputLimit: Int = 4096,
+  environment: [String: String] = [:]
+) -> ProcessResult {
   var pipeEnds: [Int32] = [0, 0]
   guard pipe(&pipeEnds) == 0 else {
     return ProcessResult(termination: .couldNotStart("pipe: errno \(errno)"), output: "")
   }
   for end in pipeEnds { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-  let spawned = spawn(argv, outputDescriptor: pipeEnds[1])
+  let spawned = spawn(argv, environment: environment, outputDescriptor: pipeEnds[1])
   close(pipeEnds[1])
   defer { close(pipeEnds[0]) }
   guard case .success(let pid) = spawned else {
@@ -70,7 +71,9 @@ private struct SpawnFailure: Error {
   var message: String
 }
 
-private func spawn(_ argv: [String], outputDescriptor: Int32) -> Result<pid_t, SpawnFailure> {
+private func spawn(_ argv: [String], environment: [String: String], outputDescriptor: Int32)
+  -> Result<pid_t, SpawnFailure>
+{
   guard let program = argv.first else { return .failure(SpawnFailure(message: "empty argv")) }
   var actions = posix_spawn_file_actions_t()
   var attributes = posix_spawnattr_t()
@@ -95,8 +98,11 @@ private func spawn(_ argv: [String], outputDescriptor: Int32) -> Result<pid_t, S
     &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
   let arguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
   defer { arguments.forEach { free($0) } }
+  let variables: [UnsafeMutablePointer<CChar>?] =
+    childEnvironment(adding: environment).map { strdup($0) } + [nil]
+  defer { variables.forEach { free($0) } }
   var pid: pid_t = 0
-  let result = posix_spawnp(&pid, program, &actions, &attributes, arguments, environ)
+  let result = posix_spawnp(&pid, program, &actions, &attributes, arguments, variables)
   guard result == 0 else {
     return .failure(SpawnFailure(message: "\(program): \(String(cString: strerror(result)))"))
   }
@@ -145,4 +151,17 @@ private struct OutputCollector {
     }
     bytes += buffer.prefix(max(0, min(count, limit - bytes.count)))
   }
+}
+
+/// This process's environment as NAME=value strings, with `extra` added or replacing.
+private func childEnvironment(adding extra: [String: String]) -> [String] {
+  var entries: [String] = []
+  var pointer = environ
+  while let entry = pointer.pointee {
+    let text = String(cString: entry)
+    let name = text.split(separator: "=", maxSplits: 1).first.map(String.init) ?? text
+    if extra[name] == nil { entries.append(text) }
+    pointer += 1
+  }
+  return entries + extra.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
 }

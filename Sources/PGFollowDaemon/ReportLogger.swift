@@ -35,6 +35,11 @@ public struct ReportLogger: Sendable {
     for (unit, result) in report.restarts where result?.succeeded == true {
       logger.notice("restarted \(unit)", metadata: ["unit": "\(unit)"])
     }
+    for hook in report.hooks where hook.result != nil {
+      let level: Logger.Level = hook.result?.succeeded == true ? .notice : .warning
+      let summary = hook.result.map { $0.succeeded ? "" : ": \($0.summary)" } ?? ""
+      logger.log(level: level, "hook \(hook.command)\(summary); \(hook.note)")
+    }
     logCondition("would", .notice, wouldText(report, config: config))
     logCondition(
       "deferred", .warning, report.restartDeferred.map(\.description) ?? "",
@@ -50,6 +55,7 @@ public struct ReportLogger: Sendable {
         "\($0.path) \(quotedForLog($0.oldValue)) -> \(quotedForLog($0.newValue))"
       }
     }
+    parts += report.hooks.filter { $0.result == nil }.map { "run hook \($0.command)" }
     let restarts = report.restarts.filter { $0.result == nil }.map(\.unit)
     if !restarts.isEmpty {
       parts.append("\(config.restart.action.rawValue) \(restarts.joined(separator: " "))")

@@ -30,6 +30,10 @@ extension CycleReport {
       guard let result else { return "would run: systemctl \(action) \(unit)" }
       return "ran: systemctl \(action) \(unit): \(result.summary)"
     }
+    lines += hooks.map { hook in
+      guard let result = hook.result else { return "would run hook: \(hook.command)" }
+      return "ran hook: \(hook.command): \(result.summary); \(hook.note)"
+    }
     lines += errors.map { "error: \($0)" }
     return lines.joined(separator: "\n") + "\n"
   }

@@ -15,6 +15,15 @@ extension FollowState {
     if let lastRestartError {
       fields.append("\"lastRestartError\": \(jsonString(lastRestartError))")
     }
+    if let hooks {
+      let previous = hooks.previous.map(jsonString) ?? "null"
+      let pending = hooks.pending.map(String.init).joined(separator: ", ")
+      let failures = hooks.failures.map(String.init).joined(separator: ", ")
+      fields.append(
+        "\"hooks\": {\"leader\": \(jsonString(hooks.leader)), \"previous\": \(previous), "
+          + "\"reason\": \(jsonString(hooks.reason)), \"pending\": [\(pending)], "
+          + "\"failures\": [\(failures)]}")
+    }
     return "{\n  " + fields.joined(separator: ",\n  ") + "\n}\n"
   }
 
@@ -38,6 +47,8 @@ extension FollowState {
         restartFailures = scalarText(value).flatMap { Int($0) } ?? 0
       case ("lastRestartError", let value):
         lastRestartError = scalarText(value)
+      case ("hooks", .mapping(let fields, _)):
+        hooks = HookRun(fields)
       default:
         throw YAMLError(file: file, mark: pair.key.start, message: "unexpected field")
       }
@@ -45,9 +56,26 @@ extension FollowState {
   }
 }
 
+extension HookRun {
+  fileprivate init?(_ fields: [YAMLPair]) {
+    func value(_ key: String) -> YAMLNode? { fields.first { $0.keyText == key }?.value }
+    func numbers(_ key: String) -> [Int] {
+      guard case .sequence(let items, _)? = value(key) else { return [] }
+      return items.compactMap { scalarText($0).flatMap { Int($0) } }
+    }
+    guard let leader = value("leader").flatMap(scalarText) else { return nil }
+    let previous = value("previous").flatMap(scalarText)
+    self.init(
+      leader: leader, previous: previous, reason: value("reason").flatMap(scalarText) ?? "",
+      pending: numbers("pending"), failures: numbers("failures"))
+    if failures.count != pending.count { failures = pending.map { _ in 0 } }
+  }
+}
+
+/// A scalar's text; JSON's null (a plain `null`) is nil.
 private func scalarText(_ node: YAMLNode) -> String? {
-  if case .scalar(let scalar) = node { return scalar.value }
-  return nil
+  guard case .scalar(let scalar) = node else { return nil }
+  return scalar.style == .plain && scalar.value == "null" ? nil : scalar.value
 }
 
 /// A JSON string literal.

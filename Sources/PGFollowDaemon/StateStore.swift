@@ -12,8 +12,20 @@ public struct FollowState: Sendable, Equatable {
   public var pendingRestart: [String] = []
   public var restartFailures: Int = 0
   public var lastRestartError: String?
+  /// Hooks still owed for the last change of leader.
+  public var hooks: HookRun?
 
   public init() {}
+}
+
+/// The hooks owed for one change of leader, with the failures of each so far.
+public struct HookRun: Sendable, Equatable {
+  public var leader: String
+  public var previous: String?
+  public var reason: String
+  public var pending: [Int]
+  /// Failures so far, one entry per entry of `pending`.
+  public var failures: [Int]
 }
 
 /// The state file and the run lock, both in the state directory.

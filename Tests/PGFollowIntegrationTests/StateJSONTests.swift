@@ -22,3 +22,15 @@ import Testing
     #expect(throws: Error.self) { try FollowState(json: Array("{\"x\": 1}".utf8), file: "s") }
   }
 }
+
+@Suite struct HookStateJSONTests {
+  @Test func owedHooksRoundTrip() throws {
+    var state = FollowState()
+    state.hooks = HookRun(
+      leader: "node2", previous: nil, reason: "the newest row (1, node2) names \"node2\"",
+      pending: [0, 2], failures: [0, 1])
+    #expect(try FollowState(json: Array(state.json.utf8), file: "s") == state)
+    state.hooks?.previous = "null"
+    #expect(try FollowState(json: Array(state.json.utf8), file: "s") == state)
+  }
+}
