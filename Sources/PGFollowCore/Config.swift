@@ -74,6 +74,15 @@ public struct HookConfig: Sendable, Hashable {
   }
 }
 
+/// Where metrics go: an HTTP listener for the sidecar, a node_exporter textfile for `once`.
+public struct MetricsConfig: Sendable, Hashable {
+  /// `host:port` for `/metrics` (loopback by default); nil turns the listener off.
+  public var listen: String? = "127.0.0.1:9187"
+  public var textfile: String?
+
+  public init() {}
+}
+
 /// How `pgfollow run` paces itself.
 public struct RunConfig: Sendable, Hashable {
   /// Time between cycles (a little jitter is added).
@@ -111,6 +120,7 @@ public struct Config: Sendable, Hashable {
   public var timeouts = Timeouts()
   public var run = RunConfig()
   public var hooks: [HookConfig] = []
+  public var metrics = MetricsConfig()
   public var stateDirectory = "/var/lib/pgfollow"
 
   public var nodeNames: [String] { nodes.map(\.name) }

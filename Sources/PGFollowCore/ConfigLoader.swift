@@ -29,7 +29,7 @@ public func loadConfig(
 }
 
 private let topLevelKeys = [
-  "nodes", "state_table", "policy", "app", "restart", "timeouts", "run", "hooks",
+  "nodes", "state_table", "policy", "app", "restart", "timeouts", "run", "hooks", "metrics",
   "state_directory",
 ]
 
@@ -65,6 +65,7 @@ struct ConfigReader {
     if let node = top["timeouts"] { readTimeouts(node, into: &config.timeouts) }
     if let node = top["run"] { readRun(node, into: &config.run) }
     if let node = top["hooks"] { config.hooks = readHooks(node) }
+    if let node = top["metrics"] { readMetrics(node, into: &config.metrics) }
     if let path = string(top["state_directory"], "state_directory") {
       config.stateDirectory = resolvePath(path)
     }
@@ -268,6 +269,22 @@ struct ConfigReader {
       hooks.append(hook)
     }
     return hooks
+  }
+
+  mutating func readMetrics(_ node: YAMLNode, into metrics: inout MetricsConfig) {
+    guard let map = fields(node, in: "metrics", allowed: ["listen", "textfile"]) else { return }
+    if case .scalar(let scalar)? = map["listen"], scalar.value == "off" || scalar.value == "false" {
+      metrics.listen = nil
+    } else if let listen = string(map["listen"], "metrics.listen") {
+      let (host, port) = splitAddress(listen)
+      if host.isEmpty || port.flatMap({ UInt16($0) }) == nil {
+        fail(map["listen"], "metrics.listen must be host:port, such as 127.0.0.1:9187, or off")
+      }
+      metrics.listen = listen
+    }
+    if let path = string(map["textfile"], "metrics.textfile") {
+      metrics.textfile = resolvePath(path)
+    }
   }
 
   mutating func checkPorts(_ config: Config, appNode: YAMLNode?) {

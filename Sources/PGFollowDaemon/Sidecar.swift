@@ -53,6 +53,8 @@ public final class Sidecar: Service {
     var controls = makeControls(config)
     var reportLogger = ReportLogger(logger: logger, onlyChanges: true)
     let prober = SessionProber()
+    let metrics = Metrics()
+    let server = startMetricsServer(config, metrics)
     var ready = false
     var lastConnectionWake = ContinuousClock.now - .seconds(1)
     let mode = dryRun ? " (dry run: nothing will be changed)" : ""
@@ -63,6 +65,7 @@ public final class Sidecar: Service {
       let report = await Cycle(config: config, prober: prober, dryRun: dryRun).run(&controls)
       reportLogger.log(report, config: config)
       logger.debug("cycle took \(milliseconds(started.duration(to: .now)))ms")
+      metrics.observe(report, duration: started.duration(to: .now), config: config)
       var message = ["STATUS=\(statusLine(report))", "WATCHDOG=1"]
       if !ready { message.insert("READY=1", at: 0) }
       ready = true
@@ -85,8 +88,22 @@ public final class Sidecar: Service {
           controls = makeControls(config, keeping: controls)
         }
       case .stop:
+        withExtendedLifetime(server) {}
         return
       }
+    }
+  }
+
+  /// Metrics are not essential: a listener that cannot start is logged, and the sidecar goes on.
+  private func startMetricsServer(_ config: Config, _ metrics: Metrics) -> MetricsServer? {
+    guard let listen = config.metrics.listen else { return nil }
+    do {
+      let server = try MetricsServer(listen: listen, metrics: metrics)
+      logger.notice("serving metrics on http://\(listen)/metrics")
+      return server
+    } catch {
+      logger.error("no metrics: \(error)")
+      return nil
     }
   }
 

@@ -72,7 +72,16 @@ struct Once: AsyncParsableCommand {
     let config = try options.load()
     let lock = dryRun ? nil : try options.lock(config, logger: logger)
     var controls = CycleControls()
+    let started = ContinuousClock.now
     let report = await Cycle(config: config, dryRun: dryRun).run(&controls)
+    if let textfile = config.metrics.textfile, !dryRun {
+      do {
+        try writeMetricsTextfile(
+          textfile, report: report, duration: started.duration(to: .now), config: config)
+      } catch {
+        logger.warning("no metrics textfile: \(error)")
+      }
+    }
     withExtendedLifetime(lock) {}
     var reportLogger = ReportLogger(logger: logger, onlyChanges: false)
     reportLogger.log(report, config: config)

@@ -1,0 +1,50 @@
+import Foundation
+import Testing
+
+@Suite(.serialized) struct MetricsTests {
+  @Test func sidecarServesMetricsThatFollowAFailover() throws {
+    let fixture = try Fixture()
+    let port = try freePort()
+    try fixture.editConfig(
+      "state_directory:", "metrics: {listen: \"127.0.0.1:\(port)\"}\nstate_directory:")
+    let notify = try NotifySocket(directory: fixture.directory)
+    let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
+    #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
+    func scrape() throws -> String {
+      try run("/usr/bin/curl", ["-sf", "http://127.0.0.1:\(port)/metrics"], timeout: 30).output
+    }
+    let before = try scrape()
+    #expect(
+      before.contains("pgfollow_leader_info{leader=\"node1\",address=\"node1:5432\"} 1"),
+      "\(before)")
+    #expect(before.contains("pgfollow_decision{state=\"follow\"} 1"))
+    #expect(before.contains("pgfollow_node_up{node=\"node2\"} 1"))
+    #expect(before.contains("pgfollow_restarts_total{result=\"success\"} 1"))
+    #expect(before.contains("# TYPE pgfollow_cycle_duration_seconds histogram"))
+    #expect(before.contains("pgfollow_cycle_duration_seconds_bucket{le=\"+Inf\"}"))
+
+    try fixture.clusterCommand("kill", "node1")
+    try fixture.clusterCommand("promote", "node2")
+    #expect(try waitUntil(20) { try scrape().contains("leader=\"node2\"") }, "\(sidecar.log)")
+    #expect(
+      try waitUntil(10) { try scrape().contains("pgfollow_restarts_total{result=\"success\"} 2") })
+    let after = try scrape()
+    #expect(after.contains("pgfollow_switches_total 1"), "\(after)")
+    #expect(after.contains("pgfollow_node_up{node=\"node1\"} 0"))
+    let notFound = try run(
+      "/usr/bin/curl",
+      ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"], timeout: 30)
+    #expect(notFound.output == "404")
+    #expect(sidecar.stop() == 0)
+  }
+
+  @Test func onceWritesATextfile() throws {
+    let fixture = try Fixture()
+    try fixture.editConfig(
+      "state_directory:", "metrics: {listen: off, textfile: pgfollow.prom}\nstate_directory:")
+    #expect(try fixture.pgfollow("once").status == 2)
+    let text = try String(contentsOfFile: fixture.directory + "/pgfollow.prom", encoding: .utf8)
+    #expect(text.contains("pgfollow_leader_info{leader=\"node1\",address=\"node1:5432\"} 1"))
+    #expect(text.contains("pgfollow_cycles_total 1"))
+  }
+}
