@@ -83,6 +83,7 @@ func readSnapshot(_ path: String) throws(FileError) -> FileSnapshot {
 func replaceAtomically(_ snapshot: FileSnapshot, with bytes: [UInt8]) throws(FileError) {
   let directory = parentDirectory(snapshot.realPath)
   let name = String(snapshot.realPath.dropFirst(directory.count + 1))
+  removeLeftovers(in: directory, prefix: ".\(name).pgfollow-")
   try replace(
     snapshot.realPath, temporaryPrefix: "\(directory)/.\(name).pgfollow-", bytes: bytes,
     prepare: { descriptor, path throws(FileError) in
@@ -129,6 +130,21 @@ private func replace(
   }
   renamed = true
   try syncDirectory(directory)
+}
+
+/// Removes temporary files an earlier run left when it was killed mid-write. Runs hold the run
+/// lock, so no other pgfollow is writing one now.
+private func removeLeftovers(in directory: String, prefix: String) {
+  guard let stream = opendir(directory) else { return }
+  defer { closedir(stream) }
+  var names: [String] = []
+  while let entry = readdir(stream) {
+    let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+      String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+    }
+    if name.hasPrefix(prefix) && name.count == prefix.count + 6 { names.append(name) }
+  }
+  for name in names { unlink(directory + "/" + name) }
 }
 
 private func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws(FileError) {

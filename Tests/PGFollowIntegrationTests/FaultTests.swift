@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+
+/// Faults and hostile data against the real cluster (a first part of the robustness catalogue).
+@Suite(.serialized) struct FaultTests {
+  @Test func killedAtRandomPointsTheFileIsAlwaysOldOrNewAndTheNextRunFinishes() throws {
+    let fixture = try Fixture()
+    let old = Fixture.appText
+    #expect(try fixture.pgfollow("once").status == 2)
+    let new = try fixture.appValues()
+    #expect(new != old)
+    var sawOld = 0
+    var sawNew = 0
+    for trial in 0..<200 {
+      try old.write(toFile: fixture.appFile, atomically: true, encoding: .utf8)
+      try? FileManager.default.removeItem(atPath: fixture.directory + "/state/state.json")
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: Fixture.binary)
+      process.arguments = ["once", "-c", fixture.configFile]
+      process.standardOutput = FileHandle.nullDevice
+      process.standardError = FileHandle.nullDevice
+      try process.run()
+      usleep(UInt32((trial * 7919) % 60_000))
+      kill(process.processIdentifier, SIGKILL)
+      process.waitUntilExit()
+      let text = try fixture.appValues()
+      #expect(text == old || text == new, "trial \(trial): a half-written file")
+      if text == old { sawOld += 1 } else { sawNew += 1 }
+      let leftovers = try FileManager.default.contentsOfDirectory(atPath: fixture.directory)
+        .filter { $0.contains(".pgfollow-") }
+      for name in leftovers {
+        try FileManager.default.removeItem(atPath: fixture.directory + "/" + name)
+      }
+    }
+    #expect(
+      sawOld > 0 && sawNew > 0,
+      "the kills did not spread over the run: old \(sawOld), new \(sawNew)")
+    let restartsBefore = fixture.restarts().count
+    let leftBehind = try FileManager.default.contentsOfDirectory(atPath: fixture.directory)
+      .filter { $0.contains(".pgfollow-") }.count
+    try old.write(toFile: fixture.appFile, atomically: true, encoding: .utf8)
+    let finish = try fixture.pgfollow("once")
+    #expect(finish.status == 2, "\(finish.output)")
+    print(
+      "kill trials: \(sawOld) left the old file, \(sawNew) the new; \(leftBehind) temporary files left behind, then removed"
+    )
+    #expect(try fixture.appValues() == new)
+    let leftovers = try FileManager.default.contentsOfDirectory(atPath: fixture.directory)
+      .filter { $0.contains(".pgfollow-") }
+    #expect(leftovers.isEmpty, "temporary files left behind: \(leftovers)")
+    let settled = try fixture.pgfollow("once")
+    #expect(settled.status == 0, "\(settled.output)")
+    #expect(fixture.restarts().count >= restartsBefore)
+  }
+
+  @Test func hostileRowsAreIgnoredAndNeverReachTheFile() throws {
+    let fixture = try Fixture()
+    let kilobytes = String(repeating: "x", count: 4000)
+    try Fixture.cluster(
+      "sql", fixture.cluster,
+      "node1 alter table failover_log alter column host type text; "
+        + "insert into failover_log values (null, 'node2'), (2000000000, null), "
+        + "(2100000000, E'evil\\nhost: \"x\" # y'), (2100000001, '\(kilobytes)'), (-5, 'node2')")
+    let result = try fixture.pgfollow("once")
+    #expect(result.status == 2, "\(result.output)")
+    #expect(result.output.contains("leader node1"))
+    #expect(result.output.contains("names a host that is not a configured node; ignored"))
+    #expect(!result.output.contains("evil\nhost"))
+    let text = try fixture.appValues()
+    #expect(!text.contains("evil") && !text.contains("xxxx"))
+    #expect(text.contains("{address: node2:5432, pool: 5}"))
+  }
+}
