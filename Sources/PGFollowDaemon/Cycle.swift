@@ -145,6 +145,7 @@ public struct Cycle: Sendable {
       state = next
       return
     }
+    let owedBefore = state.pendingRestart
     do {
       if next != state { try store.save(next) }
       state = next
@@ -153,6 +154,11 @@ public struct Cycle: Sendable {
         report.wroteFile = true
       }
     } catch {
+      // The file was not replaced: the restart recorded for it is not owed after all.
+      if state.pendingRestart != owedBefore {
+        state.pendingRestart = owedBefore
+        try? store.save(state)
+      }
       fail(&report, .writeFailed, error.description)
     }
   }

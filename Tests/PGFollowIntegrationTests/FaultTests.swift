@@ -71,3 +71,41 @@ import Testing
     #expect(text.contains("{address: node2:5432, pool: 5}"))
   }
 }
+
+@Suite(.serialized) struct FileSystemFaultTests {
+  @Test func fullAndReadOnlyFileSystemsGiveAClearErrorKeepTheFileAndRecover() throws {
+    let fixture = try Fixture()
+    let small = fixture.directory + "/small"
+    try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: false)
+    let mounted = try run(
+      "/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", small], timeout: 30)
+    try #require(mounted.status == 0, "cannot mount a small tmpfs: \(mounted.output)")
+    defer { _ = try? run("/bin/umount", [small], timeout: 30) }
+    let appFile = small + "/app.yaml"
+    try Fixture.appText.write(toFile: appFile, atomically: false, encoding: .utf8)
+    try fixture.editConfig("file: app.yaml", "file: small/app.yaml")
+
+    _ = try run("/bin/sh", ["-c", "cat /dev/zero > '\(small)/filler'"], timeout: 30)
+    let full = try fixture.pgfollow("once")
+    #expect(full.status == 6, "\(full.output)")
+    #expect(full.output.contains("No space left on device"), "\(full.output)")
+    #expect(try String(contentsOfFile: appFile, encoding: .utf8) == Fixture.appText)
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: small).sorted() == ["app.yaml", "filler"])
+    try FileManager.default.removeItem(atPath: small + "/filler")
+    #expect(try fixture.pgfollow("once").status == 2)
+    let switched = try String(contentsOfFile: appFile, encoding: .utf8)
+    #expect(switched != Fixture.appText)
+
+    try Fixture.appText.write(toFile: appFile, atomically: false, encoding: .utf8)
+    #expect(try run("/bin/mount", ["-o", "remount,ro", small], timeout: 30).status == 0)
+    let readOnly = try fixture.pgfollow("once")
+    #expect(readOnly.status == 6, "\(readOnly.output)")
+    #expect(readOnly.output.contains("Read-only file system"), "\(readOnly.output)")
+    #expect(fixture.restarts().count == 1, "restarted for a file that was not written")
+    #expect(try String(contentsOfFile: appFile, encoding: .utf8) == Fixture.appText)
+    #expect(try run("/bin/mount", ["-o", "remount,rw", small], timeout: 30).status == 0)
+    #expect(try fixture.pgfollow("once").status == 2)
+    #expect(try String(contentsOfFile: appFile, encoding: .utf8) == switched)
+  }
+}
