@@ -109,3 +109,35 @@ import Testing
     #expect(try String(contentsOfFile: appFile, encoding: .utf8) == switched)
   }
 }
+
+@Suite(.serialized) struct StateAndRestartFaultTests {
+  @Test func unwritableStateDirectoryIsAClearErrorAndTouchesNothing() throws {
+    let fixture = try Fixture()
+    let state = fixture.directory + "/rostate"
+    try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: false)
+    let mounted = try run(
+      "/bin/mount", ["-t", "tmpfs", "-o", "size=64k,ro", "tmpfs", state], timeout: 30)
+    try #require(mounted.status == 0, "cannot mount: \(mounted.output)")
+    defer { _ = try? run("/bin/umount", [state], timeout: 30) }
+    try fixture.editConfig("state_directory: state", "state_directory: rostate")
+    let result = try fixture.pgfollow("once")
+    #expect(result.status == 8, "\(result.output)")
+    #expect(result.output.contains("rostate/lock: cannot open the lock: Read-only file system"))
+    #expect(try fixture.appValues() == Fixture.appText)
+    #expect(fixture.restarts().isEmpty)
+  }
+
+  @Test func aHangingRestartIsKilledAtItsTimeoutAndRetried() throws {
+    let fixture = try Fixture()
+    try fixture.setSystemctl(exitCode: 0, sleepSeconds: 30)
+    try fixture.editConfig("timeout: 10s", "timeout: 500ms")
+    let hung = try fixture.pgfollow("once", timeout: 20)
+    #expect(!hung.killed)
+    #expect(hung.status == 7, "\(hung.output)")
+    #expect(hung.output.contains("restart of app.service failed: timed out and was killed"))
+    try fixture.setSystemctl(exitCode: 0)
+    let retried = try fixture.pgfollow("once")
+    #expect(retried.status == 2, "\(retried.output)")
+    #expect(try fixture.pgfollow("once").status == 0)
+  }
+}
