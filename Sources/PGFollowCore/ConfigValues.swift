@@ -151,10 +151,15 @@ public func parseDuration(_ text: String) -> Duration? {
   return .milliseconds(Int64((value * scale * 1000).rounded()))
 }
 
+extension Duration {
+  /// The duration in whole milliseconds, rounded down.
+  public var wholeMilliseconds: Int64 {
+    components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+  }
+}
+
 public func formatDuration(_ duration: Duration) -> String {
-  let milliseconds =
-    duration.components.seconds * 1000
-    + duration.components.attoseconds / 1_000_000_000_000_000
+  let milliseconds = duration.wholeMilliseconds
   if milliseconds % 1000 == 0 { return "\(milliseconds / 1000)s" }
   return "\(milliseconds)ms"
 }

@@ -15,16 +15,23 @@ public struct LibPQProber: Prober {
 
   public func probe(_ config: Config) async -> [NodeEvidence] {
     let query = ProbeQuery(table: config.stateTable, nodes: config.nodeNames)
-    return await withTaskGroup(of: (Int, NodeEvidence).self) { group in
-      for (index, node) in config.nodes.enumerated() {
-        group.addTask {
-          (index, await probeNode(node, query: query, timeouts: config.timeouts))
-        }
-      }
-      var results: [(Int, NodeEvidence)] = []
-      for await result in group { results.append(result) }
-      return results.sorted { $0.0 < $1.0 }.map(\.1)
+    return await concurrentlyInOrder(config.nodes) { node in
+      await probeNode(node, query: query, timeouts: config.timeouts)
     }
+  }
+}
+
+/// Runs `work` on every item at once and returns the results in the items' order.
+func concurrentlyInOrder<Item: Sendable, Result: Sendable>(
+  _ items: [Item], _ work: @escaping @Sendable (Item) async -> Result
+) async -> [Result] {
+  await withTaskGroup(of: (Int, Result).self) { group in
+    for (index, item) in items.enumerated() {
+      group.addTask { (index, await work(item)) }
+    }
+    var results: [(Int, Result)] = []
+    for await result in group { results.append(result) }
+    return results.sorted { $0.0 < $1.0 }.map(\.1)
   }
 }
 
@@ -71,11 +78,8 @@ func onOwnThread<T: Sendable>(
     let once = ResumeOnce(continuation)
     queue.async { once.resume(work()) }
     let remaining = ContinuousClock.now.duration(to: deadline) + .milliseconds(50)
-    let nanoseconds = max(
-      0,
-      remaining.components.seconds * 1_000_000_000
-        + remaining.components.attoseconds / 1_000_000_000)
-    DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) {
+    let wait = max(0, milliseconds(remaining))
+    DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(wait)) {
       once.resume(nil)
     }
   }

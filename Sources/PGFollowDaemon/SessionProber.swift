@@ -16,16 +16,8 @@ public final class SessionProber: Prober {
     let query = ProbeQuery(table: config.stateTable, nodes: config.nodeNames)
     let deadline = ContinuousClock.now + config.run.cycleDeadline
     let connectTimeout = min(config.timeouts.connect, config.run.cycleDeadline)
-    let current = sessions(for: config)
-    return await withTaskGroup(of: (Int, NodeEvidence).self) { group in
-      for (index, session) in current.enumerated() {
-        group.addTask {
-          (index, await session.probe(query, connectTimeout: connectTimeout, deadline: deadline))
-        }
-      }
-      var results: [(Int, NodeEvidence)] = []
-      for await result in group { results.append(result) }
-      return results.sorted { $0.0 < $1.0 }.map(\.1)
+    return await concurrentlyInOrder(sessions(for: config)) { session in
+      await session.probe(query, connectTimeout: connectTimeout, deadline: deadline)
     }
   }
 
@@ -132,5 +124,5 @@ final class NodeSession: @unchecked Sendable {
 }
 
 func milliseconds(_ duration: Duration) -> Int {
-  Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+  Int(duration.wholeMilliseconds)
 }

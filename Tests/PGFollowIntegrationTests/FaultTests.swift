@@ -77,10 +77,8 @@ import Testing
     let fixture = try Fixture()
     let small = fixture.directory + "/small"
     try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: false)
-    let mounted = try run(
-      "/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", small], timeout: 30)
-    try #require(mounted.status == 0, "cannot mount a small tmpfs: \(mounted.output)")
-    defer { _ = try? run("/bin/umount", [small], timeout: 30) }
+    let mount = try SmallFileSystem(at: small)
+    defer { mount.unmount() }
     let appFile = small + "/app.yaml"
     try Fixture.appText.write(toFile: appFile, atomically: false, encoding: .utf8)
     try fixture.editConfig("file: app.yaml", "file: small/app.yaml")
@@ -115,10 +113,8 @@ import Testing
     let fixture = try Fixture()
     let state = fixture.directory + "/rostate"
     try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: false)
-    let mounted = try run(
-      "/bin/mount", ["-t", "tmpfs", "-o", "size=64k,ro", "tmpfs", state], timeout: 30)
-    try #require(mounted.status == 0, "cannot mount: \(mounted.output)")
-    defer { _ = try? run("/bin/umount", [state], timeout: 30) }
+    let mount = try SmallFileSystem(at: state, readOnly: true)
+    defer { mount.unmount() }
     try fixture.editConfig("state_directory: state", "state_directory: rostate")
     let result = try fixture.pgfollow("once")
     #expect(result.status == 8, "\(result.output)")
@@ -139,5 +135,23 @@ import Testing
     let retried = try fixture.pgfollow("once")
     #expect(retried.status == 2, "\(retried.output)")
     #expect(try fixture.pgfollow("once").status == 0)
+  }
+}
+
+/// A 64 KiB tmpfs mounted for one test.
+struct SmallFileSystem {
+  let path: String
+
+  init(at path: String, readOnly: Bool = false) throws {
+    self.path = path
+    let options = readOnly ? "size=64k,ro" : "size=64k"
+    let mounted = try run("/bin/mount", ["-t", "tmpfs", "-o", options, "tmpfs", path], timeout: 30)
+    guard mounted.status == 0 else {
+      throw FixtureError(message: "cannot mount a small tmpfs at \(path): \(mounted.output)")
+    }
+  }
+
+  func unmount() {
+    _ = try? run("/bin/umount", [path], timeout: 30)
   }
 }
