@@ -28,6 +28,8 @@ let package = Package(
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "UnixSignals", package: "swift-service-lifecycle"),
       ]),
+    .target(
+      name: "PGFollowFuzzing", dependencies: ["PGFollowYAML", "PGFollowCore", "PGFollowPostgres"]),
     .executableTarget(
       name: "pgfollow",
       dependencies: [
@@ -38,6 +40,7 @@ let package = Package(
       ]),
     .testTarget(name: "PGFollowYAMLTests", dependencies: ["PGFollowYAML"]),
     .testTarget(name: "PGFollowCoreTests", dependencies: ["PGFollowCore"]),
+    .testTarget(name: "PGFollowFuzzingTests", dependencies: ["PGFollowFuzzing", "PGFollowYAML"]),
     .testTarget(
       name: "PGFollowIntegrationTests",
       dependencies: ["PGFollowDaemon", "PGFollowCore", "pgfollow"]),

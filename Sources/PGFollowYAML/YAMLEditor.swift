@@ -48,7 +48,7 @@ public func planYAMLEdits(_ bytes: [UInt8], edits: [YAMLEdit], file: String) thr
   if pending.isEmpty {
     return YAMLEditPlan(original: bytes, updated: bytes, changes: [], splices: [])
   }
-  let splices = makeSplices(pending, bytes: bytes)
+  let splices = try makeSplices(pending, bytes: bytes, file: file)
   let updated = applySplices(splices, to: bytes)
   try verify(updated, against: events, targets: targets, file: file)
   let changes = pending.map {
@@ -89,23 +89,58 @@ private func resolveTargets(_ edits: [YAMLEdit], in document: YAMLNode, file: St
   return targets
 }
 
-private func makeSplices(_ targets: [Target], bytes: [UInt8]) -> [Splice] {
-  let needsTokens = targets.contains { $0.scalar.info.anchor != nil || $0.scalar.info.tag != nil }
-  let tokenStarts = needsTokens ? scalarTokenStarts(bytes) : [:]
-  let characterRanges = targets.map { target -> Range<Int> in
-    let info = target.scalar.info
-    let start = tokenStarts[info.end.index] ?? info.start.index
-    return start..<info.end.index
+private func makeSplices(_ targets: [Target], bytes: [UInt8], file: String) throws(YAMLError)
+  -> [Splice]
+{
+  let needsTokens = targets.contains {
+    $0.scalar.info.anchor != nil || $0.scalar.info.tag != nil || isEmptyPlain($0.scalar)
+  }
+  let tokens = needsTokens ? scanYAMLTokens(bytes) : []
+  var places: [(range: Range<Int>, separated: Bool)] = []
+  for target in targets {
+    places.append(try place(of: target, tokens: tokens, file: file))
   }
   let offsets = byteOffsets(
-    ofCharacters: characterRanges.flatMap { [$0.lowerBound, $0.upperBound] }, in: bytes)
-  return zip(targets, characterRanges).map { target, range in
+    ofCharacters: places.flatMap { [$0.range.lowerBound, $0.range.upperBound] }, in: bytes)
+  return zip(targets, places).map { target, place in
     let text = YAMLScalarWriter.render(target.edit.value, replacing: target.scalar)
     return Splice(
-      range: offsets[range.lowerBound]!..<offsets[range.upperBound]!,
-      replacement: Array(text.utf8))
+      range: offsets[place.range.lowerBound]!..<offsets[place.range.upperBound]!,
+      replacement: Array(((place.separated ? " " : "") + text).utf8))
   }
   .sorted { $0.range.lowerBound < $1.range.lowerBound }
+}
+
+/// A value written as nothing at all, like `host:` at the end of a line.
+private func isEmptyPlain(_ scalar: YAMLScalar) -> Bool {
+  scalar.style == .plain && scalar.value.isEmpty
+}
+
+/// The characters to replace: the scalar's own token (not its anchor or tag); for an empty value,
+/// the place right after the `:`, `-`, anchor or tag it follows. `separated` when the new text
+/// needs a space before it, where nothing or an adjacent anchor or tag precedes it.
+private func place(of target: Target, tokens: [YAMLTokenSpan], file: String)
+  throws(YAMLError) -> (range: Range<Int>, separated: Bool)
+{
+  let info = target.scalar.info
+  guard isEmptyPlain(target.scalar) else {
+    guard let token = tokens.first(where: { $0.kind == .scalar && $0.end == info.end.index })
+    else { return (info.start.index..<info.end.index, false) }
+    let adjacent = tokens.contains { [.anchor, .tag].contains($0.kind) && $0.end == token.start }
+    return (token.start..<info.end.index, adjacent)
+  }
+  // The value's own anchor or tag, else the indicator that introduces it.
+  let decorated = info.start.index < info.end.index
+  let followable: [YAMLTokenSpan.Kind] =
+    decorated ? [.anchor, .tag] : [.value, .blockEntry, .documentStart]
+  let before = tokens.last { $0.start < $0.end && $0.end <= info.end.index }
+  guard let before, followable.contains(before.kind), before.start >= info.start.index || !decorated
+  else {
+    throw YAMLError(
+      file: file, mark: info.start,
+      message: "\(target.edit.path) has no written value to replace; write it as `key: value`")
+  }
+  return (before.end..<before.end, true)
 }
 
 /// Maps libyaml character indices to UTF-8 byte offsets; a leading byte-order mark is not counted.

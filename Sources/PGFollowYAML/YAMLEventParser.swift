@@ -45,21 +45,39 @@ public func parseYAMLEvents(_ bytes: [UInt8], file: String) throws(YAMLError) ->
   return events
 }
 
-/// Start and end of every scalar token, keyed by end index: the value itself, without anchor or tag.
-func scalarTokenStarts(_ bytes: [UInt8]) -> [Int: Int] {
-  var starts: [Int: Int] = [:]
+/// Where one libyaml token stands, in characters; only the kinds the editor needs are told apart.
+struct YAMLTokenSpan: Sendable {
+  enum Kind: Sendable { case scalar, value, blockEntry, anchor, tag, documentStart, other }
+  var kind: Kind
+  var start: Int
+  var end: Int
+}
+
+/// The tokens of a text, in order, as far as it scans.
+func scanYAMLTokens(_ bytes: [UInt8]) -> [YAMLTokenSpan] {
+  var spans: [YAMLTokenSpan] = []
   _ = withLibYAMLParser(bytes) { parser in
     var token = yaml_token_t()
     while yaml_parser_scan(parser, &token) == 1 {
       defer { yaml_token_delete(&token) }
-      if token.type == YAML_SCALAR_TOKEN {
-        starts[Int(token.end_mark.index)] = Int(token.start_mark.index)
-      }
+      let kind: YAMLTokenSpan.Kind =
+        switch token.type {
+        case YAML_SCALAR_TOKEN: .scalar
+        case YAML_VALUE_TOKEN: .value
+        case YAML_BLOCK_ENTRY_TOKEN: .blockEntry
+        case YAML_ANCHOR_TOKEN: .anchor
+        case YAML_TAG_TOKEN: .tag
+        case YAML_DOCUMENT_START_TOKEN: .documentStart
+        default: .other
+        }
+      spans.append(
+        YAMLTokenSpan(
+          kind: kind, start: Int(token.start_mark.index), end: Int(token.end_mark.index)))
       if token.type == YAML_STREAM_END_TOKEN { break }
     }
     return 0
   }
-  return starts
+  return spans
 }
 
 /// Runs `body` with a parser and input kept at stable heap addresses, then frees both.

@@ -14,9 +14,14 @@ public enum YAMLScalarWriter {
     }
   }
 
+  /// Works on Unicode scalars: a quote followed by a combining mark is one Character.
   public static func singleQuoted(_ value: String) -> String {
-    "'" + value.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "''")
-      + "'"
+    var out = "'"
+    for scalar in value.unicodeScalars {
+      out.unicodeScalars.append(scalar)
+      if scalar == "'" { out.unicodeScalars.append(scalar) }
+    }
+    return out + "'"
   }
 
   public static func doubleQuoted(_ value: String) -> String {
@@ -47,8 +52,10 @@ public enum YAMLScalarWriter {
     }
     if "-?:,[]{}#&*!|>'\"%@`".unicodeScalars.contains(first) { return false }
     if first == " " || last == " " || last == ":" { return false }
-    if value.hasPrefix("...") { return false }
-    if value.contains(": ") || value.contains(" #") { return false }
+    // Compared as bytes, as libyaml reads them, not as Characters.
+    let bytes = value.utf8
+    if bytes.starts(with: "...".utf8) { return false }
+    if bytes.contains(": ".utf8) || bytes.contains(" #".utf8) { return false }
     return value.unicodeScalars.allSatisfy { scalar in
       isPrintable(scalar) && !",[]{}\t".unicodeScalars.contains(scalar)
     }

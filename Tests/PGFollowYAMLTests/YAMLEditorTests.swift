@@ -175,3 +175,31 @@ private func editError(_ text: String, _ path: String, _ value: String = "x") ->
     #expect(throws: YAMLPathSyntaxError.self) { try YAMLPath(parsing: "a[x]") }
   }
 }
+
+/// Cases the YAML editor's fuzzer found (see Fuzz/regressions for the raw inputs).
+@Suite struct YAMLEditorFuzzFindingTests {
+  // An empty value is null, so a string goes in quoted.
+  @Test func emptyValuesGetAValueAfterTheirIndicator() throws {
+    #expect(try edit("a:\nb: x\n", [("a", "db2:5432")]) == "a: 'db2:5432'\nb: x\n")
+    #expect(try edit("a:   # c\nb: x\n", [("a", "v")]) == "a: 'v'   # c\nb: x\n")
+    #expect(try edit("- \n- x\n", [("[0]", "v")]) == "- 'v' \n- x\n")
+    #expect(try edit("a: !!str\nb: x\n", [("a", "v")]) == "a: !!str 'v'\nb: x\n")
+    #expect(try edit("a: &x\nb: *x\n", [("a", "v")]) == "a: &x 'v'\nb: *x\n")
+    #expect(try edit("{a: , b: x}\n", [("a", "v")]) == "{a: 'v' , b: x}\n")
+  }
+
+  @Test func anEmptyValueWithoutAColonIsRefusedClearly() {
+    let error = editError("? &k\n", "[\"\"]")
+    #expect(error?.message == "[\"\"] has no written value to replace; write it as `key: value`")
+  }
+
+  @Test func aQuotedValueIsSeparatedFromAnAdjacentAnchor() throws {
+    #expect(try edit("a: &x:b\n", [("a", "two\nlines")]) == "a: &x \"two\\nlines\"\n")
+  }
+
+  @Test func quotesAndIndicatorsBeforeCombiningMarksAreSeenAsBytes() throws {
+    #expect(try edit("a: 'b'\n", [("a", "x'\u{304}y")]) == "a: 'x''\u{304}y'\n")
+    #expect(try edit("a: b\n", [("a", "x: \u{304}y")]) == "a: 'x: \u{304}y'\n")
+    #expect(try edit("a: b\n", [("a", "x #\u{304}y")]) == "a: 'x #\u{304}y'\n")
+  }
+}

@@ -1,0 +1,34 @@
+import Foundation
+import PGFollowFuzzing
+import Testing
+
+/// Every seed and every input a fuzzer once failed on, checked against the fuzzing properties
+/// on each test run (the fuzzers themselves run from scripts/fuzz).
+@Suite struct FuzzRegressionTests {
+  static let fuzzDirectory = URL(filePath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appending(path: "Fuzz")
+
+  static func inputs(_ target: String) -> [URL] {
+    ["corpus", "regressions"].flatMap { kind in
+      let directory = fuzzDirectory.appending(path: "\(kind)/\(target)")
+      let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+      return names.sorted().map { directory.appending(path: $0) }
+    }
+  }
+
+  @Test func thereAreSeedsAndRegressions() {
+    #expect(Self.inputs("yaml-editor").count >= 10)
+    #expect(Self.inputs("config-reader").count >= 2)
+  }
+
+  @Test(arguments: inputs("yaml-editor"))
+  func yamlEditorInput(_ file: URL) throws {
+    checkYAMLEditProperty(Array(try Data(contentsOf: file)))
+  }
+
+  @Test(arguments: inputs("config-reader"))
+  func configReaderInput(_ file: URL) throws {
+    checkConfigReaderProperty(Array(try Data(contentsOf: file)))
+  }
+}
