@@ -14,7 +14,7 @@ public func checkConfigReaderProperty(_ data: [UInt8]) {
     checkInvariants(config)
   case (.failure(let error), .failure(let again)):
     require(error.description == again.description, "two loads report different problems")
-    checkProblems(error, lineCount: data.count { $0 == 0x0A } + 1)
+    checkProblems(error, lineCount: lineBreaks(data) + 1)
     for secret in passwords(in: data) {
       require(!error.description.contains(secret), "a problem repeats a password: \(error)")
     }
@@ -28,6 +28,14 @@ private func load(_ data: [UInt8]) -> Result<Config, ConfigError> {
     try loadConfig(
       bytes: data, file: "fuzz.yaml", baseDirectory: "/etc/pgfollow",
       checkConninfo: Conninfo.problem)
+  }
+}
+
+/// Line breaks as YAML 1.1 counts them: LF, CR, CR LF, NEL, LS and PS (an upper bound: CR LF
+/// counts twice here).
+private func lineBreaks(_ data: [UInt8]) -> Int {
+  String(decoding: data, as: UTF8.self).unicodeScalars.count {
+    ["\n", "\r", "\u{85}", "\u{2028}", "\u{2029}"].contains($0)
   }
 }
 
@@ -56,16 +64,21 @@ private func checkInvariants(_ config: Config) {
   require(config.timeouts.connect > .zero && config.timeouts.query > .zero, "a zero timeout")
 }
 
-/// Passwords written as `password=SECRET` in the text, long enough and appearing only once,
-/// so finding one in a message can only mean the message repeated a conninfo.
+/// Passwords written as `password=SECRET` in the nodes' conninfo values, long enough and
+/// appearing only once in the text, so finding one in a message can only mean the message
+/// repeated a conninfo.
 private func passwords(in data: [UInt8]) -> [String] {
+  guard let events = try? parseYAMLEvents(data, file: "fuzz.yaml"),
+    case .mapping(let top, _)? = parseYAMLDocuments(events).first,
+    case .sequence(let nodes, _)? = top.first(where: { $0.keyText == "nodes" })?.value
+  else { return [] }
   let text = String(decoding: data, as: UTF8.self)
-  var found: [String] = []
-  var rest = text[...]
-  while let range = rest.firstRange(of: "password=") {
-    let secret = rest[range.upperBound...].prefix { $0.isLetter || $0.isNumber }
-    if secret.count >= 6, text.ranges(of: secret).count == 1 { found.append(String(secret)) }
-    rest = rest[range.upperBound...]
+  return nodes.compactMap { node -> String? in
+    guard case .mapping(let fields, _) = node,
+      case .scalar(let conninfo)? = fields.first(where: { $0.keyText == "conninfo" })?.value,
+      let range = conninfo.value.firstRange(of: "password=")
+    else { return nil }
+    let secret = conninfo.value[range.upperBound...].prefix { $0.isLetter || $0.isNumber }
+    return secret.count >= 6 && text.ranges(of: secret).count == 1 ? String(secret) : nil
   }
-  return found
 }
