@@ -4,11 +4,13 @@ import PGFollowPostgres
 /// The one query a probe runs: recovery state, whether a WAL receiver runs, the newest row naming
 /// a configured node, and the newest row of all (to warn about unknown hosts).
 struct ProbeQuery: Sendable {
+  let table: StateTable
   let sql: String
   let nodeArray: String
   let nodes: Set<String>
 
   init(table: StateTable, nodes: [String]) {
+    self.table = table
     let relation = quoteRelation(table.table)
     let ts = "t." + quoteIdentifier(table.timestampColumn)
     let host = "t." + quoteIdentifier(table.hostColumn) + "::text"
@@ -34,7 +36,12 @@ struct ProbeQuery: Sendable {
   func run(on connection: PostgresConnection, deadline: ContinuousClock.Instant)
     throws(PostgresError) -> Observation
   {
-    let rows = try connection.query(sql, parameters: [nodeArray], deadline: deadline)
+    let rows: [[String?]]
+    do {
+      rows = try connection.query(sql, parameters: [nodeArray], deadline: deadline)
+    } catch {
+      throw error.withHint(table.hint(for: error))
+    }
     guard let row = rows.first, row.count == 6 else {
       throw PostgresError(kind: .query, message: "unexpected answer to the probe query")
     }
@@ -51,16 +58,42 @@ struct ProbeQuery: Sendable {
   }
 }
 
+/// Works on Unicode scalars: a quote followed by a combining mark is one Character.
 func quoteIdentifier(_ name: String) -> String {
-  "\"" + name.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"")
-    + "\""
+  var out = "\""
+  for scalar in name.unicodeScalars {
+    if scalar == "\"" { out.unicodeScalars.append(scalar) }
+    out.unicodeScalars.append(scalar)
+  }
+  return out + "\""
 }
 
 private func arrayElement(_ text: String) -> String {
   var out = "\""
-  for character in text {
-    if character == "\"" || character == "\\" { out.append("\\") }
-    out.append(character)
+  for scalar in text.unicodeScalars {
+    if scalar == "\"" || scalar == "\\" { out.unicodeScalars.append("\\") }
+    out.unicodeScalars.append(scalar)
   }
   return out + "\""
+}
+
+extension StateTable {
+  /// What to do about the errors a setup gets wrong: the table, a column or a grant missing.
+  func hint(for error: PostgresError) -> String? {
+    switch error.sqlState {
+    case "42P01": "create it with `pgfollow init`, or name the right one in state_table.table"
+    case "42703":
+      "state_table.timestamp_column and host_column must name columns of \(table)"
+    case "42501":
+      "grant SELECT on \(table) to this node's user, e.g. with `pgfollow init --grant USER`"
+    default: nil
+    }
+  }
+}
+
+extension PostgresError {
+  func withHint(_ hint: String?) -> PostgresError {
+    guard let hint else { return self }
+    return PostgresError(kind: kind, message: message + " (" + hint + ")", sqlState: sqlState)
+  }
 }

@@ -174,6 +174,41 @@ final class HungListener {
     #expect(fixture.restarts().isEmpty)
   }
 
+  /// A database, table or column that does not exist, or a missing grant: every node is named
+  /// with PostgreSQL's message and what to do; pgfollow holds and touches nothing.
+  @Test func setupErrorsHoldAndNameTheNodeAndTheFix() throws {
+    let fixture = try Fixture()
+    try Fixture.cluster("sql", fixture.cluster, "node1 create role reader login")
+    let cases: [(edit: (String, String), section: String, message: String)] = [
+      (("dbname=pg_state", "dbname=nope"), "", "FATAL:  database \"nope\" does not exist"),
+      (
+        ("", ""), "state_table: {table: nope}",
+        "relation \"nope\" does not exist (create it with `pgfollow init`, or name the right one in state_table.table)"
+      ),
+      (
+        ("", ""), "state_table: {host_column: hostname}",
+        "column t.hostname does not exist (state_table.timestamp_column and host_column must name columns of failover_log)"
+      ),
+      (
+        ("user=postgres", "user=reader"), "",
+        "permission denied for table failover_log (grant SELECT on failover_log to this node's user, e.g. with `pgfollow init --grant USER`)"
+      ),
+    ]
+    for item in cases {
+      try fixture.writeConfig(nodes: 2, policy: item.section)
+      if !item.edit.0.isEmpty { try fixture.editConfig(item.edit.0, item.edit.1) }
+      let result = try fixture.pgfollow("once")
+      #expect(result.status == 3, "\(result.output)")
+      for node in ["node1", "node2"] {
+        #expect(result.output.contains("node \(node) unreachable: "), "\(result.output)")
+      }
+      #expect(result.output.contains(item.message), "\(result.output)")
+      #expect(!result.output.contains("topsecret"))
+      #expect(try fixture.appValues() == Fixture.appText)
+      #expect(fixture.restarts().isEmpty)
+    }
+  }
+
   @Test func invalidConfigExitsFiveAndHidesSecrets() throws {
     let fixture = try Fixture()
     try fixture.editConfig("password=topsecret", "password=topsecret junk")
