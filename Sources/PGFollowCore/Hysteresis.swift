@@ -1,7 +1,9 @@
-/// Confirms a change of leader over consecutive cycles before it is applied. The first follow
+/// Confirms a change of leader over several cycles before it is applied. The first follow
 /// decision after start is applied at once (reconciling from scratch); a change away from the
-/// leader in effect needs `required` consecutive cycles naming the same new leader. It keeps the
-/// leader in effect itself, so a dry run (which records nothing) behaves like a real one.
+/// leader in effect needs `required` sightings of the same new leader with no other leader named
+/// in between. Cycles that hold name no leader and neither count nor break the run: a new
+/// primary that answers only every other cycle is still followed. It keeps the leader in effect
+/// itself, so a dry run (which records nothing) behaves like a real one.
 public struct Hysteresis: Sendable, Equatable {
   public let required: Int
   public private(set) var candidate: String?
@@ -30,14 +32,9 @@ public struct Hysteresis: Sendable, Equatable {
   }
 
   private mutating func accept(_ leader: String) -> Verdict {
-    reset()
-    current = leader
-    return .apply
-  }
-
-  /// A cycle that did not name a leader breaks the run of sightings.
-  public mutating func reset() {
     candidate = nil
     sightings = 0
+    current = leader
+    return .apply
   }
 }

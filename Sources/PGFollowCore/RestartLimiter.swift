@@ -34,8 +34,9 @@ public struct RestartLimiter: Sendable, Equatable {
   }
 
   /// Nil when an attempt may be made now; otherwise why not and for how long.
-  public func denial(at now: ContinuousClock.Instant) -> Denial? {
-    let recent = attempts.filter { $0.duration(to: now) < .seconds(3600) }
+  public mutating func denial(at now: ContinuousClock.Instant) -> Denial? {
+    attempts = recentAttempts(at: now)
+    let recent = attempts
     if let last = recent.last, last.duration(to: now) < minimumInterval {
       return .tooSoon(wait: minimumInterval - last.duration(to: now))
     }
@@ -46,6 +47,13 @@ public struct RestartLimiter: Sendable, Equatable {
   }
 
   public mutating func record(at now: ContinuousClock.Instant) {
-    attempts = attempts.filter { $0.duration(to: now) < .seconds(3600) } + [now]
+    attempts = recentAttempts(at: now) + [now]
+  }
+
+  /// Attempts of the last hour. One that seems to lie ahead (a clock stepped back) is taken as
+  /// made at the first moment the step was seen, so a step back delays the next attempt by at
+  /// most the minimum interval.
+  private func recentAttempts(at now: ContinuousClock.Instant) -> [ContinuousClock.Instant] {
+    attempts.map { min($0, now) }.filter { $0.duration(to: now) < .seconds(3600) }
   }
 }

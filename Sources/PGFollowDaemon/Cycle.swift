@@ -101,7 +101,6 @@ public struct Cycle: Sendable {
     case .follow:
       break
     case .hold:
-      controls.hysteresis?.reset()
       report.status = max(report.status, .held)
     }
     if !decision.splitBrain.isEmpty { report.status = max(report.status, .splitBrain) }

@@ -1,0 +1,206 @@
+import Foundation
+import PGFollowCore
+import Testing
+
+@testable import PGFollowDaemon
+
+/// The sidecar's cycle run in-process for thousands of simulated seconds: nodes that flap, a
+/// restart command that keeps failing, and a clock (injected) that steps back and forward. The
+/// application's file and state are real files; probes and restarts are scripted.
+final class Simulation: @unchecked Sendable {
+  let directory: String
+  var appFile: String { directory + "/app.yaml" }
+  /// Each cycle's evidence, by cycle number.
+  var evidence: @Sendable (Int) -> [NodeEvidence] = { _ in [] }
+  /// Whether the restart attempt of a cycle succeeds, by attempt number (from 0).
+  var restartSucceeds: @Sendable (Int) -> Bool = { _ in true }
+  let cycle = Mutexed(0)
+  let now = Mutexed(ContinuousClock.now)
+  let restartCycles = Mutexed<[Int]>([])
+  let writeCycles = Mutexed<[Int]>([])
+
+  init(setStandby: Bool = false) throws {
+    directory = try makeTemporaryDirectory()
+    try Fixture.appText.write(toFile: appFile, atomically: false, encoding: .utf8)
+    try FileManager.default.createDirectory(
+      atPath: directory + "/state", withIntermediateDirectories: false)
+    let standby = setStandby ? "\n    db_slave[0].address: \"{standby.address}\"" : ""
+    try """
+    nodes:
+      - {name: node1, conninfo: host=node1, address: "node1:5432"}
+      - {name: node2, conninfo: host=node2, address: "node2:5432"}
+    app:
+      file: app.yaml
+      set:
+        db_master[0].address: "{leader.address}"\(standby)
+    restart: {units: app.service}
+    state_directory: state
+
+    """.write(toFile: directory + "/pgfollow.yaml", atomically: false, encoding: .utf8)
+  }
+
+  deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+  /// Runs `count` cycles, each `step` of simulated time after the previous one (`clockStep`
+  /// may move the clock further at given cycles), and returns every report.
+  func run(
+    _ count: Int, step: Duration = .seconds(1),
+    clockStep: @escaping (Int) -> Duration = { _ in .zero }
+  ) async throws -> [CycleReport] {
+    let text = try String(contentsOfFile: directory + "/pgfollow.yaml", encoding: .utf8)
+    let config = try loadConfig(bytes: Array(text.utf8), file: directory + "/pgfollow.yaml")
+    let cycle = Cycle(
+      config: config, prober: ScriptedProber(simulation: self),
+      restarter: ScriptedRestarter(simulation: self), dryRun: false)
+    let now = self.now
+    var controls = CycleControls(
+      hysteresis: Hysteresis(required: config.run.confirmations),
+      limiter: RestartLimiter(
+        minimumInterval: config.run.restartMinimumInterval,
+        maximumPerHour: config.run.restartMaximumPerHour),
+      clock: { now.get() })
+    var reports: [CycleReport] = []
+    for index in 0..<count {
+      self.cycle.set(index)
+      now.update { $0 = $0 + step + clockStep(index) }
+      let report = await cycle.run(&controls)
+      if report.wroteFile { writeCycles.update { $0.append(index) } }
+      reports.append(report)
+    }
+    return reports
+  }
+
+  /// The primary's address in the application's file.
+  func masterAddress() throws -> String {
+    let text = try String(contentsOfFile: appFile, encoding: .utf8)
+    let line = text.split(separator: "\n").first { $0.contains("- address:") } ?? ""
+    return String(line.split(separator: " ").dropFirst(2).first ?? "")
+  }
+}
+
+struct ScriptedProber: Prober {
+  let simulation: Simulation
+  func probe(_ config: Config) async -> [NodeEvidence] {
+    simulation.evidence(simulation.cycle.get())
+  }
+}
+
+struct ScriptedRestarter: Restarter {
+  let simulation: Simulation
+  func restart(_ unit: String, with config: RestartConfig) -> ProcessResult {
+    let attempt = simulation.restartCycles.get().count
+    simulation.restartCycles.update { $0.append(simulation.cycle.get()) }
+    return simulation.restartSucceeds(attempt)
+      ? ProcessResult(termination: .exited(0), output: "")
+      : ProcessResult(termination: .exited(1), output: "Job for app.service failed.")
+  }
+}
+
+func up(_ node: String, primary: Bool, row: (Int64, String)) -> NodeEvidence {
+  NodeEvidence(
+    node: node,
+    result: .success(
+      Observation(
+        inRecovery: !primary, walReceiverActive: !primary,
+        newestRow: LogRow(unixtime: row.0, host: row.1))),
+    latencyMilliseconds: 1)
+}
+
+func down(_ node: String) -> NodeEvidence {
+  NodeEvidence(
+    node: node, result: .failure(ProbeFailure(stage: .connect, message: "Connection refused")),
+    latencyMilliseconds: 1)
+}
+
+@Suite struct SimulationTests {
+  /// The primary answers every other cycle for an hour: pgfollow holds on the silent cycles and
+  /// never writes or restarts anything.
+  @Test func aFlappingPrimaryMovesNothing() async throws {
+    let simulation = try Simulation()
+    simulation.evidence = { cycle in
+      [
+        cycle % 2 == 0 ? up("node1", primary: true, row: (100, "node1")) : down("node1"),
+        up("node2", primary: false, row: (100, "node1")),
+      ]
+    }
+    let reports = try await simulation.run(3600)
+    #expect(reports.filter { $0.status == .held }.count == 1800)
+    #expect(simulation.writeCycles.get().isEmpty && simulation.restartCycles.get().isEmpty)
+    #expect(try simulation.masterAddress() == "node1:5432")
+  }
+
+  /// After a failover the new primary answers only every other cycle: it is still followed,
+  /// once, after two sightings, and the application is restarted once.
+  @Test func aFlappingNewPrimaryIsFollowedOnce() async throws {
+    let simulation = try Simulation()
+    simulation.evidence = { cycle in
+      guard cycle > 0 else {
+        return [up("node1", primary: true, row: (100, "node1"))] + [down("node2")]
+      }
+      return [
+        down("node1"),
+        cycle % 2 == 1 ? up("node2", primary: true, row: (200, "node2")) : down("node2"),
+      ]
+    }
+    let reports = try await simulation.run(600)
+    #expect(reports[1].confirming == .confirming(leader: "node2", sightings: 1, required: 2))
+    #expect(simulation.writeCycles.get() == [3])
+    #expect(simulation.restartCycles.get() == [3])
+    #expect(try simulation.masterAddress() == "node2:5432")
+  }
+
+  /// The standby comes and goes every 7 s for two hours and the file's standby value follows
+  /// it: the restarts that causes stay within the limits (2 s apart, 20 an hour), the owed
+  /// restart is never lost, and the primary's value never moves.
+  @Test func aFlappingStandbyCannotCauseARestartStorm() async throws {
+    let simulation = try Simulation(setStandby: true)
+    simulation.evidence = { cycle in
+      [
+        up("node1", primary: true, row: (100, "node1")),
+        (cycle / 7) % 2 == 0 ? up("node2", primary: false, row: (100, "node1")) : down("node2"),
+      ]
+    }
+    let reports = try await simulation.run(7200)
+    let restarts = simulation.restartCycles.get()
+    #expect(zip(restarts, restarts.dropFirst()).allSatisfy { $1 - $0 >= 2 })
+    for start in stride(from: 0, to: 7200, by: 60) {
+      #expect(restarts.filter { $0 >= start && $0 < start + 3600 }.count <= 20)
+    }
+    #expect(restarts.count >= 30)
+    #expect(reports.contains { $0.restartDeferred != nil })
+    #expect(try simulation.masterAddress() == "node1:5432")
+  }
+
+  /// The restart fails 25 times before it works, and the clock steps back an hour at cycle 10
+  /// and forward two hours at cycle 200: attempts stay spaced, never more than 20 in an hour,
+  /// the step back stalls nothing, and the owed restart is finally carried out.
+  @Test func failingRestartsUnderClockStepsAreSpacedAndFinallyDone() async throws {
+    let simulation = try Simulation()
+    simulation.evidence = { _ in
+      [
+        up("node1", primary: false, row: (100, "node1")),
+        up("node2", primary: true, row: (200, "node2")),
+      ]
+    }
+    simulation.restartSucceeds = { $0 >= 25 }
+    let reports = try await simulation.run(7200) { cycle in
+      switch cycle {
+      case 10: .seconds(-3600)
+      case 200: .seconds(7200)
+      default: .zero
+      }
+    }
+    let restarts = simulation.restartCycles.get()
+    #expect(restarts.count == 26)
+    #expect(restarts.contains { (10..<14).contains($0) }, "the step back stalled the restarts")
+    #expect(zip(restarts, restarts.dropFirst()).allSatisfy { $1 - $0 >= 2 })
+    // The step forward opens a new hour, as two hours of real time would.
+    #expect(restarts.filter { $0 < 200 }.count <= 20)
+    for start in stride(from: 200, to: 7200, by: 60) {
+      #expect(restarts.filter { $0 >= start && $0 < start + 3600 }.count <= 20)
+    }
+    #expect(reports[restarts[0]].status == .restartFailed)
+    #expect(reports.last?.status == .inSync)
+    #expect(simulation.writeCycles.get() == [0])
+  }
+}
