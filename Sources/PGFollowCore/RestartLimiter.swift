@@ -36,11 +36,10 @@ public struct RestartLimiter: Sendable, Equatable {
   /// Nil when an attempt may be made now; otherwise why not and for how long.
   public mutating func denial(at now: ContinuousClock.Instant) -> Denial? {
     attempts = recentAttempts(at: now)
-    let recent = attempts
-    if let last = recent.last, last.duration(to: now) < minimumInterval {
+    if let last = attempts.last, last.duration(to: now) < minimumInterval {
       return .tooSoon(wait: minimumInterval - last.duration(to: now))
     }
-    if recent.count >= maximumPerHour, let oldest = recent.first {
+    if attempts.count >= maximumPerHour, let oldest = attempts.first {
       return .hourlyCap(maximumPerHour, wait: .seconds(3600) - oldest.duration(to: now))
     }
     return nil

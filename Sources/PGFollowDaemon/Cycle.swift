@@ -58,6 +58,17 @@ public struct CycleControls: Sendable {
     self.limiter = limiter
     self.clock = clock
   }
+
+  /// The sidecar's controls: hysteresis and limiter as `run` configures them.
+  public init(
+    run: RunConfig, clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+  ) {
+    self.init(
+      hysteresis: Hysteresis(required: run.confirmations),
+      limiter: RestartLimiter(
+        minimumInterval: run.restartMinimumInterval, maximumPerHour: run.restartMaximumPerHour),
+      clock: clock)
+  }
 }
 
 /// One cycle: probe, decide, plan the file edit, write it atomically, restart, remember.

@@ -119,11 +119,7 @@ public final class Sidecar: Service {
   }
 
   private func makeControls(_ config: Config, keeping old: CycleControls? = nil) -> CycleControls {
-    var controls = CycleControls(
-      hysteresis: Hysteresis(required: config.run.confirmations),
-      limiter: RestartLimiter(
-        minimumInterval: config.run.restartMinimumInterval,
-        maximumPerHour: config.run.restartMaximumPerHour))
+    var controls = CycleControls(run: config.run)
     if let old, let hysteresis = old.hysteresis, hysteresis.required == config.run.confirmations {
       controls.hysteresis = hysteresis
     }

@@ -129,7 +129,7 @@ private func checkOnlyTargetsChanged(
     let old = oldEvents[index]
     let new = newEvents[index]
     var newStart = new.start.index
-    if old.start.index == old.end.index, new.start.index < new.end.index,
+    if old.start.index == old.end.index, new.start.index < new.end.index, newStart > 0,
       newRest[newStart - 1] == " "
     {
       newStart -= 1

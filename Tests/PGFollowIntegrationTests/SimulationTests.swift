@@ -53,12 +53,7 @@ final class Simulation: @unchecked Sendable {
       config: config, prober: ScriptedProber(simulation: self),
       restarter: ScriptedRestarter(simulation: self), dryRun: false)
     let now = self.now
-    var controls = CycleControls(
-      hysteresis: Hysteresis(required: config.run.confirmations),
-      limiter: RestartLimiter(
-        minimumInterval: config.run.restartMinimumInterval,
-        maximumPerHour: config.run.restartMaximumPerHour),
-      clock: { now.get() })
+    var controls = CycleControls(run: config.run, clock: { now.get() })
     var reports: [CycleReport] = []
     for index in 0..<count {
       self.cycle.set(index)
