@@ -19,7 +19,7 @@ final class Simulation: @unchecked Sendable {
   let restartCycles = Mutexed<[Int]>([])
   let writeCycles = Mutexed<[Int]>([])
 
-  init(setStandby: Bool = false) throws {
+  init(setStandby: Bool = false, extra: String = "") throws {
     directory = try makeTemporaryDirectory()
     try Fixture.appText.write(toFile: appFile, atomically: false, encoding: .utf8)
     try FileManager.default.createDirectory(
@@ -35,7 +35,7 @@ final class Simulation: @unchecked Sendable {
         db_master[0].address: "{leader.address}"\(standby)
     restart: {units: app.service}
     state_directory: state
-
+    \(extra)
     """.write(toFile: directory + "/pgfollow.yaml", atomically: false, encoding: .utf8)
   }
 
@@ -197,5 +197,32 @@ func down(_ node: String) -> NodeEvidence {
     #expect(reports[restarts[0]].status == .restartFailed)
     #expect(reports.last?.status == .inSync)
     #expect(simulation.writeCycles.get() == [0])
+  }
+
+  /// A hook that always fails is tried on three cycles and given up, after each of two leader
+  /// changes; the hook beside it runs once each time; neither changes what the cycle reports.
+  @Test func aFailingHookIsGivenUpAfterItsAttemptsEachTime() async throws {
+    let simulation = try Simulation(
+      extra: """
+        hooks:
+          - {command: [/bin/false], when: before-restart, attempts: 3}
+          - {command: [/bin/true], when: after-restart}
+        """)
+    simulation.evidence = { cycle in
+      cycle < 10
+        ? [up("node1", primary: true, row: (100, "node1")), down("node2")]
+        : [down("node1"), up("node2", primary: true, row: (200, "node2"))]
+    }
+    let reports = try await simulation.run(60)
+    func cycles(_ command: String, _ note: String) -> [Int] {
+      reports.indices.filter { index in
+        reports[index].hooks.contains { $0.command == command && $0.note.hasPrefix(note) }
+      }
+    }
+    #expect(cycles("/bin/false", "will retry") == [0, 1, 11, 12])
+    #expect(cycles("/bin/false", "gave up after 3 failures") == [2, 13])
+    #expect(cycles("/bin/true", "succeeded") == [0, 11])
+    #expect(simulation.restartCycles.get() == [11])
+    #expect(reports.allSatisfy { [.inSync, .changed].contains($0.status) || $0.confirming != nil })
   }
 }
