@@ -89,7 +89,7 @@ public struct RunConfig: Sendable, Hashable {
   public var interval: Duration = .seconds(1)
   /// Every probe of a cycle ends by then; shorter than the interval.
   public var cycleDeadline: Duration = .milliseconds(800)
-  /// Consecutive cycles that must name a new leader before pgfollow switches to it.
+  /// Cycles that must name a new leader (none other in between) before pgfollow switches to it.
   public var confirmations = 2
   /// Time between cycles while no leader is confirmed (a failover may be under way).
   public var holdInterval: Duration = .milliseconds(200)
@@ -97,6 +97,9 @@ public struct RunConfig: Sendable, Hashable {
   public var confirmAfter: Duration = .milliseconds(50)
   public var restartMinimumInterval: Duration = .seconds(2)
   public var restartMaximumPerHour = 20
+  /// How long a change that keeps the leader (a standby gone or back) must last before the file
+  /// follows it, so that a flapping standby cannot keep restarting the application.
+  public var standbySettle: Duration = .seconds(10)
 
   public init() {}
 }

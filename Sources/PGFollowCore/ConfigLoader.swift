@@ -211,7 +211,7 @@ struct ConfigReader {
   mutating func readRun(_ node: YAMLNode, into run: inout RunConfig) {
     let keys = [
       "interval", "cycle_deadline", "hold_interval", "confirmations", "confirm_after",
-      "restart_min_interval", "restart_max_per_hour",
+      "restart_min_interval", "restart_max_per_hour", "standby_settle",
     ]
     guard let map = fields(node, in: "run", allowed: keys) else { return }
     let short = Duration.milliseconds(1) ... .seconds(3600)
@@ -235,6 +235,9 @@ struct ConfigReader {
     run.restartMaximumPerHour =
       integer(map["restart_max_per_hour"], "run.restart_max_per_hour", within: 1...3600)
       ?? run.restartMaximumPerHour
+    run.standbySettle =
+      duration(map["standby_settle"], "run.standby_settle", within: .zero ... .seconds(3600))
+      ?? run.standbySettle
   }
 
   mutating func readHooks(_ node: YAMLNode) -> [HookConfig] {

@@ -30,6 +30,8 @@ public struct CycleReport: Sendable {
   public var restarts: [(unit: String, result: ProcessResult?)] = []
   /// Why owed restarts were not attempted in this cycle.
   public var restartDeferred: RestartLimiter.Denial?
+  /// A change that keeps the leader, waiting this much longer to prove it lasts.
+  public var settling: Duration?
   /// Hooks run (or, in a dry run, that would be), with their results and what follows.
   public var hooks: [HookOutcome] = []
   public var errors: [String] = []
@@ -48,6 +50,10 @@ public struct HookOutcome: Sendable {
 public struct CycleControls: Sendable {
   public var hysteresis: Hysteresis?
   public var limiter: RestartLimiter?
+  /// How long a change that keeps the leader must last; nil applies it at once (`once`).
+  public var settle: Duration?
+  /// Such a change (the file it would write) and when it was first seen.
+  var unsettled: (target: [UInt8], since: ContinuousClock.Instant)?
   public var clock: @Sendable () -> ContinuousClock.Instant
 
   public init(
@@ -68,6 +74,16 @@ public struct CycleControls: Sendable {
       limiter: RestartLimiter(
         minimumInterval: run.restartMinimumInterval, maximumPerHour: run.restartMaximumPerHour),
       clock: clock)
+    settle = run.standbySettle
+  }
+
+  /// Whether a change that keeps the leader has lasted long enough; if not, how long to go.
+  mutating func timeToSettle(_ target: [UInt8]) -> Duration? {
+    guard let settle else { return nil }
+    let now = clock()
+    if unsettled?.target != target { unsettled = (target, now) }
+    let waited = unsettled.map { $0.since.duration(to: now) } ?? .zero
+    return waited >= settle ? nil : settle - waited
   }
 }
 
@@ -107,7 +123,7 @@ public struct Cycle: Sendable {
       if let verdict, verdict != .apply {
         report.confirming = verdict
       } else {
-        apply(leader: leader, standby: standby, decision: decision, &state, &report)
+        apply(leader: leader, standby: standby, decision: decision, &state, &report, &controls)
       }
     case .follow:
       break
@@ -125,7 +141,7 @@ public struct Cycle: Sendable {
 
   private func apply(
     leader: String, standby: String?, decision: Decision, _ state: inout FollowState,
-    _ report: inout CycleReport
+    _ report: inout CycleReport, _ controls: inout CycleControls
   ) {
     let snapshot: FileSnapshot
     let plan: YAMLEditPlan
@@ -138,6 +154,12 @@ public struct Cycle: Sendable {
       return fail(&report, .writeFailed, "\(error)")
     }
     report.plan = plan
+    if !plan.changesFile || state.applied?.name != leader {
+      controls.unsettled = nil
+    } else if let wait = controls.timeToSettle(plan.updated) {
+      report.settling = wait
+      return
+    }
     var next = state
     if let row = decision.newestRow {
       next.applied = AppliedLeader(name: leader, unixtime: row.unixtime)

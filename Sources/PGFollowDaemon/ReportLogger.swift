@@ -42,9 +42,26 @@ public struct ReportLogger: Sendable {
     }
     logCondition("would", .notice, wouldText(report, config: config))
     logCondition(
+      "settling", .notice, settlingText(report, config: config), identity: settlingIdentity(report))
+    logCondition(
       "deferred", .warning, report.restartDeferred.map(\.description) ?? "",
       identity: report.restartDeferred.map(\.kind))
     logCondition("errors", .error, report.errors.joined(separator: "; "))
+  }
+
+  /// A change that keeps the leader, waiting to prove it lasts (logged when it starts).
+  private func settlingText(_ report: CycleReport, config: Config) -> String {
+    guard report.settling != nil, let plan = report.plan else { return "" }
+    let changes = plan.changes.map {
+      "\($0.path) \(quotedForLog($0.oldValue)) -> \(quotedForLog($0.newValue))"
+    }
+    return "waiting \(formatDuration(config.run.standbySettle)) for this change to last: "
+      + changes.joined(separator: "; ")
+  }
+
+  private func settlingIdentity(_ report: CycleReport) -> String? {
+    guard report.settling != nil, let plan = report.plan else { return nil }
+    return String(decoding: plan.updated, as: UTF8.self)
   }
 
   /// What a dry run would have done.

@@ -141,6 +141,7 @@ private func problems(_ text: String) -> [String] {
       "run: {restart_min_interval: 2h}",
       "9:29: run.restart_min_interval must be between 0s and 3600s"
     ),
+    ("run: {standby_settle: 2h}", "9:23: run.standby_settle must be between 0s and 3600s"),
     ("state_directory: \"\"", "9:18: state_directory must be a non-empty string"),
     ("state_directory: [a]", "9:18: state_directory must be a non-empty string"),
     ("state_table: x", "9:14: state_table must be a mapping, not a scalar"),

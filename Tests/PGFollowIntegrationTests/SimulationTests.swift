@@ -144,11 +144,30 @@ func down(_ node: String) -> NodeEvidence {
     #expect(try simulation.masterAddress() == "node2:5432")
   }
 
-  /// The standby comes and goes every 7 s for two hours and the file's standby value follows
-  /// it: the restarts that causes stay within the limits (2 s apart, 20 an hour), the owed
-  /// restart is never lost, and the primary's value never moves.
-  @Test func aFlappingStandbyCannotCauseARestartStorm() async throws {
+  /// The standby comes and goes every 7 s for two hours: the file keeps naming it (a change
+  /// that keeps the leader must last `run.standby_settle`, 10 s), so nothing is restarted
+  /// after the first cycle. When it is gone for good, the file follows it 10 s later.
+  @Test func aFlappingStandbyIsNotFollowedAndALostOneIsAfterTheSettleTime() async throws {
     let simulation = try Simulation(setStandby: true)
+    simulation.evidence = { cycle in
+      let standbyUp = cycle < 7200 ? (cycle / 7) % 2 == 0 : false
+      return [
+        up("node1", primary: true, row: (100, "node1")),
+        standbyUp ? up("node2", primary: false, row: (100, "node1")) : down("node2"),
+      ]
+    }
+    let reports = try await simulation.run(7300)
+    #expect(simulation.restartCycles.get() == [0, 7210])
+    #expect(simulation.writeCycles.get() == [0, 7210])
+    #expect(reports[7205].settling == .seconds(5))
+    #expect(try simulation.masterAddress() == "node1:5432")
+  }
+
+  /// With the settle time off, the same flapping standby moves the file every 7 s: the restarts
+  /// that causes stay within the limits (2 s apart, 20 an hour), the owed restart is never
+  /// lost, and the primary's value never moves.
+  @Test func aFlappingStandbyCannotCauseARestartStorm() async throws {
+    let simulation = try Simulation(setStandby: true, extra: "run: {standby_settle: 0s}")
     simulation.evidence = { cycle in
       [
         up("node1", primary: true, row: (100, "node1")),
