@@ -64,19 +64,23 @@ public struct Decision: Sendable, Hashable {
       let split = splitBrain.isEmpty ? "" : "; split brain: \(splitBrain.joined(separator: ", "))"
       return "\(row), which is reachable and writable\(split)"
     case .hold(let reason):
-      return reason.description
+      return reason.description(newest: newestRow)
     }
   }
 }
 
 extension HoldReason: CustomStringConvertible {
-  public var description: String {
-    switch self {
+  public var description: String { description(newest: nil) }
+
+  /// Names the newest row when known, so that a row from a wrong clock is easy to spot.
+  func description(newest row: LogRow?) -> String {
+    let newest = row.map { "the newest row \($0)" } ?? "the newest row"
+    return switch self {
     case .noNodeReachable: "no node is reachable"
     case .noRows: "no node has a row naming a configured node"
-    case .leaderUnreachable(let name): "the newest row names \(name), which is unreachable"
+    case .leaderUnreachable(let name): "\(newest) names \(name), which is unreachable"
     case .leaderInRecovery(let name):
-      "the newest row names \(name), which is in recovery (not yet promoted?)"
+      "\(newest) names \(name), which is in recovery (not yet promoted?)"
     case .splitBrain(let names):
       "split brain: \(names.joined(separator: " and ")) are all writable; policy is hold"
     case .olderThanApplied(let row, let applied):

@@ -148,7 +148,7 @@ func statusLine(_ report: CycleReport) -> String {
   } else {
     switch report.decision.outcome {
     case .follow(let leader, _): line = "following \(leader)"
-    case .hold(let reason): line = "holding: \(reason)"
+    case .hold: line = "holding: \(report.decision.reason)"
     }
   }
   if !report.decision.splitBrain.isEmpty {

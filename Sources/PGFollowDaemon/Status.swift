@@ -17,7 +17,7 @@ public struct StatusReport: Sendable {
     if !decision.splitBrain.isEmpty {
       return (2, "CRITICAL", "split brain: " + decision.splitBrain.joined(separator: ", "))
     }
-    if case .hold(let reason) = decision.outcome { return (2, "CRITICAL", "holding: \(reason)") }
+    if case .hold = decision.outcome { return (2, "CRITICAL", "holding: \(decision.reason)") }
     if let fileError { return (2, "CRITICAL", fileError) }
     if values.contains(where: { $0.current != $0.wanted }) {
       return (1, "WARNING", "the application's file does not point at the leader yet")

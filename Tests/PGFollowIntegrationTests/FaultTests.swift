@@ -59,7 +59,7 @@ import Testing
     try Fixture.cluster(
       "sql", fixture.cluster,
       "node1 alter table failover_log alter column host type text; "
-        + "insert into failover_log values (null, 'node2'), (2000000000, null), "
+        + "insert into failover_log values (null, 'node2'), (2000000000, null), (2000000002, ''), "
         + "(2100000000, E'evil\\nhost: \"x\" # y'), (2100000001, '\(kilobytes)'), (-5, 'node2')")
     let result = try fixture.pgfollow("once")
     #expect(result.status == 2, "\(result.output)")
@@ -69,6 +69,14 @@ import Testing
     let text = try fixture.appValues()
     #expect(!text.contains("evil") && !text.contains("xxxx"))
     #expect(text.contains("{address: node2:5432, pool: 5}"))
+    // A row from the far future naming the standby: held, said why, and nothing moves.
+    try Fixture.cluster(
+      "sql", fixture.cluster, "node1 insert into failover_log values (2147483647, 'node2')")
+    try Fixture.cluster("sql", fixture.cluster, "node2 select pg_sleep(0.5)")
+    let future = try fixture.pgfollow("once")
+    #expect(future.status == 3, "\(future.output)")
+    #expect(future.output.contains("(2147483647, node2)"), "\(future.output)")
+    #expect(try fixture.appValues() == text)
   }
 }
 
