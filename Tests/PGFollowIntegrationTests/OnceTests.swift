@@ -209,6 +209,24 @@ final class HungListener {
     }
   }
 
+  /// A configuration file its user may not read, or that is missing: exit 5, the file named.
+  @Test func unreadableOrMissingConfigIsExitFiveNamingTheFile() throws {
+    let directory = try makeTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let binary = directory + "/pgfollow"
+    try FileManager.default.copyItem(atPath: Fixture.binary, toPath: binary)
+    let config = directory + "/pgfollow.yaml"
+    try "nodes: []\n".write(toFile: config, atomically: false, encoding: .utf8)
+    chmod(config, 0o600)
+    let asNobody = ["-u", "nobody", "--", binary, "check-config", "-c"]
+    let locked = try run("/usr/sbin/runuser", asNobody + [config], timeout: 30)
+    #expect(locked.status == 5, "\(locked.output)")
+    #expect(locked.output.contains("\(config): cannot open: Permission denied"))
+    let missing = try run("/usr/sbin/runuser", asNobody + [directory + "/nope.yaml"], timeout: 30)
+    #expect(missing.status == 5, "\(missing.output)")
+    #expect(missing.output.contains("\(directory)/nope.yaml: cannot resolve: No such file"))
+  }
+
   @Test func invalidConfigExitsFiveAndHidesSecrets() throws {
     let fixture = try Fixture()
     try fixture.editConfig("password=topsecret", "password=topsecret junk")
