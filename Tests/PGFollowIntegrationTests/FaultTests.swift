@@ -53,6 +53,22 @@ import Testing
     #expect(fixture.restarts().count >= restartsBefore)
   }
 
+  /// Node names with a quote before a combining mark and a backslash reach the query intact
+  /// (escaped per Unicode scalar, not per Character) and are followed.
+  @Test func nodeNamesWithQuotesAndCombiningMarksAreProbedIntact() throws {
+    let fixture = try Fixture()
+    let name = "n\"\u{304}\\1"
+    try fixture.editConfig("name: node1", "name: '\(name)'")
+    try Fixture.cluster(
+      "sql", fixture.cluster,
+      "node1 insert into failover_log values (extract(epoch from now())::int + 5, E'n\"\u{304}\\\\1')"
+    )
+    let result = try fixture.pgfollow("once")
+    #expect(result.status == 2, "\(result.output)")
+    #expect(
+      result.output.contains("names \(name), which is reachable and writable"), "\(result.output)")
+  }
+
   @Test func hostileRowsAreIgnoredAndNeverReachTheFile() throws {
     let fixture = try Fixture()
     let kilobytes = String(repeating: "x", count: 4000)
