@@ -136,12 +136,12 @@ private struct MetricsText {
 
   private func escape(_ value: String) -> String {
     var out = ""
-    for character in value {
-      switch character {
+    for scalar in value.unicodeScalars {
+      switch scalar {
       case "\\": out += "\\\\"
       case "\"": out += "\\\""
       case "\n": out += "\\n"
-      default: out.append(character)
+      default: out.unicodeScalars.append(scalar)
       }
     }
     return out

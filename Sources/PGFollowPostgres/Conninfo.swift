@@ -43,11 +43,13 @@ public enum Conninfo {
   }
 
   static func maskQuoted(_ text: String) -> String {
+    // Per Unicode scalar: a quote followed by a combining mark is one Character, and the
+    // secret after it would show.
     var result = ""
     var inQuotes = false
-    for character in text {
-      if character == "\"" {
-        result.append(character)
+    for scalar in text.unicodeScalars {
+      if scalar == "\"" {
+        result.unicodeScalars.append(scalar)
         if inQuotes {
           inQuotes = false
         } else {
@@ -55,7 +57,7 @@ public enum Conninfo {
           result += "…"
         }
       } else if !inQuotes {
-        result.append(character)
+        result.unicodeScalars.append(scalar)
       }
     }
     return result

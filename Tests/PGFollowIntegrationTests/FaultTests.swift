@@ -1,4 +1,5 @@
 import Foundation
+import PGFollowPostgres
 import Testing
 
 /// Faults and hostile data against the real cluster (a first part of the robustness catalogue).
@@ -177,5 +178,22 @@ struct SmallFileSystem {
 
   func unmount() {
     _ = try? run("/bin/umount", [path], timeout: 30)
+  }
+}
+
+/// libpq's messages about a bad conninfo quote parts of it; pgfollow masks every quoted part,
+/// also when the secret starts with a combining mark (which merges with the quote into one
+/// Character).
+@Suite struct ConninfoMaskingTests {
+  @Test func secretsStayMaskedBehindCombiningMarks() {
+    let conninfos = [
+      "host=x \u{304}hunter22", "host=x password=\u{304}hunter22 junk", "\u{304}hunter22=1",
+      "host=x password='\u{304}hunter22",
+    ]
+    for conninfo in conninfos {
+      let problem = Conninfo.problem(conninfo)
+      #expect(problem != nil, "\(conninfo)")
+      #expect(!(problem ?? "").contains("hunter22"), "\(problem ?? "")")
+    }
   }
 }
