@@ -18,6 +18,7 @@ public func checkConfigReaderProperty(_ data: [UInt8]) {
     for secret in passwords(in: data) {
       require(!error.description.contains(secret), "a problem repeats a password: \(error)")
     }
+    for problem in error.problems { checkMasked(problem.message) }
   default:
     fail("one load succeeded and the other failed")
   }
@@ -64,6 +65,15 @@ private func checkInvariants(_ config: Config) {
   require(config.timeouts.connect > .zero && config.timeouts.query > .zero, "a zero timeout")
 }
 
+/// libpq quotes parts of a bad conninfo in its messages; each quoted part must be masked.
+private func checkMasked(_ message: String) {
+  guard let range = message.firstRange(of: ".conninfo is invalid: ") else { return }
+  let libpq = String(message[range.upperBound...])
+  let quoted = libpq.unicodeScalars.split(separator: "\"", omittingEmptySubsequences: false)
+    .enumerated().filter { $0.offset % 2 == 1 }.map { String(String.UnicodeScalarView($0.element)) }
+  require(quoted.allSatisfy { $0 == "…" }, "a quoted part of a conninfo is shown: \(message)")
+}
+
 /// Passwords written as `password=SECRET` in the nodes' conninfo values, long enough and
 /// appearing only once in the text, so finding one in a message can only mean the message
 /// repeated a conninfo.
@@ -78,7 +88,13 @@ private func passwords(in data: [UInt8]) -> [String] {
       case .scalar(let conninfo)? = fields.first(where: { $0.keyText == "conninfo" })?.value,
       let range = conninfo.value.firstRange(of: "password=")
     else { return nil }
-    let secret = conninfo.value[range.upperBound...].prefix { $0.isLetter || $0.isNumber }
-    return secret.count >= 6 && text.ranges(of: secret).count == 1 ? String(secret) : nil
+    // Scalars, not Characters: a secret may start with a combining mark.
+    var secret = ""
+    for scalar in conninfo.value[range.upperBound...].unicodeScalars {
+      if scalar.properties.isWhitespace || scalar == "'" || scalar == "\"" { break }
+      secret.unicodeScalars.append(scalar)
+    }
+    let once = text.utf8.ranges(of: secret.utf8).count == 1
+    return secret.unicodeScalars.count >= 6 && once ? secret : nil
   }
 }
