@@ -68,6 +68,11 @@ func quoteIdentifier(_ name: String) -> String {
   return out + "\""
 }
 
+/// `schema.table` or `table`, each part quoted.
+func quoteRelation(_ name: String) -> String {
+  name.split(separator: ".").map { quoteIdentifier(String($0)) }.joined(separator: ".")
+}
+
 private func arrayElement(_ text: String) -> String {
   var out = "\""
   for scalar in text.unicodeScalars {

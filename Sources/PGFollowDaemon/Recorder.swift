@@ -165,10 +165,6 @@ public enum RecordError: Error, Sendable, CustomStringConvertible {
   }
 }
 
-func quoteRelation(_ name: String) -> String {
-  name.split(separator: ".").map { quoteIdentifier(String($0)) }.joined(separator: ".")
-}
-
 private func sleepBriefly() {
   var request = timespec(tv_sec: 0, tv_nsec: 100_000_000)
   nanosleep(&request, nil)

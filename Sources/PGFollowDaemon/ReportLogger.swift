@@ -1,5 +1,6 @@
 public import Logging
 public import PGFollowCore
+import PGFollowYAML
 
 /// Logs what a cycle saw and did, one line per event. With `onlyChanges` (the sidecar), a
 /// condition that persists is logged when it starts and when it ends, not every cycle.
@@ -27,9 +28,8 @@ public struct ReportLogger: Sendable {
       cleared: "split brain over: at most one node is writable")
     logOutcome(report)
     for change in report.plan.map({ report.wroteFile ? $0.changes : [] }) ?? [] {
-      let values = "\(quotedForLog(change.oldValue)) -> \(quotedForLog(change.newValue))"
       logger.notice(
-        "rewrote \(config.app.file): \(change.path) \(values)",
+        "rewrote \(config.app.file): \(describe(change))",
         metadata: ["yaml.path": "\(change.path)"])
     }
     for (unit, result) in report.restarts where result?.succeeded == true {
@@ -41,8 +41,7 @@ public struct ReportLogger: Sendable {
       logger.log(level: level, "hook \(hook.command)\(summary); \(hook.note)")
     }
     logCondition("would", .notice, wouldText(report, config: config))
-    logCondition(
-      "settling", .notice, settlingText(report, config: config), identity: settlingIdentity(report))
+    logCondition("settling", .notice, settlingText(report, config: config))
     logCondition(
       "deferred", .warning, report.restartDeferred.map(\.description) ?? "",
       identity: report.restartDeferred.map(\.kind))
@@ -52,25 +51,20 @@ public struct ReportLogger: Sendable {
   /// A change that keeps the leader, waiting to prove it lasts (logged when it starts).
   private func settlingText(_ report: CycleReport, config: Config) -> String {
     guard report.settling != nil, let plan = report.plan else { return "" }
-    let changes = plan.changes.map {
-      "\($0.path) \(quotedForLog($0.oldValue)) -> \(quotedForLog($0.newValue))"
-    }
     return "waiting \(formatDuration(config.run.standbySettle)) for this change to last: "
-      + changes.joined(separator: "; ")
+      + plan.changes.map(describe).joined(separator: "; ")
   }
 
-  private func settlingIdentity(_ report: CycleReport) -> String? {
-    guard report.settling != nil, let plan = report.plan else { return nil }
-    return String(decoding: plan.updated, as: UTF8.self)
+  /// `path "old" -> "new"`.
+  private func describe(_ change: YAMLChange) -> String {
+    "\(change.path) \(quotedForLog(change.oldValue)) -> \(quotedForLog(change.newValue))"
   }
 
   /// What a dry run would have done.
   private func wouldText(_ report: CycleReport, config: Config) -> String {
     var parts: [String] = []
     if let plan = report.plan, plan.changesFile, !report.wroteFile {
-      parts += plan.changes.map {
-        "\($0.path) \(quotedForLog($0.oldValue)) -> \(quotedForLog($0.newValue))"
-      }
+      parts += plan.changes.map(describe)
     }
     parts += report.hooks.filter { $0.result == nil }.map { "run hook \($0.command)" }
     let restarts = report.restarts.filter { $0.result == nil }.map(\.unit)

@@ -20,11 +20,11 @@ public func checkYAMLEditProperty(_ data: [UInt8]) {
   guard !candidates.isEmpty else { return }
   let value = newValue(selector: data[0], document: document)
   var edits = [
-    YAMLEdit(path: candidates[Int(data[1] & 0x7F) % candidates.count].path, value: value)
+    YAMLEdit(path: candidates[Int(data[1] & 0x7F) % candidates.count], value: value)
   ]
   if data[1] & 0x80 != 0 {
     let second = candidates[(Int(data[1] & 0x7F) / 3 + 1) % candidates.count]
-    edits.append(YAMLEdit(path: second.path, value: String(value.reversed())))
+    edits.append(YAMLEdit(path: second, value: String(value.reversed())))
   }
   let plan: YAMLEditPlan
   do {
@@ -39,11 +39,9 @@ public func checkYAMLEditProperty(_ data: [UInt8]) {
 }
 
 /// Paths from the document root to every scalar reachable without aliases.
-func scalarPaths(in node: YAMLNode, at path: [YAMLPath.Component] = []) -> [(
-  path: YAMLPath, scalar: YAMLScalar
-)] {
+func scalarPaths(in node: YAMLNode, at path: [YAMLPath.Component] = []) -> [YAMLPath] {
   switch node {
-  case .scalar(let scalar): return [(YAMLPath(components: path), scalar)]
+  case .scalar: return [YAMLPath(components: path)]
   case .alias: return []
   case .sequence(let items, _):
     return items.enumerated().flatMap { scalarPaths(in: $1, at: path + [.index($0)]) }
