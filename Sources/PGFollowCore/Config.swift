@@ -66,8 +66,10 @@ public struct HookConfig: Sendable, Hashable {
   public var command: [String]
   public var when: Timing = .afterRestart
   public var timeout: Duration = .seconds(30)
-  /// Tries in all (one per cycle) before pgfollow gives up on this change.
+  /// Tries in all before pgfollow gives up on this change.
   public var attempts = 3
+  /// The wait after the first failure; it doubles after each next one, up to 5 minutes.
+  public var retryAfter: Duration = .seconds(5)
 
   public init(command: [String]) {
     self.command = command

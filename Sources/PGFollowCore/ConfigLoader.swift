@@ -248,7 +248,7 @@ struct ConfigReader {
     var hooks: [HookConfig] = []
     for (index, item) in items.enumerated() {
       let context = "hooks[\(index)]"
-      let keys = ["command", "when", "timeout", "attempts"]
+      let keys = ["command", "when", "timeout", "attempts", "retry_after"]
       guard let map = fields(item, in: context, allowed: keys),
         let commandNode = require(map, "command", in: context)
       else { continue }
@@ -269,6 +269,9 @@ struct ConfigReader {
         ?? hook.timeout
       hook.attempts =
         integer(map["attempts"], "\(context).attempts", within: 1...100) ?? hook.attempts
+      hook.retryAfter =
+        duration(map["retry_after"], "\(context).retry_after", within: .zero ... .seconds(3600))
+        ?? hook.retryAfter
       hooks.append(hook)
     }
     return hooks

@@ -1,5 +1,5 @@
-/// Confirms a change of leader over several cycles before it is applied. The first follow
-/// decision after start is applied at once (reconciling from scratch); a change away from the
+/// Confirms a change of leader over several cycles before it is applied. With no leader in
+/// effect yet the first follow decision is applied at once (reconciling from scratch); a change away from the
 /// leader in effect needs `required` sightings of the same new leader with no other leader named
 /// in between. Cycles that hold name no leader and neither count nor break the run: a new
 /// primary that answers only every other cycle is still followed. It keeps the leader in effect
@@ -10,8 +10,10 @@ public struct Hysteresis: Sendable, Equatable {
   public private(set) var sightings = 0
   public private(set) var current: String?
 
-  public init(required: Int) {
+  /// `current` is the leader already in effect (from the state file), if any.
+  public init(required: Int, current: String? = nil) {
     self.required = max(1, required)
+    self.current = current
   }
 
   public enum Verdict: Sendable, Equatable {

@@ -1,13 +1,15 @@
 /// Spaces restart attempts out and caps them per hour, so that a flapping cluster or a failing
-/// unit cannot turn into a restart storm. Time comes from the caller.
+/// unit cannot turn into a restart storm. The attempts are wall times kept in the state file, so
+/// the limits hold across the runs of a cron loop; time comes from the caller.
 public struct RestartLimiter: Sendable, Equatable {
   public var minimumInterval: Duration
   public var maximumPerHour: Int
-  private var attempts: [ContinuousClock.Instant] = []
+  public private(set) var attempts: [WallSeconds]
 
-  public init(minimumInterval: Duration, maximumPerHour: Int) {
+  public init(minimumInterval: Duration, maximumPerHour: Int, attempts: [WallSeconds] = []) {
     self.minimumInterval = minimumInterval
     self.maximumPerHour = maximumPerHour
+    self.attempts = attempts
   }
 
   public enum Denial: Sendable, Equatable, CustomStringConvertible {
@@ -34,25 +36,26 @@ public struct RestartLimiter: Sendable, Equatable {
   }
 
   /// Nil when an attempt may be made now; otherwise why not and for how long.
-  public mutating func denial(at now: ContinuousClock.Instant) -> Denial? {
+  public mutating func denial(at now: WallSeconds) -> Denial? {
     attempts = recentAttempts(at: now)
-    if let last = attempts.last, last.duration(to: now) < minimumInterval {
-      return .tooSoon(wait: minimumInterval - last.duration(to: now))
+    let minimum = minimumInterval.inSeconds
+    if let last = attempts.last, now - last < minimum {
+      return .tooSoon(wait: .seconds(minimum - (now - last)))
     }
     if attempts.count >= maximumPerHour, let oldest = attempts.first {
-      return .hourlyCap(maximumPerHour, wait: .seconds(3600) - oldest.duration(to: now))
+      return .hourlyCap(maximumPerHour, wait: .seconds(3600 - (now - oldest)))
     }
     return nil
   }
 
-  public mutating func record(at now: ContinuousClock.Instant) {
+  public mutating func record(at now: WallSeconds) {
     attempts = recentAttempts(at: now) + [now]
   }
 
   /// Attempts of the last hour. One that seems to lie ahead (a clock stepped back) is taken as
-  /// made at the first moment the step was seen, so a step back delays the next attempt by at
-  /// most the minimum interval.
-  private func recentAttempts(at now: ContinuousClock.Instant) -> [ContinuousClock.Instant] {
-    attempts.map { min($0, now) }.filter { $0.duration(to: now) < .seconds(3600) }
+  /// made now, so a step back delays the next attempt by at most the minimum interval; a step
+  /// forward at worst opens a new hour early.
+  private func recentAttempts(at now: WallSeconds) -> [WallSeconds] {
+    Array(attempts.map { min($0, now) }.filter { now - $0 < 3600 }.suffix(max(1, maximumPerHour)))
   }
 }

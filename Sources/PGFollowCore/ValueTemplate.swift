@@ -15,6 +15,11 @@ public struct ValueTemplate: Sendable, Hashable, CustomStringConvertible {
   let parts: [Part]
   public let description: String
 
+  /// Whether the value names the leader (a change of it is never left to settle).
+  public var usesLeader: Bool {
+    parts.contains { if case .placeholder(.leader, _) = $0 { true } else { false } }
+  }
+
   public var usesPort: Bool {
     parts.contains { if case .placeholder(_, .port) = $0 { true } else { false } }
   }

@@ -1,6 +1,10 @@
 public import PGFollowCore
 public import PGFollowYAML
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// How a cycle ended, from best to worst; `once` exits with `exitCode`.
 public enum CycleStatus: Int32, Sendable, Comparable {
   case inSync = 0
@@ -22,6 +26,8 @@ public enum CycleStatus: Int32, Sendable, Comparable {
 /// Everything one cycle saw, decided and did.
 public struct CycleReport: Sendable {
   public var decision: Decision
+  /// Whether this cycle only planned (a dry run): what it lists was not done.
+  public var dryRun = false
   /// Set while a new leader waits for more confirming cycles; nothing was applied.
   public var confirming: Hysteresis.Verdict?
   public var plan: YAMLEditPlan?
@@ -36,112 +42,111 @@ public struct CycleReport: Sendable {
   public var hooks: [HookOutcome] = []
   public var errors: [String] = []
   public var status: CycleStatus = .inSync
+
+  mutating func fail(_ status: CycleStatus, _ message: String) {
+    errors.append(message)
+    self.status = max(self.status, status)
+  }
 }
 
 public struct HookOutcome: Sendable {
   public var command: String
   public var result: ProcessResult?
-  /// "succeeded", "will retry (failure 1 of 3)", "gave up after 3 failures", or "would run".
+  /// "succeeded", "will retry (failure 1 of 3) in 5s", "gave up after 3 failures", or
+  /// "would run".
   public var note: String
 }
 
-/// What persists across the cycles of one process: hysteresis and the restart limiter (both off
-/// for `once`), and the clock they read.
-public struct CycleControls: Sendable {
-  public var hysteresis: Hysteresis?
-  public var limiter: RestartLimiter?
-  /// How long a change that keeps the leader must last; nil applies it at once (`once`).
-  public var settle: Duration?
-  /// Such a change (the file it would write) and when it was first seen.
-  var unsettled: (target: [UInt8], since: ContinuousClock.Instant)?
-  public var clock: @Sendable () -> ContinuousClock.Instant
-
-  public init(
-    hysteresis: Hysteresis? = nil, limiter: RestartLimiter? = nil,
-    clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
-  ) {
-    self.hysteresis = hysteresis
-    self.limiter = limiter
-    self.clock = clock
-  }
-
-  /// The sidecar's controls: hysteresis and limiter as `run` configures them.
-  public init(
-    run: RunConfig, clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
-  ) {
-    self.init(
-      hysteresis: Hysteresis(required: run.confirmations),
-      limiter: RestartLimiter(
-        minimumInterval: run.restartMinimumInterval, maximumPerHour: run.restartMaximumPerHour),
-      clock: clock)
-    settle = run.standbySettle
-  }
-
-  /// Whether a change that keeps the leader has lasted long enough; if not, how long to go.
-  mutating func timeToSettle(_ target: [UInt8]) -> Duration? {
-    guard let settle else { return nil }
-    let now = clock()
-    if unsettled?.target != target { unsettled = (target, now) }
-    let waited = unsettled.map { $0.since.duration(to: now) } ?? .zero
-    return waited >= settle ? nil : settle - waited
-  }
+/// The wall clock, in seconds since the epoch.
+public func wallClockNow() -> WallSeconds {
+  var time = timespec()
+  clock_gettime(CLOCK_REALTIME, &time)
+  return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }
 
-/// One cycle: probe, decide, plan the file edit, write it atomically, restart, remember.
-/// The same code serves `once`, `run` and `--dry-run`; a dry run stops after planning.
-/// It logs nothing itself: callers log the report (see `ReportLogger`).
+/// One cycle: probe, decide, plan the file edit, and let the follow machine say whether to write
+/// it; the restarts and hooks it makes due are carried out by `performDueWork` (in order, for
+/// `once`) or in the background (the sidecar). A dry run stops after planning and reports what
+/// would be done. It logs nothing itself: callers log the report (see `ReportLogger`).
 public struct Cycle: Sendable {
   public var config: Config
   public var prober: any Prober
   public var restarter: any Restarter
   public var store: StateStore
   public var dryRun: Bool
+  public var clock: @Sendable () -> WallSeconds
+  public var sleep: @Sendable (Duration) async -> Void
 
   public init(
     config: Config, prober: any Prober = LibPQProber(),
-    restarter: any Restarter = SystemctlRestarter(), dryRun: Bool
+    restarter: any Restarter = SystemctlRestarter(), dryRun: Bool,
+    clock: @escaping @Sendable () -> WallSeconds = wallClockNow,
+    sleep: @escaping @Sendable (Duration) async -> Void = { try? await Task.sleep(for: $0) }
   ) {
     self.config = config
     self.prober = prober
     self.restarter = restarter
     self.store = StateStore(directory: config.stateDirectory)
     self.dryRun = dryRun
+    self.clock = clock
+    self.sleep = sleep
   }
 
-  public func run(_ controls: inout CycleControls) async -> CycleReport {
-    var state = FollowState()
-    var loadError: String?
-    do { state = try store.load() } catch { loadError = error.description }
-    let evidence = await prober.probe(config)
-    let decision = decide(
-      evidence: evidence, nodes: config.nodeNames, previous: state.applied, policy: config.policy)
-    var report = CycleReport(decision: decision)
-    if let loadError { fail(&report, .lockOrStateFailed, loadError) }
+  /// A follow machine on the saved state and this configuration.
+  public func loadMachine() throws(FileError) -> FollowMachine {
+    FollowMachine(state: try store.load(), settings: FollowSettings(config))
+  }
+
+  /// `once`: loads the state, runs a cycle, confirms a new leader by probing again
+  /// (`run.confirm_after` apart) before switching, and carries out all the work it makes due.
+  public func once() async -> CycleReport {
+    var machine: FollowMachine
+    do { machine = try loadMachine() } catch { return await stateUnusable(error) }
+    var report = await step(&machine)
+    for _ in 0..<config.run.confirmations where report.confirming != nil {
+      await sleep(config.run.confirmAfter)
+      report = await step(&machine)
+    }
+    await performDueWork(&machine, into: &report, waitingOutSpacing: true)
+    return report
+  }
+
+  /// What the nodes say, when the state file cannot be read: nothing is applied.
+  public func stateUnusable(_ error: FileError) async -> CycleReport {
+    var report = CycleReport(decision: await decideNow(applied: nil), dryRun: dryRun)
+    report.fail(.lockOrStateFailed, error.description)
+    return report
+  }
+
+  /// A cycle and then, in order, the work it makes due: the sidecar's logic with no concurrency.
+  public func run(_ machine: inout FollowMachine) async -> CycleReport {
+    var report = await step(&machine)
+    await performDueWork(&machine, into: &report)
+    return report
+  }
+
+  /// Probe, decide and plan; replaces the file when the machine says so. Runs no work.
+  public func step(_ machine: inout FollowMachine) async -> CycleReport {
+    let decision = await decideNow(applied: machine.state.applied)
+    var report = CycleReport(decision: decision, dryRun: dryRun)
     switch decision.outcome {
-    case .follow(let leader, let standby) where loadError == nil:
-      let verdict = controls.hysteresis?.judge(leader: leader)
-      if let verdict, verdict != .apply {
-        report.confirming = verdict
-      } else {
-        apply(leader: leader, standby: standby, decision: decision, &state, &report, &controls)
-      }
-    case .follow:
-      break
+    case .follow(let leader, let standby):
+      apply(leader: leader, standby: standby, &machine, &report)
     case .hold:
       report.status = max(report.status, .held)
     }
     if !decision.splitBrain.isEmpty { report.status = max(report.status, .splitBrain) }
-    if loadError == nil {
-      runHooks(.beforeRestart, &state, &report)
-      restartPending(&state, &report, &controls)
-      if state.pendingRestart.isEmpty { runHooks(.afterRestart, &state, &report) }
-    }
     return report
   }
 
+  private func decideNow(applied: AppliedLeader?) async -> Decision {
+    let evidence = await prober.probe(config)
+    return decide(
+      evidence: evidence, nodes: config.nodeNames, previous: applied, policy: config.policy)
+  }
+
   private func apply(
-    leader: String, standby: String?, decision: Decision, _ state: inout FollowState,
-    _ report: inout CycleReport, _ controls: inout CycleControls
+    leader: String, standby: String?, _ machine: inout FollowMachine, _ report: inout CycleReport
   ) {
     let snapshot: FileSnapshot
     let plan: YAMLEditPlan
@@ -151,155 +156,55 @@ public struct Cycle: Sendable {
         snapshot.bytes, edits: config.edits(leader: leader, standby: standby),
         file: config.app.file)
     } catch {
-      return fail(&report, .writeFailed, "\(error)")
+      return report.fail(.writeFailed, "\(error)")
     }
     report.plan = plan
-    if !plan.changesFile || state.applied?.name != leader {
-      controls.unsettled = nil
-    } else if let wait = controls.timeToSettle(plan.updated) {
+    let before = machine.state
+    let step = machine.follow(
+      leader: leader, unixtime: report.decision.newestRow?.unixtime,
+      reason: report.decision.reason, change: plannedChange(plan), now: clock())
+    switch step {
+    case .confirming(let verdict):
+      report.confirming = verdict
+    case .settling(let wait):
       report.settling = wait
-      return
-    }
-    var next = state
-    if let row = decision.newestRow {
-      next.applied = AppliedLeader(name: leader, unixtime: row.unixtime)
-    }
-    if state.applied?.name != leader && !config.hooks.isEmpty {
-      next.hooks = HookRun(
-        leader: leader, previous: state.applied?.name, reason: decision.reason,
-        pending: Array(config.hooks.indices), failures: config.hooks.map { _ in 0 })
-    }
-    if plan.changesFile {
-      next.pendingRestart = config.restart.units
+      save(machine.state, changedFrom: before, &report)
+    case .inSync:
+      save(machine.state, changedFrom: before, &report)
+    case .replaceFile:
       report.status = max(report.status, .changed)
+      guard !dryRun else { return }
+      replace(snapshot, with: plan, &machine, &report)
     }
-    if dryRun {
-      state = next
-      return
-    }
-    let owedBefore = state.pendingRestart
+  }
+
+  /// Saves the state that owes the restart, then replaces the file; if either fails, nothing of
+  /// the change counts as applied, and the next cycle tries again.
+  private func replace(
+    _ snapshot: FileSnapshot, with plan: YAMLEditPlan, _ machine: inout FollowMachine,
+    _ report: inout CycleReport
+  ) {
     do {
-      if next != state { try store.save(next) }
-      state = next
-      if plan.changesFile {
-        try replaceAtomically(snapshot, with: plan.updated)
-        report.wroteFile = true
-      }
+      try store.save(machine.state)
+      try replaceAtomically(snapshot, with: plan.updated)
+      report.wroteFile = true
     } catch {
-      // The file was not replaced: the restart recorded for it is not owed after all.
-      if state.pendingRestart != owedBefore {
-        state.pendingRestart = owedBefore
-        try? store.save(state)
-      }
-      fail(&report, .writeFailed, error.description)
+      machine.fileNotReplaced()
+      try? store.save(machine.state)
+      report.fail(.writeFailed, "cannot switch \(config.app.file): \(error.description)")
     }
   }
 
-  private func restartPending(
-    _ state: inout FollowState, _ report: inout CycleReport, _ controls: inout CycleControls
-  ) {
-    let units = config.restart.units.filter(state.pendingRestart.contains)
-    guard !units.isEmpty else { return }
-    if dryRun {
-      report.restarts = units.map { ($0, nil) }
-      return
-    }
-    for unit in units {
-      let now = controls.clock()
-      if let denial = controls.limiter?.denial(at: now) {
-        report.restartDeferred = denial
-        break
-      }
-      controls.limiter?.record(at: now)
-      let result = restarter.restart(unit, with: config.restart)
-      report.restarts.append((unit, result))
-      if result.succeeded {
-        state.pendingRestart.removeAll { $0 == unit }
-      } else {
-        state.restartFailures += 1
-        state.lastRestartError = "\(unit): \(result.summary)"
-        fail(
-          &report, .restartFailed, "restart of \(unit) failed: \(result.summary)" + detail(result))
-      }
-    }
-    if state.pendingRestart.isEmpty {
-      state.restartFailures = 0
-      state.lastRestartError = nil
-    }
-    if !report.restarts.isEmpty { report.status = max(report.status, .changed) }
-    do { try store.save(state) } catch { fail(&report, .lockOrStateFailed, error.description) }
+  func save(_ state: FollowState, changedFrom before: FollowState, _ report: inout CycleReport) {
+    guard !dryRun, state != before else { return }
+    do { try store.save(state) } catch { report.fail(.lockOrStateFailed, error.description) }
   }
 
-  /// Runs the owed hooks of one timing, once each; a failure is retried in later cycles until
-  /// the hook's attempts are used up. Failures never change the cycle's status.
-  private func runHooks(
-    _ timing: HookConfig.Timing, _ state: inout FollowState, _ report: inout CycleReport
-  ) {
-    guard var run = state.hooks else { return }
-    var index = 0
-    while index < run.pending.count {
-      let hookIndex = run.pending[index]
-      guard hookIndex < config.hooks.count else {
-        run.pending.remove(at: index)
-        run.failures.remove(at: index)
-        continue
-      }
-      let hook = config.hooks[hookIndex]
-      let command = hook.command.joined(separator: " ")
-      guard hook.when == timing else {
-        index += 1
-        continue
-      }
-      if dryRun {
-        report.hooks.append(HookOutcome(command: command, result: nil, note: "would run"))
-        index += 1
-        continue
-      }
-      let result = runProcess(
-        hook.command, timeout: hook.timeout, environment: hookEnvironment(run))
-      run.failures[index] += result.succeeded ? 0 : 1
-      let failures = run.failures[index]
-      let note =
-        result.succeeded
-        ? "succeeded"
-        : failures >= hook.attempts
-          ? "gave up after \(failures) failures"
-          : "will retry (failure \(failures) of \(hook.attempts))"
-      report.hooks.append(HookOutcome(command: command, result: result, note: note))
-      if result.succeeded || failures >= hook.attempts {
-        run.pending.remove(at: index)
-        run.failures.remove(at: index)
-      } else {
-        index += 1
-      }
-    }
-    guard !dryRun else { return }
-    state.hooks = run.pending.isEmpty ? nil : run
-    do { try store.save(state) } catch { fail(&report, .lockOrStateFailed, error.description) }
+  private func plannedChange(_ plan: YAMLEditPlan) -> PlannedChange {
+    let leaderPaths = Set(config.app.values.filter { $0.template.usesLeader }.map(\.path))
+    return PlannedChange(
+      changesFile: plan.changesFile,
+      changesLeaderValues: plan.changes.contains { leaderPaths.contains($0.path) },
+      target: plan.changes.map { "\($0.path)=\($0.newValue)" }.joined(separator: "\n"))
   }
-
-  private func hookEnvironment(_ run: HookRun) -> [String: String] {
-    let leader = config.node(named: run.leader)
-    let previous = run.previous.flatMap(config.node(named:))
-    return [
-      "PGFOLLOW_LEADER": run.leader,
-      "PGFOLLOW_LEADER_ADDRESS": leader?.address ?? "",
-      "PGFOLLOW_LEADER_HOST": leader?.host ?? "",
-      "PGFOLLOW_LEADER_PORT": leader?.port ?? "",
-      "PGFOLLOW_PREVIOUS_LEADER": run.previous ?? "",
-      "PGFOLLOW_PREVIOUS_ADDRESS": previous?.address ?? "",
-      "PGFOLLOW_PREVIOUS_HOST": previous?.host ?? "",
-      "PGFOLLOW_REASON": run.reason,
-    ]
-  }
-
-  private func fail(_ report: inout CycleReport, _ status: CycleStatus, _ message: String) {
-    report.errors.append(message)
-    report.status = max(report.status, status)
-  }
-}
-
-private func detail(_ result: ProcessResult) -> String {
-  let firstLine = result.output.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
-  return firstLine.isEmpty ? "" : " (\(quotedForLog(firstLine, limit: 200)))"
 }

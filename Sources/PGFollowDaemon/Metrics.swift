@@ -26,6 +26,16 @@ public final class Metrics: Sendable {
 
   public init() {}
 
+  /// Takes in a restart or hook that finished in the background.
+  public func observe(_ outcome: WorkOutcome) {
+    state.withLock { state in
+      switch outcome.work {
+      case .restart: count(outcome.result, in: &state.restarts)
+      case .hook: count(outcome.result, in: &state.hooks)
+      }
+    }
+  }
+
   /// Takes in one cycle's report and how long the cycle took.
   public func observe(_ report: CycleReport, duration: Duration, config: Config) {
     let seconds = Double(milliseconds(duration)) / 1000
@@ -40,14 +50,8 @@ public final class Metrics: Sendable {
         ($0.node, $0.observation != nil, Double($0.latencyMilliseconds) / 1000)
       }
       if !decision.splitBrain.isEmpty { state.splitBrains += 1 }
-      for (_, result) in report.restarts {
-        guard let result else { continue }
-        state.restarts[result.succeeded ? "success" : "failure", default: 0] += 1
-      }
-      for hook in report.hooks {
-        guard let result = hook.result else { continue }
-        state.hooks[result.succeeded ? "success" : "failure", default: 0] += 1
-      }
+      for (_, result) in report.restarts { count(result, in: &state.restarts) }
+      for hook in report.hooks { count(hook.result, in: &state.hooks) }
       switch decision.outcome {
       case .follow(let leader, _) where report.confirming == nil:
         state.decision = decision.splitBrain.isEmpty ? "follow" : "split_brain"
@@ -155,4 +159,9 @@ public func writeMetricsTextfile(
   let metrics = Metrics()
   metrics.observe(report, duration: duration, config: config)
   try writeFileAtomically(path, Array(metrics.render().utf8), mode: 0o644)
+}
+
+private func count(_ result: ProcessResult?, in counts: inout [String: Int]) {
+  guard let result else { return }
+  counts[result.succeeded ? "success" : "failure", default: 0] += 1
 }

@@ -36,22 +36,49 @@ public struct ReportLogger: Sendable {
       logger.notice("restarted \(unit)", metadata: ["unit": "\(unit)"])
     }
     for hook in report.hooks where hook.result != nil {
-      let level: Logger.Level = hook.result?.succeeded == true ? .notice : .warning
-      let summary = hook.result.map { $0.succeeded ? "" : ": \($0.summary)" } ?? ""
-      logger.log(level: level, "hook \(hook.command)\(summary); \(hook.note)")
+      logHook(command: hook.command, result: hook.result, note: hook.note)
     }
-    logCondition("would", .notice, wouldText(report, config: config))
+    if report.dryRun { logCondition("would", .notice, wouldText(report, config: config)) }
     logCondition("settling", .notice, settlingText(report, config: config))
-    logCondition(
-      "deferred", .warning, report.restartDeferred.map(\.description) ?? "",
-      identity: report.restartDeferred.map(\.kind))
+    logDeferral(report.restartDeferred)
     logCondition("errors", .error, report.errors.joined(separator: "; "))
+  }
+
+  /// A restart or hook that finished in the background.
+  public mutating func log(_ outcome: WorkOutcome) {
+    switch outcome.work {
+    case .restart(let unit, _):
+      guard let result = outcome.result else { return }
+      if result.succeeded {
+        logger.notice("restarted \(unit)", metadata: ["unit": "\(unit)"])
+      } else {
+        logger.error(
+          "\(restartFailure(unit, result)); still owed, tried again within the restart limits",
+          metadata: ["unit": "\(unit)"])
+      }
+    case .hook(let key, _):
+      logHook(command: key.description, result: outcome.result, note: outcome.note)
+    }
+  }
+
+  /// Why an owed restart waits (logged when the limit that bites changes).
+  public mutating func logDeferral(_ denial: RestartLimiter.Denial?) {
+    logCondition(
+      "deferred", .warning, denial.map(\.description) ?? "", identity: denial.map(\.kind))
+  }
+
+  private func logHook(command: String, result: ProcessResult?, note: String) {
+    guard let result else { return }
+    let level: Logger.Level = result.succeeded ? .notice : .warning
+    let summary = result.succeeded ? "" : ": \(result.summary)"
+    logger.log(level: level, "hook \(command)\(summary); \(note)")
   }
 
   /// A change that keeps the leader, waiting to prove it lasts (logged when it starts).
   private func settlingText(_ report: CycleReport, config: Config) -> String {
     guard report.settling != nil, let plan = report.plan else { return "" }
-    return "waiting \(formatDuration(config.run.standbySettle)) for this change to last: "
+    return
+      "a standby changed; waiting \(formatDuration(config.run.standbySettle)) for this to last: "
       + plan.changes.map(describe).joined(separator: "; ")
   }
 

@@ -10,19 +10,17 @@ extension FollowState {
       fields.append(
         "\"applied\": {\"name\": \(jsonString(applied.name)), \"unixtime\": \(applied.unixtime)}")
     }
-    fields.append("\"pendingRestart\": [\(pendingRestart.map(jsonString).joined(separator: ", "))]")
+    fields.append("\"pendingRestart\": \(jsonArray(pendingRestart.map(jsonString)))")
     fields.append("\"restartFailures\": \(restartFailures)")
     if let lastRestartError {
       fields.append("\"lastRestartError\": \(jsonString(lastRestartError))")
     }
-    if let hooks {
-      let previous = hooks.previous.map(jsonString) ?? "null"
-      let pending = hooks.pending.map(String.init).joined(separator: ", ")
-      let failures = hooks.failures.map(String.init).joined(separator: ", ")
+    if let hooks { fields.append("\"hooks\": \(hooks.json)") }
+    fields.append("\"restartAttempts\": \(jsonArray(restartAttempts.map(jsonNumber)))")
+    if let unsettled {
       fields.append(
-        "\"hooks\": {\"leader\": \(jsonString(hooks.leader)), \"previous\": \(previous), "
-          + "\"reason\": \(jsonString(hooks.reason)), \"pending\": [\(pending)], "
-          + "\"failures\": [\(failures)]}")
+        "\"unsettled\": {\"target\": \(jsonString(unsettled.target)), "
+          + "\"since\": \(jsonNumber(unsettled.since))}")
     }
     return "{\n  " + fields.joined(separator: ",\n  ") + "\n}\n"
   }
@@ -36,19 +34,25 @@ extension FollowState {
     for pair in pairs {
       switch (pair.keyText, pair.value) {
       case ("applied", .mapping(let fields, _)):
-        let name = fields.first { $0.keyText == "name" }.flatMap { scalarText($0.value) }
-        let time = fields.first { $0.keyText == "unixtime" }.flatMap { scalarText($0.value) }
+        let name = field("name", fields).flatMap(scalarText)
+        let time = field("unixtime", fields).flatMap(scalarText)
         if let name, let time, let unixtime = Int64(time) {
           applied = AppliedLeader(name: name, unixtime: unixtime)
         }
-      case ("pendingRestart", .sequence(let items, _)):
-        pendingRestart = items.compactMap(scalarText)
+      case ("pendingRestart", let value):
+        pendingRestart = texts(value)
       case ("restartFailures", let value):
         restartFailures = scalarText(value).flatMap { Int($0) } ?? 0
       case ("lastRestartError", let value):
         lastRestartError = scalarText(value)
       case ("hooks", .mapping(let fields, _)):
-        hooks = HookRun(fields)
+        hooks = HookDebt(fields).flatMap { $0.owed.isEmpty ? nil : $0 }
+      case ("restartAttempts", let value):
+        restartAttempts = texts(value).compactMap { Double($0) }
+      case ("unsettled", .mapping(let fields, _)):
+        let target = field("target", fields).flatMap(scalarText)
+        let since = field("since", fields).flatMap(scalarText).flatMap { Double($0) }
+        if let target, let since { unsettled = UnsettledChange(target: target, since: since) }
       default:
         throw YAMLError(file: file, mark: pair.key.start, message: "unexpected field")
       }
@@ -56,26 +60,68 @@ extension FollowState {
   }
 }
 
-extension HookRun {
-  fileprivate init?(_ fields: [YAMLPair]) {
-    func value(_ key: String) -> YAMLNode? { fields.first { $0.keyText == key }?.value }
-    func numbers(_ key: String) -> [Int] {
-      guard case .sequence(let items, _)? = value(key) else { return [] }
-      return items.compactMap { scalarText($0).flatMap { Int($0) } }
+extension HookDebt {
+  var json: String {
+    let owed = self.owed.map { hook in
+      "{\"when\": \(jsonString(hook.key.when.rawValue)), "
+        + "\"command\": \(jsonArray(hook.key.command.map(jsonString))), "
+        + "\"failures\": \(hook.failures), "
+        + "\"nextAttempt\": \(hook.nextAttempt.map(jsonNumber) ?? "null")}"
     }
-    guard let leader = value("leader").flatMap(scalarText) else { return nil }
-    let previous = value("previous").flatMap(scalarText)
-    self.init(
-      leader: leader, previous: previous, reason: value("reason").flatMap(scalarText) ?? "",
-      pending: numbers("pending"), failures: numbers("failures"))
-    if failures.count != pending.count { failures = pending.map { _ in 0 } }
+    return
+      "{\"leader\": \(jsonString(leader)), \"previous\": \(previous.map(jsonString) ?? "null"), "
+      + "\"reason\": \(jsonString(reason)), \"owed\": \(jsonArray(owed))}"
   }
+
+  /// Hooks owed by an older pgfollow (by position in the list) are not carried over.
+  fileprivate init?(_ fields: [YAMLPair]) {
+    guard let leader = field("leader", fields).flatMap(scalarText) else { return nil }
+    var owed: [OwedHook] = []
+    if case .sequence(let items, _)? = field("owed", fields) {
+      owed = items.compactMap(OwedHook.init)
+    }
+    self.init(
+      leader: leader, previous: field("previous", fields).flatMap(scalarText),
+      reason: field("reason", fields).flatMap(scalarText) ?? "", owed: owed)
+  }
+}
+
+extension OwedHook {
+  fileprivate init?(_ node: YAMLNode) {
+    guard case .mapping(let fields, _) = node,
+      let when = field("when", fields).flatMap(scalarText).flatMap(HookConfig.Timing.init),
+      let command = field("command", fields).map(texts), !command.isEmpty
+    else { return nil }
+    self.init(
+      key: HookKey(when: when, command: command),
+      failures: field("failures", fields).flatMap(scalarText).flatMap { Int($0) } ?? 0,
+      nextAttempt: field("nextAttempt", fields).flatMap(scalarText).flatMap { Double($0) })
+  }
+}
+
+private func field(_ key: String, _ fields: [YAMLPair]) -> YAMLNode? {
+  fields.first { $0.keyText == key }?.value
+}
+
+private func texts(_ node: YAMLNode) -> [String] {
+  guard case .sequence(let items, _) = node else { return [] }
+  return items.compactMap(scalarText)
 }
 
 /// A scalar's text; JSON's null (a plain `null`) is nil.
 private func scalarText(_ node: YAMLNode) -> String? {
   guard case .scalar(let scalar) = node else { return nil }
   return scalar.style == .plain && scalar.value == "null" ? nil : scalar.value
+}
+
+private func jsonArray(_ items: [String]) -> String { "[" + items.joined(separator: ", ") + "]" }
+
+/// A number JSON and YAML both read back exactly (millisecond precision is plenty here).
+private func jsonNumber(_ value: Double) -> String {
+  let milliseconds = Int64((abs(value) * 1000).rounded())
+  let digits = String(milliseconds % 1000)
+  let sign = value < 0 ? "-" : ""
+  return "\(sign)\(milliseconds / 1000).\(String(repeating: "0", count: 3 - digits.count))\(digits)"
 }
 
 /// A JSON string literal.

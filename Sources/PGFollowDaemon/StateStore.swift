@@ -5,29 +5,6 @@ import PGFollowYAML
   import Glibc
 #endif
 
-/// What pgfollow remembers between runs: the leader it last applied, and restarts still owed.
-public struct FollowState: Sendable, Equatable {
-  public var applied: AppliedLeader?
-  /// Units whose restart failed (or never ran) since the file last changed.
-  public var pendingRestart: [String] = []
-  public var restartFailures: Int = 0
-  public var lastRestartError: String?
-  /// Hooks still owed for the last change of leader.
-  public var hooks: HookRun?
-
-  public init() {}
-}
-
-/// The hooks owed for one change of leader, with the failures of each so far.
-public struct HookRun: Sendable, Equatable {
-  public var leader: String
-  public var previous: String?
-  public var reason: String
-  public var pending: [Int]
-  /// Failures so far, one entry per entry of `pending`.
-  public var failures: [Int]
-}
-
 /// The state file and the run lock, both in the state directory.
 public struct StateStore: Sendable {
   public let directory: String

@@ -34,12 +34,15 @@ public struct StatusReport: Sendable {
 /// Builds the status from a dry-run cycle: nothing is written, locked or restarted.
 public func collectStatus(config: Config, prober: any Prober = LibPQProber()) async -> StatusReport
 {
-  var controls = CycleControls()
-  let report = await Cycle(config: config, prober: prober, dryRun: true).run(&controls)
-  let store = StateStore(directory: config.stateDirectory)
+  let cycle = Cycle(config: config, prober: prober, dryRun: true)
   var state = FollowState()
   var stateError: String?
-  do { state = try store.load() } catch { stateError = error.description }
+  do { state = try cycle.store.load() } catch { stateError = error.description }
+  // Status reports what the nodes say now: no confirming cycles.
+  var settings = FollowSettings(config)
+  settings.confirmations = 1
+  var machine = FollowMachine(state: state, settings: settings)
+  let report = await cycle.run(&machine)
   var status = StatusReport(
     report: report, values: [], fileError: nil, state: state, stateError: stateError)
   let wanted = report.decision.leader.map {
@@ -93,8 +96,39 @@ extension StatusReport {
     let owed = state.pendingRestart.isEmpty ? "none" : state.pendingRestart.joined(separator: " ")
     lines.append(
       "restart owed: \(owed)" + (state.lastRestartError.map { "; last error: \($0)" } ?? ""))
+    lines += hookLines(config: config, now: wallClockNow())
+    if let unsettled = state.unsettled {
+      let since = max(0, Int64(wallClockNow() - unsettled.since))
+      lines.append("settling: a standby change seen \(since)s ago waits for run.standby_settle")
+    }
     if let stateError { lines.append("state:    \(stateError)") }
     return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// "hook owed: ./hook failing (failure 1 of 2; next try in 4s)".
+  private func hookLines(config: Config, now: WallSeconds) -> [String] {
+    guard let debt = state.hooks else { return [] }
+    let settings = FollowSettings(config)
+    return debt.owed.map { owed in
+      let attempts = settings.hook(owed.key)?.attempts ?? 1
+      var detail = owed.failures == 0 ? "not tried yet" : "failure \(owed.failures) of \(attempts)"
+      if let next = owed.nextAttempt {
+        let wait = max(0, next - now)
+        detail +=
+          wait > 0 ? "; next try in \(formatDuration(.seconds(wait.rounded(.up))))" : "; due now"
+      }
+      return "hook owed: \(owed.key) (\(detail)) for the change to \(debt.leader)"
+    }
+  }
+
+  private var hooksJSON: String {
+    let owed = state.hooks?.owed ?? []
+    let items = owed.map { hook in
+      "{\"command\": [\(hook.key.command.map(jsonString).joined(separator: ", "))], "
+        + "\"when\": \(jsonString(hook.key.when.rawValue)), \"failures\": \(hook.failures), "
+        + "\"next_attempt_unixtime\": \(hook.nextAttempt.map { String(Int64($0.rounded(.up))) } ?? "null")}"
+    }
+    return "[" + items.joined(separator: ", ") + "]"
   }
 
   /// The same as JSON, for machines.
@@ -135,6 +169,7 @@ extension StatusReport {
       "\"file\": \(jsonString(config.app.file))",
       "\"values\": [\(values.joined(separator: ", "))]",
       "\"restart_owed\": [\(state.pendingRestart.map(jsonString).joined(separator: ", "))]",
+      "\"hooks_owed\": \(hooksJSON)",
     ]
     if let fileError { fields.append("\"file_error\": \(jsonString(fileError))") }
     return "{" + fields.joined(separator: ", ") + "}\n"

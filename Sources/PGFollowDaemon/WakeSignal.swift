@@ -1,4 +1,3 @@
-import Dispatch
 import Synchronization
 
 #if canImport(Glibc)
@@ -10,6 +9,8 @@ public enum Wake: Sendable, Equatable {
   case timer, cycleNow, reload, stop
   /// A watched connection became readable or hung up.
   case connection
+  /// A restart or hook running in the background finished.
+  case workDone
 }
 
 /// Wakes the sidecar's loop early: a signal or a shutdown posts, the loop waits with a timeout.
@@ -38,16 +39,24 @@ final class WakeSignal: Sendable {
       try? await Task.sleep(for: timeout)
       deliver(.timer, generation: generation)
     }
-    if !sockets.isEmpty {
-      DispatchQueue.global().async {
-        if waitForInput(sockets, timeout: timeout) {
+    // The watcher ends when the wait does: closing `stopWatcher` wakes its poll.
+    var stopWatcher: Int32 = -1
+    var ends: [Int32] = [-1, -1]
+    if !sockets.isEmpty, pipe(&ends) == 0 {
+      for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+      stopWatcher = ends[1]
+      let stopped = ends[0]
+      startThread {
+        if waitForInput(sockets, stop: stopped, timeout: timeout) {
           self.deliver(.connection, generation: generation)
         }
+        close(stopped)
       }
     }
     defer {
       timer.cancel()
       state.withLock { $0.generation += 1 }
+      if stopWatcher >= 0 { close(stopWatcher) }
     }
     return await withCheckedContinuation { continuation in
       let ready = state.withLock { state -> Wake? in
@@ -76,11 +85,13 @@ final class WakeSignal: Sendable {
   }
 }
 
-/// Blocks until one of `sockets` is readable (data, end of file) or fails, or `timeout` passes.
-private func waitForInput(_ sockets: [Int32], timeout: Duration) -> Bool {
-  var descriptors = sockets.map {
+/// Blocks until one of `sockets` is readable (data, end of file) or fails, `stop` is closed at
+/// its other end, or `timeout` passes; true only for a socket.
+private func waitForInput(_ sockets: [Int32], stop: Int32, timeout: Duration) -> Bool {
+  var descriptors = (sockets + [stop]).map {
     pollfd(fd: $0, events: Int16(POLLIN), revents: 0)
   }
   let ready = poll(&descriptors, nfds_t(descriptors.count), Int32(clamping: milliseconds(timeout)))
-  return ready > 0 && descriptors.contains { $0.revents & Int16(POLLNVAL) == 0 && $0.revents != 0 }
+  return ready > 0
+    && descriptors.dropLast().contains { $0.revents & Int16(POLLNVAL) == 0 && $0.revents != 0 }
 }

@@ -71,9 +71,8 @@ struct Once: AsyncParsableCommand {
     let logger = options.bootstrapLogging()
     let config = try options.load()
     let lock = dryRun ? nil : try options.lock(config, logger: logger)
-    var controls = CycleControls()
     let started = ContinuousClock.now
-    let report = await Cycle(config: config, dryRun: dryRun).run(&controls)
+    let report = await Cycle(config: config, dryRun: dryRun).once()
     if let textfile = config.metrics.textfile, !dryRun {
       do {
         try writeMetricsTextfile(
@@ -149,8 +148,12 @@ struct CheckConfig: ParsableCommand {
 
   @OptionGroup var options: ConfigOptions
 
+  @Flag(help: "Print nothing when the configuration is valid (for ExecStartPre).")
+  var quiet = false
+
   func run() throws {
     let config = try options.load()
+    guard !quiet else { return }
     print("\(options.config): valid")
     print(config.summary)
   }

@@ -39,33 +39,33 @@ import Testing
   }
 
   @Test func limiterSpacesAndCapsAttempts() {
-    let start = ContinuousClock.now
+    let start: WallSeconds = 1_800_000_000
     var limiter = RestartLimiter(minimumInterval: .seconds(10), maximumPerHour: 3)
     #expect(limiter.denial(at: start) == nil)
     limiter.record(at: start)
-    #expect(limiter.denial(at: start + .seconds(4)) == .tooSoon(wait: .seconds(6)))
-    #expect(limiter.denial(at: start + .seconds(10)) == nil)
-    limiter.record(at: start + .seconds(10))
-    limiter.record(at: start + .seconds(20))
-    #expect(limiter.denial(at: start + .seconds(30)) == .hourlyCap(3, wait: .seconds(3570)))
-    #expect(limiter.denial(at: start + .seconds(3600)) == nil)
+    #expect(limiter.denial(at: start + 4) == .tooSoon(wait: .seconds(6)))
+    #expect(limiter.denial(at: start + 10) == nil)
+    limiter.record(at: start + 10)
+    limiter.record(at: start + 20)
+    #expect(limiter.denial(at: start + 30) == .hourlyCap(3, wait: .seconds(3570)))
+    #expect(limiter.denial(at: start + 3600) == nil)
   }
 
   /// The clock it is given steps back an hour, then forward two: the limiter neither stalls
   /// nor lets a burst through.
   @Test func limiterSurvivesClockSteps() {
-    let start = ContinuousClock.now + .seconds(7200)
+    let start: WallSeconds = 1_800_007_200
     var limiter = RestartLimiter(minimumInterval: .seconds(10), maximumPerHour: 3)
     limiter.record(at: start)
-    let back = start - .seconds(3600)
+    let back = start - 3600
     #expect(limiter.denial(at: back) == .tooSoon(wait: .seconds(10)))
-    #expect(limiter.denial(at: back + .seconds(10)) == nil)
-    limiter.record(at: back + .seconds(10))
-    limiter.record(at: back + .seconds(20))
-    #expect(limiter.denial(at: back + .seconds(30)) == .hourlyCap(3, wait: .seconds(3570)))
-    let forward = back + .seconds(7200)
+    #expect(limiter.denial(at: back + 10) == nil)
+    limiter.record(at: back + 10)
+    limiter.record(at: back + 20)
+    #expect(limiter.denial(at: back + 30) == .hourlyCap(3, wait: .seconds(3570)))
+    let forward = back + 7200
     #expect(limiter.denial(at: forward) == nil)
     limiter.record(at: forward)
-    #expect(limiter.denial(at: forward + .seconds(1)) == .tooSoon(wait: .seconds(9)))
+    #expect(limiter.denial(at: forward + 1) == .tooSoon(wait: .seconds(9)))
   }
 }

@@ -10,7 +10,7 @@ import Testing
     #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
     #expect(
       notify.messages.first { $0.contains("READY=1") }?.contains("STATUS=following node1") == true)
-    #expect(fixture.restarts().count == 1)
+    #expect(waitUntil(10) { fixture.restarts().count == 1 }, "\(sidecar.log)")
 
     // Steady state: one connection per node, opened once, kept.
     let before = try fixture.pgfollowBackends("node2")
@@ -96,7 +96,7 @@ import Testing
     let notify = try NotifySocket(directory: fixture.directory)
     let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
     #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
-    #expect(fixture.restarts().count == 2, "\(sidecar.log)")
+    #expect(waitUntil(10) { fixture.restarts().count == 2 }, "\(sidecar.log)")
     usleep(2_000_000)
     #expect(fixture.restarts().count == 2)
     #expect(try fixture.appValues() == fileBefore)

@@ -15,7 +15,7 @@ final class Simulation: @unchecked Sendable {
   /// Whether the restart attempt of a cycle succeeds, by attempt number (from 0).
   var restartSucceeds: @Sendable (Int) -> Bool = { _ in true }
   let cycle = Mutexed(0)
-  let now = Mutexed(ContinuousClock.now)
+  let now = Mutexed<WallSeconds>(1_800_000_000)
   let restartCycles = Mutexed<[Int]>([])
   let writeCycles = Mutexed<[Int]>([])
 
@@ -47,18 +47,39 @@ final class Simulation: @unchecked Sendable {
     _ count: Int, step: Duration = .seconds(1),
     clockStep: @escaping (Int) -> Duration = { _ in .zero }
   ) async throws -> [CycleReport] {
+    let cycle = try makeCycle()
+    var machine = try cycle.loadMachine()
+    return await repeated(count, step: step, clockStep: clockStep) { await cycle.run(&machine) }
+  }
+
+  /// The same as a cron loop: each run a fresh `once` on the state file, as a new process.
+  func runOnce(
+    _ count: Int, step: Duration = .seconds(1),
+    clockStep: @escaping (Int) -> Duration = { _ in .zero }
+  ) async throws -> [CycleReport] {
+    let cycle = try makeCycle()
+    return await repeated(count, step: step, clockStep: clockStep) { await cycle.once() }
+  }
+
+  private func makeCycle() throws -> Cycle {
     let text = try String(contentsOfFile: directory + "/pgfollow.yaml", encoding: .utf8)
     let config = try loadConfig(bytes: Array(text.utf8), file: directory + "/pgfollow.yaml")
-    let cycle = Cycle(
-      config: config, prober: ScriptedProber(simulation: self),
-      restarter: ScriptedRestarter(simulation: self), dryRun: false)
     let now = self.now
-    var controls = CycleControls(run: config.run, clock: { now.get() })
+    return Cycle(
+      config: config, prober: ScriptedProber(simulation: self),
+      restarter: ScriptedRestarter(simulation: self), dryRun: false, clock: { now.get() },
+      sleep: { pause in now.update { $0 += pause.inSeconds } })
+  }
+
+  private func repeated(
+    _ count: Int, step: Duration, clockStep: (Int) -> Duration,
+    _ body: () async -> CycleReport
+  ) async -> [CycleReport] {
     var reports: [CycleReport] = []
     for index in 0..<count {
       self.cycle.set(index)
-      now.update { $0 = $0 + step + clockStep(index) }
-      let report = await cycle.run(&controls)
+      now.update { $0 += (step + clockStep(index)).inSeconds }
+      let report = await body()
       if report.wroteFile { writeCycles.update { $0.append(index) } }
       reports.append(report)
     }
@@ -218,8 +239,10 @@ func down(_ node: String) -> NodeEvidence {
     #expect(simulation.writeCycles.get() == [0])
   }
 
-  /// A hook that always fails is tried on three cycles and given up, after each of two leader
-  /// changes; the hook beside it runs once each time; neither changes what the cycle reports.
+  /// A hook that always fails is retried 5 s and then 10 s later (backoff) and given up after
+  /// three tries; a change of leader before then starts its count afresh (the first change's
+  /// debt is replaced at cycle 11). The hook beside it runs once each time; neither changes what
+  /// the cycle reports.
   @Test func aFailingHookIsGivenUpAfterItsAttemptsEachTime() async throws {
     let simulation = try Simulation(
       extra: """
@@ -238,8 +261,9 @@ func down(_ node: String) -> NodeEvidence {
         reports[index].hooks.contains { $0.command == command && $0.note.hasPrefix(note) }
       }
     }
-    #expect(cycles("/bin/false", "will retry") == [0, 1, 11, 12])
-    #expect(cycles("/bin/false", "gave up after 3 failures") == [2, 13])
+    #expect(cycles("/bin/false", "will retry (failure 1 of 3) in 5s") == [0, 11])
+    #expect(cycles("/bin/false", "will retry (failure 2 of 3) in 10s") == [5, 16])
+    #expect(cycles("/bin/false", "gave up after 3 failures") == [26])
     #expect(cycles("/bin/true", "succeeded") == [0, 11])
     #expect(simulation.restartCycles.get() == [11])
     #expect(reports.allSatisfy { [.inSync, .changed].contains($0.status) || $0.confirming != nil })

@@ -26,11 +26,32 @@ import Testing
 @Suite struct HookStateJSONTests {
   @Test func owedHooksRoundTrip() throws {
     var state = FollowState()
-    state.hooks = HookRun(
+    state.hooks = HookDebt(
       leader: "node2", previous: nil, reason: "the newest row (1, node2) names \"node2\"",
-      pending: [0, 2], failures: [0, 1])
+      owed: [
+        OwedHook(key: HookKey(when: .beforeRestart, command: ["/bin/x", "a b", "\"c\""])),
+        OwedHook(
+          key: HookKey(when: .afterRestart, command: ["/bin/y"]), failures: 2,
+          nextAttempt: 1_800_000_012.5),
+      ])
     #expect(try FollowState(json: Array(state.json.utf8), file: "s") == state)
     state.hooks?.previous = "null"
     #expect(try FollowState(json: Array(state.json.utf8), file: "s") == state)
+  }
+
+  /// The limiter's attempts and a settling change outlive the process.
+  @Test func persistedControlsRoundTrip() throws {
+    var state = FollowState()
+    state.restartAttempts = [1_800_000_000, 1_800_000_002.25, 1_800_000_004.125]
+    state.unsettled = UnsettledChange(target: "db_slave[0].address=node1:5432", since: 17.5)
+    #expect(try FollowState(json: Array(state.json.utf8), file: "s") == state)
+  }
+
+  /// Hooks an older pgfollow owed by their place in the list are dropped, not misread.
+  @Test func hooksOwedByPositionAreDropped() throws {
+    let old =
+      #"{"hooks": {"leader": "n2", "previous": null, "reason": "r", "pending": [0], "failures": [1]}}"#
+    let state = try FollowState(json: Array(old.utf8), file: "s")
+    #expect(state.hooks == nil)
   }
 }

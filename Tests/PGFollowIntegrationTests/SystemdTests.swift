@@ -92,19 +92,26 @@ final class Container {
     }
   }
 
-  func install(fixture: Fixture) throws {
+  /// The application unit (which records each start, after `startSeconds` of starting up) and
+  /// examples/pgfollow.service with the watchdog shortened to 3 s so that every case takes
+  /// seconds; `overrides` changes more of the unit.
+  func install(
+    fixture: Fixture, appStartSeconds: Int = 0, overrides: [String: String] = [:]
+  ) throws {
     try fixture.editConfig("systemctl: ./systemctl", "systemctl: /usr/bin/systemctl")
     let app = """
       [Unit]
       Description=Demo application that records each start
       [Service]
+      ExecStartPre=/bin/sleep \(appStartSeconds)
       ExecStart=/bin/sh -c 'echo "$INVOCATION_ID" >> /opt/t/app-starts; exec sleep infinity'
 
       """
     try app.write(toFile: directory + "/app.service", atomically: false, encoding: .utf8)
     let unit = try serviceUnit(
       binary: "/opt/t/pgfollow", config: "/opt/t/pgfollow.yaml",
-      overrides: ["User": "root", "Group": "root", "WatchdogSec": "3s", "TimeoutAbortSec": "2s"])
+      overrides: ["User": "root", "Group": "root", "WatchdogSec": "3s", "TimeoutAbortSec": "2s"]
+        .merging(overrides) { $1 })
     try unit.write(toFile: directory + "/pgfollow.service", atomically: false, encoding: .utf8)
     try exec("cp", "/opt/t/app.service", "/opt/t/pgfollow.service", "/run/systemd/system/")
     try systemctl("daemon-reload")
@@ -137,6 +144,17 @@ final class Container {
 
   func journal() throws -> String {
     try exec("journalctl", "--no-pager", "-o", "short")
+  }
+
+  /// pgfollow's own lines at warning or worse, less the expected ones: a node down, and the
+  /// holds while a failover is under way.
+  func pgfollowWarnings() throws -> [String] {
+    let lines = try exec(
+      "journalctl", "--no-pager", "-o", "cat", "-p", "warning", "_COMM=pgfollow")
+    return lines.split(separator: "\n").map(String.init).filter { line in
+      !line.hasPrefix("node node1 unreachable") && !line.hasPrefix("holding: ")
+        && !line.hasPrefix("-- ")
+    }
   }
 
   func appStarts() -> [String] {

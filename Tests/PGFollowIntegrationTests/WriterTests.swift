@@ -8,6 +8,7 @@ import Testing
     let notify = try NotifySocket(directory: fixture.directory)
     let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
     #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
+    #expect(waitUntil(10) { fixture.restarts().count == 1 }, "the start-up reconcile")
     let restartsBefore = fixture.restarts().count
     usleep(2_500_000)  // past the restart spacing after the start-up reconcile, as in steady state
     let start = Date()

@@ -1,0 +1,277 @@
+/// What the follow machine needs from the configuration.
+public struct FollowSettings: Sendable, Equatable {
+  public var units: [String]
+  public var hooks: [HookConfig]
+  /// How long a change that keeps the leader must last; zero applies it at once.
+  public var settle: Duration
+  public var confirmations: Int
+  public var restartMinimumInterval: Duration
+  public var restartMaximumPerHour: Int
+  /// A failing hook waits its `retryAfter` before its second try, twice as long before each
+  /// next one, and never longer than this.
+  public var hookRetryCap: Duration = .seconds(300)
+
+  public init(_ config: Config) {
+    self.init(
+      units: config.restart.units, hooks: config.hooks, settle: config.run.standbySettle,
+      confirmations: config.run.confirmations,
+      restartMinimumInterval: config.run.restartMinimumInterval,
+      restartMaximumPerHour: config.run.restartMaximumPerHour)
+  }
+
+  public init(
+    units: [String], hooks: [HookConfig] = [], settle: Duration = .seconds(10),
+    confirmations: Int = 2, restartMinimumInterval: Duration = .seconds(2),
+    restartMaximumPerHour: Int = 20
+  ) {
+    self.units = units
+    self.hooks = hooks
+    self.settle = settle
+    self.confirmations = confirmations
+    self.restartMinimumInterval = restartMinimumInterval
+    self.restartMaximumPerHour = restartMaximumPerHour
+  }
+
+  public func hook(_ key: HookKey) -> HookConfig? { hooks.first { HookKey($0) == key } }
+}
+
+/// The file edit a decision leads to, as the machine needs to know it.
+public struct PlannedChange: Sendable, Equatable {
+  /// Whether the file's bytes would change.
+  public var changesFile: Bool
+  /// Whether a value that names the leader would change (never delayed by settling).
+  public var changesLeaderValues: Bool
+  /// The values the file would hold, as text: what a settling change is known by.
+  public var target: String
+
+  public init(changesFile: Bool, changesLeaderValues: Bool, target: String) {
+    self.changesFile = changesFile
+    self.changesLeaderValues = changesLeaderValues
+    self.target = target
+  }
+}
+
+/// The follow logic as a value, with no I/O and no clock: it takes what a cycle saw and what
+/// finished, and says what to do. Hysteresis, settling, the restart limiter, owed restarts and
+/// owed hooks with their backoff all live here; the daemon carries the steps out (save the
+/// state, replace the file, run a restart or a hook) and reports back.
+public struct FollowMachine: Sendable {
+  public private(set) var state: FollowState
+  public private(set) var settings: FollowSettings
+  public private(set) var hysteresis: Hysteresis
+  /// Work started and not finished yet.
+  public private(set) var inFlight: Set<Work> = []
+  /// Files replaced so far by this machine: a restart started before the latest replacement does
+  /// not pay for it.
+  private var replacements = 0
+  /// A hook debt is replaced at each change of leader; work of an older one no longer counts.
+  private var changes = 0
+  private var beforeReplace: FollowState?
+
+  public enum Work: Sendable, Hashable {
+    /// Restart a unit; `replacement` is the number of file replacements it covers.
+    case restart(unit: String, replacement: Int)
+    case hook(HookKey, change: Int)
+
+    public var unit: String? { if case .restart(let unit, _) = self { unit } else { nil } }
+  }
+
+  public enum Step: Sendable, Equatable {
+    /// Nothing to write (the state may still have changed: save it).
+    case inSync
+    case confirming(Hysteresis.Verdict)
+    /// A change that keeps the leader waits this much longer to prove it lasts.
+    case settling(wait: Duration)
+    /// Save the state (it already owes the restart), then replace the file, and call
+    /// `fileNotReplaced()` if that fails.
+    case replaceFile
+  }
+
+  public init(state: FollowState, settings: FollowSettings) {
+    self.state = state
+    self.settings = settings
+    hysteresis = Hysteresis(required: settings.confirmations, current: state.applied?.name)
+  }
+
+  /// Takes a new configuration: hysteresis carries over when its requirement is unchanged, and
+  /// owed work that is no longer configured is dropped.
+  public mutating func reconfigure(_ settings: FollowSettings) {
+    if settings.confirmations != self.settings.confirmations {
+      hysteresis = Hysteresis(required: settings.confirmations, current: hysteresis.current)
+    }
+    self.settings = settings
+    prune()
+  }
+
+  /// A cycle decided to follow `leader` (named by the row of `unixtime`), and the file would
+  /// change as `change` says.
+  public mutating func follow(
+    leader: String, unixtime: Int64?, reason: String, change: PlannedChange, now: WallSeconds
+  ) -> Step {
+    let verdict = hysteresis.judge(leader: leader)
+    guard verdict == .apply else { return .confirming(verdict) }
+    let leaderChanges = state.applied?.name != leader
+    if change.changesFile && !leaderChanges && !change.changesLeaderValues,
+      let wait = timeToSettle(change.target, now: now)
+    {
+      return .settling(wait: wait)
+    }
+    state.unsettled = nil
+    beforeReplace = state
+    if let unixtime { state.applied = AppliedLeader(name: leader, unixtime: unixtime) }
+    if leaderChanges && !settings.hooks.isEmpty {
+      changes += 1
+      state.hooks = HookDebt(
+        leader: leader, previous: beforeReplace?.applied?.name, reason: reason,
+        owed: uniqueKeys(settings.hooks).map { OwedHook(key: $0) })
+    }
+    guard change.changesFile else { return .inSync }
+    replacements += 1
+    state.pendingRestart = settings.units
+    return .replaceFile
+  }
+
+  /// The file could not be replaced: nothing of that change was applied, so it is tried again.
+  public mutating func fileNotReplaced() {
+    if let beforeReplace { state = beforeReplace }
+    beforeReplace = nil
+  }
+
+  /// What may start now: owed before-restart hooks, then owed restarts as the limiter allows,
+  /// then, once no restart is owed, after-restart hooks. A hook that failed waits its backoff.
+  public mutating func dueWork(now: WallSeconds) -> (
+    start: [Work], deferred: RestartLimiter.Denial?
+  ) {
+    prune()
+    var start = dueHooks(.beforeRestart, now: now)
+    let beforeRunning = !start.isEmpty || inFlight.contains { isHook($0, .beforeRestart) }
+    var deferred: RestartLimiter.Denial?
+    if !beforeRunning {
+      let restarts = dueRestarts(now: now)
+      start += restarts.start
+      deferred = restarts.deferred
+    }
+    let restartsDone =
+      state.pendingRestart.isEmpty && !inFlight.contains { $0.unit != nil }
+      && !start.contains { $0.unit != nil }
+    if restartsDone { start += dueHooks(.afterRestart, now: now) }
+    inFlight.formUnion(start)
+    return (start, deferred)
+  }
+
+  private mutating func dueRestarts(now: WallSeconds) -> (
+    start: [Work], deferred: RestartLimiter.Denial?
+  ) {
+    var start: [Work] = []
+    var limiter = RestartLimiter(
+      minimumInterval: settings.restartMinimumInterval,
+      maximumPerHour: settings.restartMaximumPerHour, attempts: state.restartAttempts)
+    defer { state.restartAttempts = limiter.attempts }
+    for unit in settings.units where state.pendingRestart.contains(unit) {
+      guard !inFlight.contains(where: { $0.unit == unit }) else { continue }
+      if let denial = limiter.denial(at: now) { return (start, denial) }
+      limiter.record(at: now)
+      start.append(.restart(unit: unit, replacement: replacements))
+    }
+    return (start, nil)
+  }
+
+  private func dueHooks(_ timing: HookConfig.Timing, now: WallSeconds) -> [Work] {
+    guard let debt = state.hooks else { return [] }
+    return debt.owed.filter { owed in
+      owed.key.when == timing && (owed.nextAttempt ?? now) <= now
+        && !inFlight.contains(.hook(owed.key, change: changes))
+    }.map { .hook($0.key, change: changes) }
+  }
+
+  /// Work finished. Returns what follows, in words: "succeeded", "will retry (failure 1 of 3)
+  /// in 5s", "gave up after 3 failures", "failed" (a restart, owed still), or "superseded".
+  @discardableResult
+  public mutating func finished(
+    _ work: Work, succeeded: Bool, error: String? = nil, now: WallSeconds
+  ) -> String {
+    inFlight.remove(work)
+    switch work {
+    case .restart(let unit, let replacement):
+      return restartFinished(unit, replacement, succeeded, error)
+    case .hook(let key, let change):
+      guard change == changes else { return "superseded by a newer change of leader" }
+      return hookFinished(key, succeeded, now: now)
+    }
+  }
+
+  private mutating func restartFinished(
+    _ unit: String, _ replacement: Int, _ succeeded: Bool, _ error: String?
+  ) -> String {
+    if succeeded {
+      if replacement == replacements { state.pendingRestart.removeAll { $0 == unit } }
+    } else {
+      state.restartFailures += 1
+      state.lastRestartError = "\(unit): \(error ?? "failed")"
+    }
+    if state.pendingRestart.isEmpty {
+      state.restartFailures = 0
+      state.lastRestartError = nil
+    }
+    if !succeeded { return "failed" }
+    return replacement == replacements ? "succeeded" : "succeeded; owed again for a newer change"
+  }
+
+  private mutating func hookFinished(_ key: HookKey, _ succeeded: Bool, now: WallSeconds) -> String
+  {
+    guard var debt = state.hooks, let index = debt.owed.firstIndex(where: { $0.key == key }) else {
+      return "no longer owed"
+    }
+    defer { state.hooks = debt.owed.isEmpty ? nil : debt }
+    if succeeded {
+      debt.owed.remove(at: index)
+      return "succeeded"
+    }
+    let attempts = settings.hook(key)?.attempts ?? 1
+    debt.owed[index].failures += 1
+    let failures = debt.owed[index].failures
+    if failures >= attempts {
+      debt.owed.remove(at: index)
+      return "gave up after \(failures) failures"
+    }
+    let delay = retryDelay(first: settings.hook(key)?.retryAfter ?? .seconds(5), failures)
+    debt.owed[index].nextAttempt = now + delay.inSeconds
+    return "will retry (failure \(failures) of \(attempts)) in \(formatDuration(delay))"
+  }
+
+  /// `first` after the first failure, doubling, at most the cap.
+  func retryDelay(first: Duration, _ failures: Int) -> Duration {
+    var delay = first
+    for _ in 1..<max(1, failures) where delay < settings.hookRetryCap { delay *= 2 }
+    return min(delay, settings.hookRetryCap)
+  }
+
+  /// Nil when the change has lasted the settle time; otherwise how long to go. A clock that
+  /// stepped back restarts the wait from now.
+  private mutating func timeToSettle(_ target: String, now: WallSeconds) -> Duration? {
+    let settle = settings.settle.inSeconds
+    guard settle > 0 else { return nil }
+    if state.unsettled?.target != target || (state.unsettled?.since ?? now) > now {
+      state.unsettled = UnsettledChange(target: target, since: now)
+    }
+    let waited = now - (state.unsettled?.since ?? now)
+    return waited >= settle ? nil : .seconds(settle - waited)
+  }
+
+  private mutating func prune() {
+    state.pendingRestart.removeAll { !settings.units.contains($0) }
+    guard var debt = state.hooks else { return }
+    let configured = Set(settings.hooks.map(HookKey.init))
+    debt.owed.removeAll { !configured.contains($0.key) }
+    state.hooks = debt.owed.isEmpty ? nil : debt
+  }
+
+  private func isHook(_ work: Work, _ timing: HookConfig.Timing) -> Bool {
+    if case .hook(let key, _) = work { key.when == timing } else { false }
+  }
+}
+
+private func uniqueKeys(_ hooks: [HookConfig]) -> [HookKey] {
+  var seen = Set<HookKey>()
+  return hooks.map(HookKey.init).filter { seen.insert($0).inserted }
+}

@@ -1,0 +1,53 @@
+import PGFollowCore
+import Synchronization
+
+/// Restarts and hooks started by the sidecar, run off its loop: each finishes on a thread of its
+/// own, bounded by its timeout, and wakes the loop, which hands the result to the follow machine.
+/// The loop keeps cycling and pinging the watchdog meanwhile.
+final class BackgroundWork: Sendable {
+  private let finished = Mutex<[(FollowMachine.Work, ProcessResult)]>([])
+  private let wake: WakeSignal
+
+  init(wake: WakeSignal) {
+    self.wake = wake
+  }
+
+  func start(_ work: FollowMachine.Work, cycle: Cycle, state: FollowState) {
+    Task {
+      let result = await cycle.execute(work, state: state)
+      finished.withLock { $0.append((work, result)) }
+      wake.post(.workDone)
+    }
+  }
+
+  /// The work that finished since the last call.
+  func takeFinished() -> [(FollowMachine.Work, ProcessResult)] {
+    finished.withLock { finished in
+      defer { finished = [] }
+      return finished
+    }
+  }
+}
+
+/// When the loop must next tell systemd's watchdog it is alive: every half `WatchdogSec`,
+/// whatever the cycle interval, so that only a loop that really stalls is killed.
+struct WatchdogPacer {
+  let interval: Duration?
+  private(set) var due: ContinuousClock.Instant = .now
+
+  init(watchdog: Duration?) {
+    interval = watchdog.map { $0 / 2 }
+  }
+
+  /// How long the loop may wait before it must ping, at most `limit`.
+  func wait(atMost limit: Duration) -> Duration {
+    guard interval != nil else { return limit }
+    return min(limit, ContinuousClock.now.duration(to: due))
+  }
+
+  var isDue: Bool { interval != nil && ContinuousClock.now >= due }
+
+  mutating func pinged() {
+    if let interval { due = .now + interval }
+  }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+
+/// Under a real systemd, with the example unit (watchdog shortened to 3 s): slow work runs
+/// beside the loop, so the watchdog never fires, the application is restarted once per change
+/// of leader, and pgfollow's journal stays clean.
+@Suite(.serialized) struct SlowWorkTests {
+  /// The application takes 6 s (twice WatchdogSec) to start, at start-up and at the failover.
+  @Test func aSlowApplicationIsRestartedOnceAndTheWatchdogNeverFires() throws {
+    let fixture = try Fixture()
+    let container = try Container(fixture: fixture)
+    defer { container.powerOff() }
+    try container.install(fixture: fixture, appStartSeconds: 6)
+    try container.systemctl("start", "app.service")
+    try container.systemctl("start", "pgfollow.service")
+    #expect(waitUntil(30) { container.appStarts().count == 2 }, "the start-up reconcile")
+
+    try fixture.clusterCommand("kill", "node1")
+    try fixture.clusterCommand("promote", "node2")
+    #expect(
+      waitUntil(40) { container.appStarts().count == 3 }, "\((try? container.journal()) ?? "")")
+    usleep(4_000_000)
+    #expect(container.appStarts().count == 3, "restarted more than once")
+    #expect(try container.property("pgfollow", "NRestarts") == "0")
+    #expect(try container.property("pgfollow", "StatusText") == "following node2")
+    #expect(try !container.journal().contains("Watchdog timeout"))
+    #expect(try container.pgfollowWarnings() == [])
+    #expect(try container.journal().contains("restarting app.service (in the background"))
+  }
+
+  /// SIGTERM while the application is restarting: the stop waits for that restart, the state
+  /// says it is done, and the next start does not restart the application again.
+  @Test func aStopDuringASlowRestartFinishesItAndTheNextStartDoesNotRepeatIt() throws {
+    let fixture = try Fixture()
+    let container = try Container(fixture: fixture)
+    defer { container.powerOff() }
+    try container.install(fixture: fixture, appStartSeconds: 6)
+    try container.systemctl("start", "app.service")
+    try container.systemctl("start", "pgfollow.service")
+    #expect(waitUntil(30) { container.appStarts().count == 2 })
+    try fixture.clusterCommand("kill", "node1")
+    try fixture.clusterCommand("promote", "node2")
+    #expect(
+      try waitUntil(20) {
+        try container.property("app", "ActiveState") == "activating"
+      })
+    try container.systemctl("stop", "pgfollow.service")
+    #expect(container.appStarts().count == 3, "the stop did not wait for the restart")
+    #expect(try container.property("pgfollow", "Result") == "success")
+    let state = try String(contentsOfFile: fixture.directory + "/state/state.json", encoding: .utf8)
+    #expect(state.contains("\"pendingRestart\": []"), "\(state)")
+    #expect(try container.journal().contains("stopping once this has finished: restarting app"))
+    try container.systemctl("start", "pgfollow.service")
+    usleep(4_000_000)
+    #expect(container.appStarts().count == 3, "the next start restarted the application again")
+    #expect(try container.pgfollowWarnings() == [])
+  }
+
+  /// An after-restart hook takes 6 s: it runs once per change of leader, while the loop goes on.
+  @Test func aSlowHookRunsOnceWhileTheLoopGoesOn() throws {
+    let fixture = try Fixture()
+    try fixture.editConfig(
+      "state_directory:",
+      """
+      hooks:
+        - command: [/bin/sh, -c, 'sleep 6; echo "$PGFOLLOW_LEADER" >> /opt/t/hook-runs']
+      state_directory:
+      """)
+    let container = try Container(fixture: fixture)
+    defer { container.powerOff() }
+    try container.install(fixture: fixture)
+    try container.systemctl("start", "app.service")
+    try container.systemctl("start", "pgfollow.service")
+    func hookRuns() -> [String] {
+      ((try? String(contentsOfFile: fixture.directory + "/hook-runs", encoding: .utf8)) ?? "")
+        .split(separator: "\n").map(String.init)
+    }
+    #expect(waitUntil(30) { hookRuns() == ["node1"] })
+    try fixture.clusterCommand("kill", "node1")
+    try fixture.clusterCommand("promote", "node2")
+    #expect(
+      waitUntil(40) { hookRuns() == ["node1", "node2"] }, "\((try? container.journal()) ?? "")")
+    usleep(3_000_000)
+    #expect(hookRuns() == ["node1", "node2"])
+    #expect(container.appStarts().count == 3)
+    #expect(try container.property("pgfollow", "NRestarts") == "0")
+    #expect(try container.pgfollowWarnings() == [])
+  }
+
+  /// run.interval (8 s) longer than WatchdogSec (3 s): the loop pings between cycles, and a
+  /// failover is still followed.
+  @Test func anIntervalLongerThanTheWatchdogIsFine() throws {
+    let fixture = try Fixture()
+    try fixture.editConfig("state_directory:", "run: {interval: 8s}\nstate_directory:")
+    let container = try Container(fixture: fixture)
+    defer { container.powerOff() }
+    try container.install(fixture: fixture)
+    try container.systemctl("start", "app.service")
+    try container.systemctl("start", "pgfollow.service")
+    usleep(10_000_000)
+    #expect(try container.property("pgfollow", "NRestarts") == "0")
+    try fixture.clusterCommand("kill", "node1")
+    try fixture.clusterCommand("promote", "node2")
+    #expect(
+      try waitUntil(30) { try container.property("pgfollow", "StatusText") == "following node2" })
+    #expect(waitUntil(20) { container.appStarts().count == 3 })
+    #expect(try container.property("pgfollow", "NRestarts") == "0")
+    #expect(try container.pgfollowWarnings() == [])
+  }
+}
