@@ -138,23 +138,24 @@ public struct FollowMachine: Sendable {
   }
 
   /// What may start now: owed before-restart hooks, then owed restarts as the limiter allows,
-  /// then, once no restart is owed, after-restart hooks. A hook that failed waits its backoff.
+  /// then, once no restart is owed, after-restart hooks. Hooks run one at a time, in the order
+  /// of the configuration; one that failed waits its backoff without holding up the next.
   public mutating func dueWork(now: WallSeconds) -> (
     start: [Work], deferred: RestartLimiter.Denial?
   ) {
     prune()
-    var start = dueHooks(.beforeRestart, now: now)
-    let beforeRunning = !start.isEmpty || inFlight.contains { isHook($0, .beforeRestart) }
-    var deferred: RestartLimiter.Denial?
-    if !beforeRunning {
-      let restarts = dueRestarts(now: now)
-      start += restarts.start
-      deferred = restarts.deferred
+    let hookRunning = inFlight.contains { if case .hook = $0 { true } else { false } }
+    if let hook = nextHook(.beforeRestart, now: now), !hookRunning {
+      inFlight.insert(hook)
+      return ([hook], nil)
     }
+    if inFlight.contains(where: { isHook($0, .beforeRestart) }) { return ([], nil) }
+    var (start, deferred) = dueRestarts(now: now)
     let restartsDone =
-      state.pendingRestart.isEmpty && !inFlight.contains { $0.unit != nil }
-      && !start.contains { $0.unit != nil }
-    if restartsDone { start += dueHooks(.afterRestart, now: now) }
+      state.pendingRestart.isEmpty && !inFlight.contains { $0.unit != nil } && start.isEmpty
+    if restartsDone, !hookRunning, let hook = nextHook(.afterRestart, now: now) {
+      start.append(hook)
+    }
     inFlight.formUnion(start)
     return (start, deferred)
   }
@@ -176,12 +177,11 @@ public struct FollowMachine: Sendable {
     return (start, nil)
   }
 
-  private func dueHooks(_ timing: HookConfig.Timing, now: WallSeconds) -> [Work] {
-    guard let debt = state.hooks else { return [] }
-    return debt.owed.filter { owed in
+  private func nextHook(_ timing: HookConfig.Timing, now: WallSeconds) -> Work? {
+    let owed = state.hooks?.owed.first { owed in
       owed.key.when == timing && (owed.nextAttempt ?? now) <= now
-        && !inFlight.contains(.hook(owed.key, change: changes))
-    }.map { .hook($0.key, change: changes) }
+    }
+    return owed.map { .hook($0.key, change: changes) }
   }
 
   /// Work finished. Returns what follows, in words: "succeeded", "will retry (failure 1 of 3)

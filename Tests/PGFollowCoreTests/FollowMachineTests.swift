@@ -141,6 +141,9 @@ import Testing
     #expect(machine.dueWork(now: now + 1).start.isEmpty)
     machine.finished(restart[0], succeeded: true, now: now + 2)
     #expect(machine.dueWork(now: now + 2).start == [.hook(HookKey(Self.hookA), change: 1)])
+    // One hook at a time: the retry waits for the running one as well as for its backoff.
+    #expect(machine.dueWork(now: now + 5).start.isEmpty)
+    machine.finished(.hook(HookKey(Self.hookA), change: 1), succeeded: true, now: now + 3)
     #expect(machine.dueWork(now: now + 4.9).start.isEmpty)
     let retry = machine.dueWork(now: now + 5).start
     #expect(retry == [.hook(HookKey(Self.hookB), change: 1)])

@@ -117,3 +117,56 @@ import Testing
     #expect(fixture.restarts().isEmpty)
   }
 }
+
+/// Slow work beside the sidecar's loop.
+@Suite(.serialized) struct SidecarSlowWorkTests {
+  /// A systemctl that hangs is killed at restart.timeout and tried again; the loop keeps
+  /// cycling and pinging meanwhile.
+  @Test func aHungSystemctlIsKilledAtItsTimeoutWhileTheLoopGoesOn() throws {
+    let fixture = try Fixture()
+    try fixture.setSystemctl(exitCode: 0, sleepSeconds: 60)
+    try fixture.editConfig("timeout: 10s", "timeout: 2s")
+    let notify = try NotifySocket(directory: fixture.directory)
+    let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
+    #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
+    let start = notify.messages.count
+    usleep(5_000_000)
+    notify.receive()
+    let watchdogs = notify.messages[start...].filter { $0.contains("WATCHDOG=1") }.count
+    #expect(watchdogs >= 4, "the loop stalled behind the restart: \(watchdogs) pings in 5 s")
+    #expect(
+      sidecar.log.contains("restart of app.service failed: timed out and was killed"),
+      "\(sidecar.log)")
+    #expect(fixture.restarts().count >= 2, "not tried again")
+    #expect(sidecar.stop() == 0)
+  }
+
+  /// The hooks are reordered and SIGHUP arrives while the first one runs: each runs once, and
+  /// nothing runs that is no longer configured.
+  @Test func aReloadDuringASlowHookRunsEachHookOnce() throws {
+    let fixture = try Fixture()
+    let runs = fixture.directory + "/hook-runs"
+    let slow = "[/bin/sh, -c, 'sleep 3; echo slow >> \(runs)']"
+    let quick = "[/bin/sh, -c, 'echo quick >> \(runs)']"
+    try fixture.editConfig(
+      "state_directory:", "hooks:\n  - command: \(slow)\n  - command: \(quick)\nstate_directory:")
+    let sidecar = try Sidecar(fixture: fixture)
+    func lines() -> [String] {
+      ((try? String(contentsOfFile: runs, encoding: .utf8)) ?? "").split(separator: "\n").map(
+        String.init)
+    }
+    #expect(waitUntil(10) { sidecar.log.contains("running hook /bin/sh -c sleep 3") })
+    try fixture.editConfig(
+      "hooks:\n  - command: \(slow)\n  - command: \(quick)",
+      "hooks:\n  - command: \(quick)\n  - command: \(slow)")
+    sidecar.signal(SIGHUP)
+    #expect(waitUntil(10) { sidecar.log.contains("reloaded") })
+    #expect(waitUntil(10) { lines() == ["slow", "quick"] }, "\(sidecar.log)")
+    usleep(3_000_000)
+    #expect(lines() == ["slow", "quick"], "a hook ran twice: \(sidecar.log)")
+    #expect(sidecar.stop() == 0)
+    let state = try String(
+      contentsOfFile: fixture.directory + "/state/state.json", encoding: .utf8)
+    #expect(!state.contains("\"hooks\""), "\(state)")
+  }
+}
