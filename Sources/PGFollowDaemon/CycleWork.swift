@@ -11,7 +11,8 @@ extension Cycle {
   /// Carries out, one after another, the work the machine makes due (before-restart hooks,
   /// restarts, after-restart hooks), saving the state after each; stops when nothing more is
   /// due now. With `waitingOutSpacing` (`once`), an owed restart held back only by the minimum
-  /// spacing, before anything else ran, is waited for: the sidecar would make it a moment later.
+  /// spacing, and not yet tried in this call, is waited for once: the sidecar would make it a
+  /// moment later.
   /// A dry run lists what would run.
   public func performDueWork(
     _ machine: inout FollowMachine, into report: inout CycleReport,
@@ -28,7 +29,7 @@ extension Cycle {
         mayWait = false
         continue
       }
-      mayWait = false
+      if due.start.contains(where: { $0.unit != nil }) { mayWait = false }
       guard !due.start.isEmpty else { return }
       let before = machine.state
       for work in due.start {

@@ -68,6 +68,14 @@ private func problems(_ text: String) -> [String] {
       "9:33: hooks[0].timeout must be between 100ms and 3600s"
     ),
     (
+      "hooks: [{command: [x], retry_after: 2h}]",
+      "9:37: hooks[0].retry_after must be between 0s and 3600s"
+    ),
+    (
+      "hooks: [{command: [x], retry_after: soon}]",
+      "9:37: hooks[0].retry_after must be a duration such as 500ms, 2s or 1m"
+    ),
+    (
       "hooks: [{command: [x], when: sometime}]",
       "9:30: hooks[0].when must be one of \"before-restart\", \"after-restart\""
     ),

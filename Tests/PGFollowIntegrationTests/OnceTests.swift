@@ -236,3 +236,33 @@ final class HungListener {
     #expect(!result.output.contains("topsecret"))
   }
 }
+
+/// The cron loop's controls, against the real cluster: they last from one run to the next.
+@Suite(.serialized) struct OnceControlsTests {
+  /// The standby is stopped and started again between runs, four times: after the first run
+  /// (which points db_slave at it) the application is never restarted, because a change that
+  /// keeps the leader must last run.standby_settle (10 s) across runs, as in the sidecar.
+  @Test func aStandbyStoppedAndStartedBetweenRunsRestartsNothing() throws {
+    let fixture = try Fixture()
+    #expect(try fixture.pgfollow("once").status == 2)
+    #expect(fixture.restarts().count == 1)
+    let synced = try fixture.appValues()
+    for _ in 0..<4 {
+      try fixture.clusterCommand("kill", "node2")
+      let down = try fixture.pgfollow("once")
+      #expect(down.status == 0, "\(down.output)")
+      #expect(down.output.contains("a standby changed; waiting 10s"), "\(down.output)")
+      try fixture.clusterCommand("restart", "node2")
+      #expect(
+        try waitUntil(20) {
+          try fixture.pgfollow("status").output.contains("standby:  node2")
+        })
+      #expect(try fixture.pgfollow("once").status == 0)
+    }
+    #expect(fixture.restarts().count == 1, "a flapping standby restarted the application")
+    #expect(try fixture.appValues() == synced)
+    let state = try String(
+      contentsOfFile: fixture.directory + "/state/state.json", encoding: .utf8)
+    #expect(!state.contains("\"unsettled\""), "the settle wait was not cleared: \(state)")
+  }
+}

@@ -16,6 +16,14 @@ final class Simulation: @unchecked Sendable {
   var restartSucceeds: @Sendable (Int) -> Bool = { _ in true }
   let cycle = Mutexed(0)
   let now = Mutexed<WallSeconds>(1_800_000_000)
+  /// Simulated real time in seconds: the steps and sleeps, not the clock's jumps.
+  let elapsed = Mutexed<Double>(0)
+  /// The simulated real time of each restart attempt.
+  let restartTimes = Mutexed<[Double]>([])
+  /// Probes made so far (a run of `once` may probe twice to confirm).
+  let probes = Mutexed(0)
+  /// When set, each probe's evidence by probe number, instead of by cycle.
+  var evidenceByProbe: (@Sendable (Int) -> [NodeEvidence])?
   let restartCycles = Mutexed<[Int]>([])
   let writeCycles = Mutexed<[Int]>([])
 
@@ -65,10 +73,14 @@ final class Simulation: @unchecked Sendable {
     let text = try String(contentsOfFile: directory + "/pgfollow.yaml", encoding: .utf8)
     let config = try loadConfig(bytes: Array(text.utf8), file: directory + "/pgfollow.yaml")
     let now = self.now
+    let elapsed = self.elapsed
     return Cycle(
       config: config, prober: ScriptedProber(simulation: self),
       restarter: ScriptedRestarter(simulation: self), dryRun: false, clock: { now.get() },
-      sleep: { pause in now.update { $0 += pause.inSeconds } })
+      sleep: { pause in
+        now.update { $0 += pause.inSeconds }
+        elapsed.update { $0 += pause.inSeconds }
+      })
   }
 
   private func repeated(
@@ -79,6 +91,7 @@ final class Simulation: @unchecked Sendable {
     for index in 0..<count {
       self.cycle.set(index)
       now.update { $0 += (step + clockStep(index)).inSeconds }
+      elapsed.update { $0 += step.inSeconds }
       let report = await body()
       if report.wroteFile { writeCycles.update { $0.append(index) } }
       reports.append(report)
@@ -97,7 +110,10 @@ final class Simulation: @unchecked Sendable {
 struct ScriptedProber: Prober {
   let simulation: Simulation
   func probe(_ config: Config) async -> [NodeEvidence] {
-    simulation.evidence(simulation.cycle.get())
+    let probe = simulation.probes.get()
+    simulation.probes.set(probe + 1)
+    if let byProbe = simulation.evidenceByProbe { return byProbe(probe) }
+    return simulation.evidence(simulation.cycle.get())
   }
 }
 
@@ -106,6 +122,7 @@ struct ScriptedRestarter: Restarter {
   func restart(_ unit: String, with config: RestartConfig) -> ProcessResult {
     let attempt = simulation.restartCycles.get().count
     simulation.restartCycles.update { $0.append(simulation.cycle.get()) }
+    simulation.restartTimes.update { $0.append(simulation.elapsed.get()) }
     return simulation.restartSucceeds(attempt)
       ? ProcessResult(termination: .exited(0), output: "")
       : ProcessResult(termination: .exited(1), output: "Job for app.service failed.")
