@@ -1,6 +1,14 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+/// Every module: imports are internal unless marked, member lookups need their module imported,
+/// and existential types are spelled `any`.
+let upcoming: [SwiftSetting] = [
+  .enableUpcomingFeature("InternalImportsByDefault"),
+  .enableUpcomingFeature("MemberImportVisibility"),
+  .enableUpcomingFeature("ExistentialAny"),
+]
+
 let package = Package(
   name: "pgfollow",
   platforms: [.macOS(.v15)],
@@ -17,32 +25,60 @@ let package = Package(
       name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
     .systemLibrary(
       name: "CLibYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
-    .target(name: "PGFollowPostgres", dependencies: ["CLibPQ"]),
-    .target(name: "PGFollowYAML", dependencies: ["CLibYAML"]),
-    .target(name: "PGFollowCore", dependencies: ["PGFollowYAML"]),
+    // Pure: the model, the decision and the follow machine. No C, no I/O, no clock.
+    .target(name: "PGFollowCore", swiftSettings: upcoming),
+    // Adapters, each the only user of its C library.
+    .target(
+      name: "PGFollowPostgres", dependencies: ["CLibPQ", "PGFollowCore"], swiftSettings: upcoming),
+    .target(
+      name: "PGFollowYAML", dependencies: ["CLibYAML", "PGFollowCore"], swiftSettings: upcoming),
+    // The configuration file read into the model.
+    .target(
+      name: "PGFollowConfig", dependencies: ["PGFollowCore", "PGFollowYAML", "PGFollowPostgres"],
+      swiftSettings: upcoming),
+    // The writer side, run on the database nodes: `record` and `init`.
+    .target(
+      name: "PGFollowWriter", dependencies: ["PGFollowCore", "PGFollowPostgres"],
+      swiftSettings: upcoming),
+    // The follower, by stage: Probe, Cycle, Apply, Report, Service.
     .target(
       name: "PGFollowDaemon",
       dependencies: [
-        "PGFollowCore", "PGFollowPostgres", "PGFollowYAML",
+        "PGFollowCore", "PGFollowConfig", "PGFollowPostgres", "PGFollowYAML",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-      ]),
+      ],
+      swiftSettings: upcoming),
     .target(
-      name: "PGFollowFuzzing", dependencies: ["PGFollowYAML", "PGFollowCore", "PGFollowPostgres"]),
+      name: "PGFollowFuzzing",
+      dependencies: ["PGFollowYAML", "PGFollowCore", "PGFollowConfig", "PGFollowPostgres"],
+      swiftSettings: upcoming),
     .executableTarget(
       name: "pgfollow",
       dependencies: [
-        "PGFollowDaemon", "PGFollowCore",
+        "PGFollowDaemon", "PGFollowCore", "PGFollowConfig", "PGFollowWriter",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-      ]),
-    .testTarget(name: "PGFollowYAMLTests", dependencies: ["PGFollowYAML"]),
+        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: upcoming),
+    // Pure tests: no server, no root, no network.
     .testTarget(name: "PGFollowCoreTests", dependencies: ["PGFollowCore"]),
+    .testTarget(name: "PGFollowYAMLTests", dependencies: ["PGFollowYAML", "PGFollowCore"]),
+    .testTarget(
+      name: "PGFollowConfigTests", dependencies: ["PGFollowConfig", "PGFollowCore"]),
     .testTarget(name: "PGFollowFuzzingTests", dependencies: ["PGFollowFuzzing", "PGFollowYAML"]),
+    // Helpers for the integration tests: the test cluster, processes, containers.
+    .target(
+      name: "PGFollowTestSupport", dependencies: ["PGFollowDaemon"],
+      path: "Tests/PGFollowTestSupport"),
+    // Against real servers started by the tests; each suite says what it needs.
     .testTarget(
       name: "PGFollowIntegrationTests",
-      dependencies: ["PGFollowDaemon", "PGFollowCore", "pgfollow"]),
+      dependencies: [
+        "PGFollowDaemon", "PGFollowCore", "PGFollowConfig", "PGFollowTestSupport", "pgfollow",
+      ]),
   ]
 )

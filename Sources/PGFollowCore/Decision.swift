@@ -1,63 +1,63 @@
 /// What to do about split brain (two writable nodes at once).
-public enum SplitBrainPolicy: String, Sendable, Hashable, CaseIterable {
+package enum SplitBrainPolicy: String, Sendable, Hashable, CaseIterable {
   /// Follow the node named by the newest row, if it is one of the writable nodes.
   case followNewest = "follow-newest"
   /// Keep the application where it is until only one node is writable.
   case hold
 }
 
-public struct DecisionPolicy: Sendable, Hashable {
+package struct DecisionPolicy: Sendable, Hashable {
   /// The leader must be reachable and not in recovery right now.
-  public var requireWritableLeader: Bool
-  public var splitBrain: SplitBrainPolicy
+  package var requireWritableLeader: Bool
+  package var splitBrain: SplitBrainPolicy
 
-  public init(requireWritableLeader: Bool = true, splitBrain: SplitBrainPolicy = .followNewest) {
+  package init(requireWritableLeader: Bool = true, splitBrain: SplitBrainPolicy = .followNewest) {
     self.requireWritableLeader = requireWritableLeader
     self.splitBrain = splitBrain
   }
 }
 
 /// The leader most recently applied to the application, with the row that named it.
-public struct AppliedLeader: Sendable, Hashable {
-  public var name: String
-  public var unixtime: Int64
+package struct AppliedLeader: Sendable, Hashable {
+  package var name: String
+  package var unixtime: Int64
 
-  public init(name: String, unixtime: Int64) {
+  package init(name: String, unixtime: Int64) {
     self.name = name
     self.unixtime = unixtime
   }
 }
 
-public enum HoldReason: Sendable, Hashable {
+package enum HoldReason: Sendable, Hashable {
   case noNodeReachable
   case noRows
   case leaderUnreachable(String)
   case leaderInRecovery(String)
   case splitBrain([String])
-  case olderThanApplied(row: LogRow, applied: AppliedLeader)
+  case olderThanApplied(row: FailoverRow, applied: AppliedLeader)
 }
 
-public struct Decision: Sendable, Hashable {
-  public enum Outcome: Sendable, Hashable {
+package struct Decision: Sendable, Hashable {
+  package enum Outcome: Sendable, Hashable {
     case follow(leader: String, standby: String?)
     case hold(HoldReason)
   }
 
-  public var outcome: Outcome
+  package var outcome: Outcome
   /// The newest row that names a configured node, if any.
-  public var newestRow: LogRow?
+  package var newestRow: FailoverRow?
   /// Nodes that are writable at once, when there are two or more.
-  public var splitBrain: [String]
-  public var warnings: [String]
-  public var evidence: [NodeEvidence]
+  package var splitBrain: [String]
+  package var warnings: [String]
+  package var evidence: [NodeEvidence]
 
-  public var leader: String? {
+  package var leader: String? {
     if case .follow(let leader, _) = outcome { return leader }
     return nil
   }
 
   /// One sentence saying why.
-  public var reason: String {
+  package var reason: String {
     switch outcome {
     case .follow(let leader, _):
       let row = newestRow.map { "the newest row \($0) names \(leader)" } ?? leader
@@ -70,10 +70,10 @@ public struct Decision: Sendable, Hashable {
 }
 
 extension HoldReason: CustomStringConvertible {
-  public var description: String { description(newest: nil) }
+  package var description: String { description(newest: nil) }
 
   /// Names the newest row when known, so that a row from a wrong clock is easy to spot.
-  func description(newest row: LogRow?) -> String {
+  func description(newest row: FailoverRow?) -> String {
     let newest = row.map { "the newest row \($0)" } ?? "the newest row"
     return switch self {
     case .noNodeReachable: "no node is reachable"
@@ -95,7 +95,7 @@ extension HoldReason: CustomStringConvertible {
 /// The leader is the node named by the newest row seen on any reachable node. When rows of
 /// different nodes share the newest timestamp, the one already applied wins, then a node that
 /// is writable now, then the node listed first in the configuration.
-public func decide(
+package func decide(
   evidence: [NodeEvidence], nodes: [String], previous: AppliedLeader?, policy: DecisionPolicy
 ) -> Decision {
   var decision = Decision(
@@ -117,7 +117,7 @@ public func decide(
 }
 
 private func outcome(
-  leader row: LogRow, writable: [String], evidence: [NodeEvidence], nodes: [String],
+  leader row: FailoverRow, writable: [String], evidence: [NodeEvidence], nodes: [String],
   previous: AppliedLeader?, policy: DecisionPolicy
 ) -> Decision.Outcome {
   if let previous, row.unixtime < previous.unixtime {
@@ -140,7 +140,7 @@ private func outcome(
 }
 
 private func newestRow(_ reachable: [NodeEvidence], nodes: [String], previous: AppliedLeader?)
-  -> LogRow?
+  -> FailoverRow?
 {
   let rows = reachable.compactMap { $0.observation?.newestRow }.filter { nodes.contains($0.host) }
   guard let newest = rows.map(\.unixtime).max() else { return nil }
@@ -150,11 +150,11 @@ private func newestRow(_ reachable: [NodeEvidence], nodes: [String], previous: A
     previous.flatMap { tied.contains($0.name) ? $0.name : nil }
     ?? nodes.first { tied.contains($0) && writable.contains($0) }
     ?? nodes.first { tied.contains($0) }
-  return preferred.map { LogRow(unixtime: newest, host: $0) }
+  return preferred.map { FailoverRow(unixtime: newest, host: $0) }
 }
 
 private func unknownHostWarnings(_ evidence: [NodeEvidence], nodes: [String]) -> [String] {
-  var seen: Set<LogRow> = []
+  var seen: Set<FailoverRow> = []
   var warnings: [String] = []
   for item in evidence {
     guard let row = item.observation?.newestUnknownRow, !nodes.contains(row.host) else { continue }
@@ -168,7 +168,7 @@ private func unknownHostWarnings(_ evidence: [NodeEvidence], nodes: [String]) ->
 }
 
 /// A value from the database, made safe for a one-line message.
-public func quotedForLog(_ text: String, limit: Int = 64) -> String {
+package func quotedForLog(_ text: String, limit: Int = 64) -> String {
   var out = "\""
   for scalar in text.unicodeScalars.prefix(limit) {
     switch scalar {

@@ -1,29 +1,29 @@
 /// A row of the state table: when a node became primary, and its name.
-public struct LogRow: Sendable, Hashable, CustomStringConvertible {
-  public var unixtime: Int64
-  public var host: String
+package struct FailoverRow: Sendable, Hashable, CustomStringConvertible {
+  package var unixtime: Int64
+  package var host: String
 
-  public init(unixtime: Int64, host: String) {
+  package init(unixtime: Int64, host: String) {
     self.unixtime = unixtime
     self.host = host
   }
 
-  public var description: String { "(\(unixtime), \(host))" }
+  package var description: String { "(\(unixtime), \(host))" }
 }
 
 /// What one probe of one node saw.
-public struct Observation: Sendable, Hashable {
-  public var inRecovery: Bool
+package struct Observation: Sendable, Hashable {
+  package var inRecovery: Bool
   /// A WAL receiver process is running (the node is a standby that is following someone).
-  public var walReceiverActive: Bool
+  package var walReceiverActive: Bool
   /// The newest row naming a configured node.
-  public var newestRow: LogRow?
+  package var newestRow: FailoverRow?
   /// The newest row of all, when it names a host that is not configured.
-  public var newestUnknownRow: LogRow?
+  package var newestUnknownRow: FailoverRow?
 
-  public init(
-    inRecovery: Bool, walReceiverActive: Bool = false, newestRow: LogRow?,
-    newestUnknownRow: LogRow? = nil
+  package init(
+    inRecovery: Bool, walReceiverActive: Bool = false, newestRow: FailoverRow?,
+    newestUnknownRow: FailoverRow? = nil
   ) {
     self.inRecovery = inRecovery
     self.walReceiverActive = walReceiverActive
@@ -32,38 +32,38 @@ public struct Observation: Sendable, Hashable {
   }
 }
 
-public struct ProbeFailure: Error, Sendable, Hashable, CustomStringConvertible {
-  public enum Stage: String, Sendable, Hashable {
+package struct ProbeFailure: Error, Sendable, Hashable, CustomStringConvertible {
+  package enum Stage: String, Sendable, Hashable {
     case connect, query, timeout
   }
 
-  public var stage: Stage
-  public var message: String
+  package var stage: Stage
+  package var message: String
 
-  public init(stage: Stage, message: String) {
+  package init(stage: Stage, message: String) {
     self.stage = stage
     self.message = message
   }
 
-  public var description: String { message }
+  package var description: String { message }
 }
 
 /// The evidence about one node in one cycle.
-public struct NodeEvidence: Sendable, Hashable {
-  public var node: String
-  public var result: Result<Observation, ProbeFailure>
+package struct NodeEvidence: Sendable, Hashable {
+  package var node: String
+  package var result: Result<Observation, ProbeFailure>
   /// Milliseconds the probe took.
-  public var latencyMilliseconds: Int
+  package var latencyMilliseconds: Int
 
-  public init(node: String, result: Result<Observation, ProbeFailure>, latencyMilliseconds: Int) {
+  package init(node: String, result: Result<Observation, ProbeFailure>, latencyMilliseconds: Int) {
     self.node = node
     self.result = result
     self.latencyMilliseconds = latencyMilliseconds
   }
 
-  public var observation: Observation? { try? result.get() }
-  public var isWritable: Bool { observation.map { !$0.inRecovery } ?? false }
-  public var isHealthyStandby: Bool {
+  package var observation: Observation? { try? result.get() }
+  package var isWritable: Bool { observation.map { !$0.inRecovery } ?? false }
+  package var isHealthyStandby: Bool {
     observation.map { $0.inRecovery && $0.walReceiverActive } ?? false
   }
 }

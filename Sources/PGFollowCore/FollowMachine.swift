@@ -1,17 +1,17 @@
 /// What the follow machine needs from the configuration.
-public struct FollowSettings: Sendable, Equatable {
-  public var units: [String]
-  public var hooks: [HookConfig]
+package struct FollowSettings: Sendable, Equatable {
+  package var units: [String]
+  package var hooks: [HookConfig]
   /// How long a change that keeps the leader must last; zero applies it at once.
-  public var settle: Duration
-  public var confirmations: Int
-  public var restartMinimumInterval: Duration
-  public var restartMaximumPerHour: Int
+  package var settle: Duration
+  package var confirmations: Int
+  package var restartMinimumInterval: Duration
+  package var restartMaximumPerHour: Int
   /// A failing hook waits its `retryAfter` before its second try, twice as long before each
   /// next one, and never longer than this.
-  public var hookRetryCap: Duration = .seconds(300)
+  package var hookRetryCap: Duration = .seconds(300)
 
-  public init(_ config: Config) {
+  package init(_ config: Config) {
     self.init(
       units: config.restart.units, hooks: config.hooks, settle: config.run.standbySettle,
       confirmations: config.run.confirmations,
@@ -19,7 +19,7 @@ public struct FollowSettings: Sendable, Equatable {
       restartMaximumPerHour: config.run.restartMaximumPerHour)
   }
 
-  public init(
+  package init(
     units: [String], hooks: [HookConfig] = [], settle: Duration = .seconds(10),
     confirmations: Int = 2, restartMinimumInterval: Duration = .seconds(2),
     restartMaximumPerHour: Int = 20
@@ -32,19 +32,19 @@ public struct FollowSettings: Sendable, Equatable {
     self.restartMaximumPerHour = restartMaximumPerHour
   }
 
-  public func hook(_ key: HookKey) -> HookConfig? { hooks.first { HookKey($0) == key } }
+  package func hook(_ key: HookKey) -> HookConfig? { hooks.first { HookKey($0) == key } }
 }
 
 /// The file edit a decision leads to, as the machine needs to know it.
-public struct PlannedChange: Sendable, Equatable {
+package struct PlannedChange: Sendable, Equatable {
   /// Whether the file's bytes would change.
-  public var changesFile: Bool
+  package var changesFile: Bool
   /// Whether a value that names the leader would change (never delayed by settling).
-  public var changesLeaderValues: Bool
+  package var changesLeaderValues: Bool
   /// The values the file would hold, as text: what a settling change is known by.
-  public var target: String
+  package var target: String
 
-  public init(changesFile: Bool, changesLeaderValues: Bool, target: String) {
+  package init(changesFile: Bool, changesLeaderValues: Bool, target: String) {
     self.changesFile = changesFile
     self.changesLeaderValues = changesLeaderValues
     self.target = target
@@ -55,12 +55,12 @@ public struct PlannedChange: Sendable, Equatable {
 /// finished, and says what to do. Hysteresis, settling, the restart limiter, owed restarts and
 /// owed hooks with their backoff all live here; the daemon carries the steps out (save the
 /// state, replace the file, run a restart or a hook) and reports back.
-public struct FollowMachine: Sendable {
-  public private(set) var state: FollowState
-  public private(set) var settings: FollowSettings
-  public private(set) var hysteresis: Hysteresis
+package struct FollowMachine: Sendable {
+  package private(set) var state: FollowState
+  package private(set) var settings: FollowSettings
+  package private(set) var hysteresis: Hysteresis
   /// Work started and not finished yet.
-  public private(set) var inFlight: Set<Work> = []
+  package private(set) var inFlight: Set<Work> = []
   /// Files replaced so far by this machine: a restart started before the latest replacement does
   /// not pay for it.
   private var replacements = 0
@@ -68,15 +68,15 @@ public struct FollowMachine: Sendable {
   private var changes = 0
   private var beforeReplace: FollowState?
 
-  public enum Work: Sendable, Hashable {
+  package enum Work: Sendable, Hashable {
     /// Restart a unit; `replacement` is the number of file replacements it covers.
     case restart(unit: String, replacement: Int)
     case hook(HookKey, change: Int)
 
-    public var unit: String? { if case .restart(let unit, _) = self { unit } else { nil } }
+    package var unit: String? { if case .restart(let unit, _) = self { unit } else { nil } }
   }
 
-  public enum Step: Sendable, Equatable {
+  package enum Step: Sendable, Equatable {
     /// Nothing to write (the state may still have changed: save it).
     case inSync
     case confirming(Hysteresis.Verdict)
@@ -87,7 +87,7 @@ public struct FollowMachine: Sendable {
     case replaceFile
   }
 
-  public init(state: FollowState, settings: FollowSettings) {
+  package init(state: FollowState, settings: FollowSettings) {
     self.state = state
     self.settings = settings
     hysteresis = Hysteresis(required: settings.confirmations, current: state.applied?.name)
@@ -95,7 +95,7 @@ public struct FollowMachine: Sendable {
 
   /// Takes a new configuration: hysteresis carries over when its requirement is unchanged, and
   /// owed work that is no longer configured is dropped.
-  public mutating func reconfigure(_ settings: FollowSettings) {
+  package mutating func reconfigure(_ settings: FollowSettings) {
     if settings.confirmations != self.settings.confirmations {
       hysteresis = Hysteresis(required: settings.confirmations, current: hysteresis.current)
     }
@@ -105,7 +105,7 @@ public struct FollowMachine: Sendable {
 
   /// A cycle decided to follow `leader` (named by the row of `unixtime`), and the file would
   /// change as `change` says.
-  public mutating func follow(
+  package mutating func follow(
     leader: String, unixtime: Int64?, reason: String, change: PlannedChange, now: WallSeconds
   ) -> Step {
     let verdict = hysteresis.judge(leader: leader)
@@ -132,7 +132,7 @@ public struct FollowMachine: Sendable {
   }
 
   /// The file could not be replaced: nothing of that change was applied, so it is tried again.
-  public mutating func fileNotReplaced() {
+  package mutating func fileNotReplaced() {
     if let beforeReplace { state = beforeReplace }
     beforeReplace = nil
   }
@@ -140,7 +140,7 @@ public struct FollowMachine: Sendable {
   /// What may start now: owed before-restart hooks, then owed restarts as the limiter allows,
   /// then, once no restart is owed, after-restart hooks. Hooks run one at a time, in the order
   /// of the configuration; one that failed waits its backoff without holding up the next.
-  public mutating func dueWork(now: WallSeconds) -> (
+  package mutating func dueWork(now: WallSeconds) -> (
     start: [Work], deferred: RestartLimiter.Denial?
   ) {
     prune()
@@ -171,7 +171,7 @@ public struct FollowMachine: Sendable {
     for unit in settings.units where state.pendingRestart.contains(unit) {
       guard !inFlight.contains(where: { $0.unit == unit }) else { continue }
       if let denial = limiter.denial(at: now) { return (start, denial) }
-      limiter.record(at: now)
+      limiter.noteAttempt(at: now)
       start.append(.restart(unit: unit, replacement: replacements))
     }
     return (start, nil)
@@ -187,7 +187,7 @@ public struct FollowMachine: Sendable {
   /// Work finished. Returns what follows, in words: "succeeded", "will retry (failure 1 of 3)
   /// in 5s", "gave up after 3 failures", "failed" (a restart, owed still), or "superseded".
   @discardableResult
-  public mutating func finished(
+  package mutating func finished(
     _ work: Work, succeeded: Bool, error: String? = nil, now: WallSeconds
   ) -> String {
     inFlight.remove(work)

@@ -1,53 +1,46 @@
 /// Seconds since the Unix epoch, read from the wall clock by the caller: what the state file
 /// keeps, so that limits and waits last from one process to the next.
-public typealias WallSeconds = Double
-
-extension Duration {
-  /// The duration in seconds, with fractions.
-  public var inSeconds: Double {
-    Double(components.seconds) + Double(components.attoseconds) / 1e18
-  }
-}
+package typealias WallSeconds = Double
 
 /// What pgfollow remembers between cycles and between runs (the state file): the leader it last
 /// applied, the work still owed for it, and the controls that must outlive a process (the
 /// restart limiter's attempts, a change waiting to settle).
-public struct FollowState: Sendable, Equatable {
-  public var applied: AppliedLeader?
+package struct FollowState: Sendable, Equatable {
+  package var applied: AppliedLeader?
   /// Units whose restart is owed since the file last changed (failed, or not yet run).
-  public var pendingRestart: [String] = []
-  public var restartFailures: Int = 0
-  public var lastRestartError: String?
+  package var pendingRestart: [String] = []
+  package var restartFailures: Int = 0
+  package var lastRestartError: String?
   /// Hooks still owed for the last change of leader.
-  public var hooks: HookDebt?
+  package var hooks: HookDebt?
   /// Restart attempts of the last hour, for the restart limiter.
-  public var restartAttempts: [WallSeconds] = []
+  package var restartAttempts: [WallSeconds] = []
   /// A change that keeps the leader, waiting to prove it lasts.
-  public var unsettled: UnsettledChange?
+  package var unsettled: UnsettledChange?
 
-  public init() {}
+  package init() {}
 }
 
 /// A change that keeps the leader (a standby gone or back): the values it would write, and when
 /// it was first seen.
-public struct UnsettledChange: Sendable, Equatable {
-  public var target: String
-  public var since: WallSeconds
+package struct UnsettledChange: Sendable, Equatable {
+  package var target: String
+  package var since: WallSeconds
 
-  public init(target: String, since: WallSeconds) {
+  package init(target: String, since: WallSeconds) {
     self.target = target
     self.since = since
   }
 }
 
 /// The hooks owed for one change of leader.
-public struct HookDebt: Sendable, Equatable {
-  public var leader: String
-  public var previous: String?
-  public var reason: String
-  public var owed: [OwedHook]
+package struct HookDebt: Sendable, Equatable {
+  package var leader: String
+  package var previous: String?
+  package var reason: String
+  package var owed: [OwedHook]
 
-  public init(leader: String, previous: String?, reason: String, owed: [OwedHook]) {
+  package init(leader: String, previous: String?, reason: String, owed: [OwedHook]) {
     self.leader = leader
     self.previous = previous
     self.reason = reason
@@ -58,12 +51,12 @@ public struct HookDebt: Sendable, Equatable {
 /// One owed hook, known by what it runs and when (never by its place in the list, so that a
 /// reload that reorders the hooks runs the right command), with its failures so far and, after
 /// a failure, when it may be tried again.
-public struct OwedHook: Sendable, Equatable {
-  public var key: HookKey
-  public var failures = 0
-  public var nextAttempt: WallSeconds?
+package struct OwedHook: Sendable, Equatable {
+  package var key: HookKey
+  package var failures = 0
+  package var nextAttempt: WallSeconds?
 
-  public init(key: HookKey, failures: Int = 0, nextAttempt: WallSeconds? = nil) {
+  package init(key: HookKey, failures: Int = 0, nextAttempt: WallSeconds? = nil) {
     self.key = key
     self.failures = failures
     self.nextAttempt = nextAttempt
@@ -71,18 +64,18 @@ public struct OwedHook: Sendable, Equatable {
 }
 
 /// A hook's identity: its timing and its argv.
-public struct HookKey: Sendable, Hashable, CustomStringConvertible {
-  public var when: HookConfig.Timing
-  public var command: [String]
+package struct HookKey: Sendable, Hashable, CustomStringConvertible {
+  package var when: HookConfig.Timing
+  package var command: [String]
 
-  public init(when: HookConfig.Timing, command: [String]) {
+  package init(when: HookConfig.Timing, command: [String]) {
     self.when = when
     self.command = command
   }
 
-  public init(_ hook: HookConfig) {
+  package init(_ hook: HookConfig) {
     self.init(when: hook.when, command: hook.command)
   }
 
-  public var description: String { command.joined(separator: " ") }
+  package var description: String { command.joined(separator: " ") }
 }

@@ -4,26 +4,26 @@
 /// in between. Cycles that hold name no leader and neither count nor break the run: a new
 /// primary that answers only every other cycle is still followed. It keeps the leader in effect
 /// itself, so a dry run (which records nothing) behaves like a real one.
-public struct Hysteresis: Sendable, Equatable {
-  public let required: Int
-  public private(set) var candidate: String?
-  public private(set) var sightings = 0
-  public private(set) var current: String?
+package struct Hysteresis: Sendable, Equatable {
+  package let required: Int
+  package private(set) var candidate: String?
+  package private(set) var sightings = 0
+  package private(set) var current: String?
 
   /// `current` is the leader already in effect (from the state file), if any.
-  public init(required: Int, current: String? = nil) {
+  package init(required: Int, current: String? = nil) {
     self.required = max(1, required)
     self.current = current
   }
 
-  public enum Verdict: Sendable, Equatable {
+  package enum Verdict: Sendable, Equatable {
     case apply
     /// Seen `sightings` of `required` times in a row.
     case confirming(leader: String, sightings: Int, required: Int)
   }
 
   /// Judges a decision to follow `leader`.
-  public mutating func judge(leader: String) -> Verdict {
+  package mutating func judge(leader: String) -> Verdict {
     if current == nil || leader == current || required == 1 {
       return accept(leader)
     }

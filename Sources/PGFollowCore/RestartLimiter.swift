@@ -1,30 +1,30 @@
 /// Spaces restart attempts out and caps them per hour, so that a flapping cluster or a failing
 /// unit cannot turn into a restart storm. The attempts are wall times kept in the state file, so
 /// the limits hold across the runs of a cron loop; time comes from the caller.
-public struct RestartLimiter: Sendable, Equatable {
-  public var minimumInterval: Duration
-  public var maximumPerHour: Int
-  public private(set) var attempts: [WallSeconds]
+package struct RestartLimiter: Sendable, Equatable {
+  package var minimumInterval: Duration
+  package var maximumPerHour: Int
+  package private(set) var attempts: [WallSeconds]
 
-  public init(minimumInterval: Duration, maximumPerHour: Int, attempts: [WallSeconds] = []) {
+  package init(minimumInterval: Duration, maximumPerHour: Int, attempts: [WallSeconds] = []) {
     self.minimumInterval = minimumInterval
     self.maximumPerHour = maximumPerHour
     self.attempts = attempts
   }
 
-  public enum Denial: Sendable, Equatable, CustomStringConvertible {
+  package enum Denial: Sendable, Equatable, CustomStringConvertible {
     case tooSoon(wait: Duration)
     case hourlyCap(Int, wait: Duration)
 
     /// Which limit bit, without the time left.
-    public var kind: String {
+    package var kind: String {
       switch self {
       case .tooSoon: "minimum interval"
       case .hourlyCap: "hourly cap"
       }
     }
 
-    public var description: String {
+    package var description: String {
       switch self {
       case .tooSoon(let wait):
         "restart held back: the last one was less than the minimum interval ago "
@@ -36,7 +36,7 @@ public struct RestartLimiter: Sendable, Equatable {
   }
 
   /// Nil when an attempt may be made now; otherwise why not and for how long.
-  public mutating func denial(at now: WallSeconds) -> Denial? {
+  package mutating func denial(at now: WallSeconds) -> Denial? {
     attempts = recentAttempts(at: now)
     let minimum = minimumInterval.inSeconds
     if let last = attempts.last, now - last < minimum {
@@ -48,7 +48,7 @@ public struct RestartLimiter: Sendable, Equatable {
     return nil
   }
 
-  public mutating func record(at now: WallSeconds) {
+  package mutating func noteAttempt(at now: WallSeconds) {
     attempts = recentAttempts(at: now) + [now]
   }
 

@@ -3,9 +3,9 @@
 /// Placeholders are `{ROLE.FIELD}`: ROLE is `leader`, or `standby` (a healthy standby, or the
 /// leader when there is none); FIELD is `address`, `host`, `port` or `name`. `{{` and `}}` stand
 /// for literal braces.
-public struct ValueTemplate: Sendable, Hashable, CustomStringConvertible {
-  public enum Role: String, Sendable, Hashable, CaseIterable { case leader, standby }
-  public enum Field: String, Sendable, Hashable, CaseIterable { case address, host, port, name }
+package struct ValueTemplate: Sendable, Hashable, CustomStringConvertible {
+  package enum Role: String, Sendable, Hashable, CaseIterable { case leader, standby }
+  package enum Field: String, Sendable, Hashable, CaseIterable { case address, host, port, name }
 
   enum Part: Sendable, Hashable {
     case literal(String)
@@ -13,18 +13,18 @@ public struct ValueTemplate: Sendable, Hashable, CustomStringConvertible {
   }
 
   let parts: [Part]
-  public let description: String
+  package let description: String
 
   /// Whether the value names the leader (a change of it is never left to settle).
-  public var usesLeader: Bool {
+  package var usesLeader: Bool {
     parts.contains { if case .placeholder(.leader, _) = $0 { true } else { false } }
   }
 
-  public var usesPort: Bool {
+  package var usesPort: Bool {
     parts.contains { if case .placeholder(_, .port) = $0 { true } else { false } }
   }
 
-  public init(parsing text: String) throws(TemplateSyntaxError) {
+  package init(parsing text: String) throws(TemplateSyntaxError) {
     description = text
     var parts: [Part] = []
     var literal = ""
@@ -67,7 +67,7 @@ public struct ValueTemplate: Sendable, Hashable, CustomStringConvertible {
     return .placeholder(role, field)
   }
 
-  public func render(leader: NodeConfig, standby: NodeConfig) -> String {
+  package func render(leader: NodeConfig, standby: NodeConfig) -> String {
     parts.map { part in
       switch part {
       case .literal(let text): text
@@ -77,9 +77,9 @@ public struct ValueTemplate: Sendable, Hashable, CustomStringConvertible {
   }
 }
 
-public struct TemplateSyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
-  public var message: String
-  public var description: String { message }
+package struct TemplateSyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
+  package var message: String
+  package var description: String { message }
 }
 
 extension NodeConfig {

@@ -1,3 +1,4 @@
+import PGFollowConfig
 import PGFollowCore
 import PGFollowPostgres
 import PGFollowYAML
@@ -5,7 +6,7 @@ import PGFollowYAML
 /// The configuration reader's fuzzing property: any text either loads into a configuration that
 /// keeps the invariants the daemon relies on, or fails with problems that each name a place in
 /// the file; the result is the same every time, and no conninfo password appears in a problem.
-public func checkConfigReaderProperty(_ data: [UInt8]) {
+package func checkConfigReaderProperty(_ data: [UInt8]) {
   let first = load(data)
   let second = load(data)
   switch (first, second) {

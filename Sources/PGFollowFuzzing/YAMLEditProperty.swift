@@ -1,3 +1,4 @@
+import PGFollowCore
 import PGFollowYAML
 
 /// The YAML editor's fuzzing property. The first two bytes of `data` choose the new value and
@@ -5,7 +6,7 @@ import PGFollowYAML
 /// its output yields the same events except the targeted scalars, which read back exactly, and
 /// nothing outside a targeted scalar changed. A refusal must be one of the editor's clear errors,
 /// never its last-resort check. Traps with a description when the property does not hold.
-public func checkYAMLEditProperty(_ data: [UInt8]) {
+package func checkYAMLEditProperty(_ data: [UInt8]) {
   guard data.count >= 2 else { return }
   let document = Array(data.dropFirst(2))
   let events: [YAMLEvent]

@@ -1,10 +1,10 @@
 internal import CLibPQ
 
 /// Checks and describes libpq connection strings without ever repeating their secrets.
-public enum Conninfo {
+package enum Conninfo {
   /// What is wrong with a conninfo or URI, or nil when libpq accepts it. Quoted fragments of
   /// libpq's message are masked, since they may be pieces of a password.
-  public static func problem(_ conninfo: String) -> String? {
+  package static func problem(_ conninfo: String) -> String? {
     var message: UnsafeMutablePointer<CChar>?
     guard let options = PQconninfoParse(conninfo, &message) else {
       let text = message.map { String(cString: $0) } ?? "cannot parse"
@@ -16,7 +16,7 @@ public enum Conninfo {
   }
 
   /// `host=… port=… dbname=… user=…` from a conninfo, with nothing secret.
-  public static func summary(_ conninfo: String) -> String {
+  package static func summary(_ conninfo: String) -> String {
     let values = parse(conninfo)
     let shown = ["host", "hostaddr", "port", "dbname", "user"].compactMap { key in
       values[key].map { "\(key)=\($0)" }
@@ -25,7 +25,7 @@ public enum Conninfo {
   }
 
   /// The database a conninfo names, if it names one.
-  public static func database(_ conninfo: String) -> String? { parse(conninfo)["dbname"] }
+  package static func database(_ conninfo: String) -> String? { parse(conninfo)["dbname"] }
 
   /// The options a conninfo sets explicitly.
   static func parse(_ conninfo: String) -> [String: String] {

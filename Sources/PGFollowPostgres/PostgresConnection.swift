@@ -7,7 +7,7 @@ internal import CLibPQ
 /// One libpq connection, driven with libpq's non-blocking calls so that every step honours a
 /// deadline. Not thread-safe: use it from one thread at a time. Its calls block that thread, so
 /// never call them on Swift's cooperative pool.
-public final class PostgresConnection {
+package final class PostgresConnection {
   private let connection: OpaquePointer
 
   private init(_ connection: OpaquePointer) {
@@ -20,7 +20,7 @@ public final class PostgresConnection {
 
   /// Connects, giving up at `deadline`. `conninfo` may be a keyword string or a URI.
   /// `database`, when given, replaces the conninfo's own dbname.
-  public static func connect(
+  package static func connect(
     conninfo: String, database: String? = nil, applicationName: String = "pgfollow",
     deadline: ContinuousClock.Instant
   ) throws(PostgresError) -> PostgresConnection {
@@ -56,13 +56,13 @@ public final class PostgresConnection {
   }
 
   /// The connection's socket, for watching it between queries (never read from it directly).
-  public var socket: Int32 { PQsocket(connection) }
+  package var socket: Int32 { PQsocket(connection) }
 
   /// The connection is still usable (no broken socket, no protocol failure).
-  public var isHealthy: Bool { PQstatus(connection) == CONNECTION_OK }
+  package var isHealthy: Bool { PQstatus(connection) == CONNECTION_OK }
 
   /// Runs one query with text parameters and returns its rows as text (nil for NULL).
-  public func query(_ sql: String, parameters: [String?] = [], deadline: ContinuousClock.Instant)
+  package func query(_ sql: String, parameters: [String?] = [], deadline: ContinuousClock.Instant)
     throws(PostgresError) -> [[String?]]
   {
     let sent = withOptionalCStringArray(parameters) { pointers in
@@ -148,14 +148,18 @@ public final class PostgresConnection {
 private func withCStringArray<R>(
   _ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R
 ) -> R {
-  withOptionalCStringArray(strings) { body($0!) }
+  withOptionalCStringArray(strings) { pointer in
+    // The array always holds at least its terminating NULL, so it has an address.
+    guard let pointer else { preconditionFailure("an array's storage has no address") }
+    return body(pointer)
+  }
 }
 
 /// A NULL-terminated array of C strings (nil entries stay NULL), valid during `body`.
 private func withOptionalCStringArray<R>(
   _ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R
 ) -> R {
-  let copies: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0)! } }
+  let copies: [UnsafeMutablePointer<CChar>?] = strings.map { $0.flatMap { strdup($0) } }
   defer { copies.forEach { free($0) } }
   let pointers = copies.map { UnsafePointer($0) } + [nil]
   return pointers.withUnsafeBufferPointer { body($0.baseAddress) }

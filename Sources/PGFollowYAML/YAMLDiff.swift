@@ -1,6 +1,6 @@
 extension YAMLEditPlan {
   /// A unified diff of the planned change, built from the splices (edits never add lines).
-  public func unifiedDiff(oldLabel: String, newLabel: String, context: Int = 3) -> String {
+  package func unifiedDiff(oldLabel: String, newLabel: String, context: Int = 3) -> String {
     guard changesFile else { return "" }
     let lines = lineRanges(original)
     let groups = changedLineGroups(lines: lines)

@@ -1,20 +1,11 @@
-/// Set the scalar at `path` to `value`.
-public struct YAMLEdit: Sendable, Hashable {
-  public var path: YAMLPath
-  public var value: String
-
-  public init(path: YAMLPath, value: String) {
-    self.path = path
-    self.value = value
-  }
-}
+package import PGFollowCore
 
 /// One scalar whose value an edit changes.
-public struct YAMLChange: Sendable, Equatable {
-  public var path: YAMLPath
-  public var oldValue: String
-  public var newValue: String
-  public var mark: YAMLMark
+package struct YAMLChange: Sendable, Equatable {
+  package var path: YAMLPath
+  package var oldValue: String
+  package var newValue: String
+  package var mark: YAMLMark
 }
 
 /// A byte range of the original replaced by new bytes.
@@ -24,18 +15,18 @@ struct Splice: Sendable {
 }
 
 /// The result of planning edits: the new bytes, verified, and what changed.
-public struct YAMLEditPlan: Sendable {
-  public let original: [UInt8]
-  public let updated: [UInt8]
-  public let changes: [YAMLChange]
+package struct YAMLEditPlan: Sendable {
+  package let original: [UInt8]
+  package let updated: [UInt8]
+  package let changes: [YAMLChange]
   let splices: [Splice]
 
-  public var changesFile: Bool { !changes.isEmpty }
+  package var changesFile: Bool { !changes.isEmpty }
 }
 
 /// Plans edits on the first document of a YAML text, changing only the bytes of the targeted
 /// scalars. The result is parsed again and checked to differ in exactly those values.
-public func planYAMLEdits(_ bytes: [UInt8], edits: [YAMLEdit], file: String) throws(YAMLError)
+package func planYAMLEdits(_ bytes: [UInt8], edits: [YAMLEdit], file: String) throws(YAMLError)
   -> YAMLEditPlan
 {
   let events = try parseYAMLEvents(bytes, file: file)
@@ -102,13 +93,21 @@ private func makeSplices(_ targets: [Target], bytes: [UInt8], file: String) thro
   }
   let offsets = byteOffsets(
     ofCharacters: places.flatMap { [$0.range.lowerBound, $0.range.upperBound] }, in: bytes)
-  return zip(targets, places).map { target, place in
+  var splices: [Splice] = []
+  for (target, place) in zip(targets, places) {
+    guard let start = offsets[place.range.lowerBound], let end = offsets[place.range.upperBound]
+    else {
+      throw YAMLError(
+        file: file, mark: target.scalar.info.start,
+        message: "the scalar lies past the end of the file")
+    }
     let text = YAMLScalarWriter.render(target.edit.value, replacing: target.scalar)
-    return Splice(
-      range: offsets[place.range.lowerBound]!..<offsets[place.range.upperBound]!,
-      replacement: Array(((place.separated ? " " : "") + text).utf8))
+    splices.append(
+      Splice(range: start..<end, replacement: Array(((place.separated ? " " : "") + text).utf8)))
   }
-  .sorted { $0.range.lowerBound < $1.range.lowerBound }
+  return
+    splices
+    .sorted { $0.range.lowerBound < $1.range.lowerBound }
 }
 
 /// A value written as nothing at all, like `host:` at the end of a line.
@@ -200,7 +199,7 @@ private func verify(
 }
 
 /// The current values at `paths` in the first document (for reporting).
-public func readYAMLValues(_ bytes: [UInt8], paths: [YAMLPath], file: String) throws(YAMLError)
+package func readYAMLValues(_ bytes: [UInt8], paths: [YAMLPath], file: String) throws(YAMLError)
   -> [String]
 {
   let events = try parseYAMLEvents(bytes, file: file)

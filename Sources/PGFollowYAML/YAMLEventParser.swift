@@ -1,24 +1,24 @@
 internal import CLibYAML
 
-public enum YAMLScalarStyle: Sendable, Hashable {
+package enum YAMLScalarStyle: Sendable, Hashable {
   case plain, singleQuoted, doubleQuoted, literal, folded
 }
 
 /// One libyaml parse event, copied out of C memory.
-public struct YAMLEvent: Sendable, Hashable {
-  public enum Kind: Sendable, Hashable {
+package struct YAMLEvent: Sendable, Hashable {
+  package enum Kind: Sendable, Hashable {
     case streamStart, streamEnd, documentStart, documentEnd
     case alias, scalar, sequenceStart, sequenceEnd, mappingStart, mappingEnd
   }
 
-  public var kind: Kind
+  package var kind: Kind
   /// The scalar's value, or the alias's anchor name.
-  public var value: String?
-  public var anchor: String?
-  public var tag: String?
-  public var style: YAMLScalarStyle?
-  public var start: YAMLMark
-  public var end: YAMLMark
+  package var value: String?
+  package var anchor: String?
+  package var tag: String?
+  package var style: YAMLScalarStyle?
+  package var start: YAMLMark
+  package var end: YAMLMark
 
   /// The same event apart from where it stands and how a scalar is quoted.
   func sameContent(as other: YAMLEvent) -> Bool {
@@ -27,7 +27,7 @@ public struct YAMLEvent: Sendable, Hashable {
 }
 
 /// Parses YAML text (UTF-8, optionally with a byte-order mark) into libyaml's events.
-public func parseYAMLEvents(_ bytes: [UInt8], file: String) throws(YAMLError) -> [YAMLEvent] {
+package func parseYAMLEvents(_ bytes: [UInt8], file: String) throws(YAMLError) -> [YAMLEvent] {
   try rejectNonUTF8ByteOrderMark(bytes, file: file)
   var events: [YAMLEvent] = []
   let result: YAMLError? = withLibYAMLParser(bytes) { parser in

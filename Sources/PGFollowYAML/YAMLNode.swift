@@ -1,22 +1,22 @@
 /// A node of one YAML document, built from events. Aliases stay aliases: callers decide whether
 /// following them is allowed.
-public indirect enum YAMLNode: Sendable {
+package indirect enum YAMLNode: Sendable {
   case scalar(YAMLScalar)
   case mapping([YAMLPair], YAMLNodeInfo)
   case sequence([YAMLNode], YAMLNodeInfo)
   case alias(name: String, YAMLNodeInfo)
 
-  public var info: YAMLNodeInfo {
+  package var info: YAMLNodeInfo {
     switch self {
     case .scalar(let scalar): scalar.info
     case .mapping(_, let info), .sequence(_, let info), .alias(_, let info): info
     }
   }
 
-  public var start: YAMLMark { info.start }
+  package var start: YAMLMark { info.start }
 
   /// A short name of the node's kind, for error messages.
-  public var kindName: String {
+  package var kindName: String {
     switch self {
     case .scalar: "a scalar"
     case .mapping: "a mapping"
@@ -26,40 +26,40 @@ public indirect enum YAMLNode: Sendable {
   }
 }
 
-public struct YAMLNodeInfo: Sendable {
-  public var start: YAMLMark
-  public var end: YAMLMark
-  public var anchor: String?
-  public var tag: String?
+package struct YAMLNodeInfo: Sendable {
+  package var start: YAMLMark
+  package var end: YAMLMark
+  package var anchor: String?
+  package var tag: String?
   /// Index of the node's first event in the document's event list.
-  public var eventIndex: Int
+  package var eventIndex: Int
 }
 
-public struct YAMLScalar: Sendable {
-  public var value: String
-  public var style: YAMLScalarStyle
-  public var info: YAMLNodeInfo
+package struct YAMLScalar: Sendable {
+  package var value: String
+  package var style: YAMLScalarStyle
+  package var info: YAMLNodeInfo
 }
 
-public struct YAMLPair: Sendable {
-  public var key: YAMLNode
-  public var value: YAMLNode
+package struct YAMLPair: Sendable {
+  package var key: YAMLNode
+  package var value: YAMLNode
 
   /// The key's text when it is a scalar.
-  public var keyText: String? {
+  package var keyText: String? {
     if case .scalar(let scalar) = key { return scalar.value }
     return nil
   }
 }
 
 /// The documents of a YAML text, as node trees.
-public func parseYAMLDocuments(_ events: [YAMLEvent]) -> [YAMLNode] {
+package func parseYAMLDocuments(_ events: [YAMLEvent]) -> [YAMLNode] {
   var builder = NodeBuilder(events: events)
   return builder.documents()
 }
 
 /// Rejects an alias to an anchor not defined earlier in its document (libyaml's parser allows it).
-public func checkAliases(_ events: [YAMLEvent], file: String) throws(YAMLError) {
+package func checkAliases(_ events: [YAMLEvent], file: String) throws(YAMLError) {
   var anchors: Set<String> = []
   for event in events {
     if event.kind == .documentStart { anchors = [] }
@@ -121,7 +121,7 @@ private struct NodeBuilder {
 extension YAMLNode {
   /// The same tree with every alias replaced by the node its anchor names (for reading, not
   /// editing). Run `checkAliases` first: an undefined alias is left in place.
-  public func resolvingAliases() -> YAMLNode {
+  package func resolvingAliases() -> YAMLNode {
     var anchors: [String: YAMLNode] = [:]
     return resolve(&anchors)
   }

@@ -1,7 +1,7 @@
 /// Writes a string as a YAML scalar that reads back as exactly that string and cannot change the
 /// structure around it. It keeps the style it replaces when that is safe.
-public enum YAMLScalarWriter {
-  public static func render(_ value: String, replacing old: YAMLScalar) -> String {
+package enum YAMLScalarWriter {
+  package static func render(_ value: String, replacing old: YAMLScalar) -> String {
     switch old.style {
     case .plain
     where isPlainSafe(value) && ResolvedKind(old.value) == ResolvedKind(value)
@@ -15,7 +15,7 @@ public enum YAMLScalarWriter {
   }
 
   /// Works on Unicode scalars: a quote followed by a combining mark is one Character.
-  public static func singleQuoted(_ value: String) -> String {
+  package static func singleQuoted(_ value: String) -> String {
     var out = "'"
     for scalar in value.unicodeScalars {
       out.unicodeScalars.append(scalar)
@@ -24,7 +24,7 @@ public enum YAMLScalarWriter {
     return out + "'"
   }
 
-  public static func doubleQuoted(_ value: String) -> String {
+  package static func doubleQuoted(_ value: String) -> String {
     var out = "\""
     for scalar in value.unicodeScalars {
       switch scalar {

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Logging
+import PGFollowConfig
 import PGFollowCore
 import PGFollowDaemon
 import ServiceLifecycle
+import UnixSignals
 
 @main
 struct PGFollow: AsyncParsableCommand {
@@ -28,12 +30,7 @@ struct ConfigOptions: ParsableArguments {
   var logLevel: LogLevelArgument = .info
 
   func load() throws -> Config {
-    do {
-      return try loadConfigFile(config)
-    } catch {
-      printError(error.description)
-      throw ExitCode(CycleStatus.configError.exitCode)
-    }
+    try loadConfigOrExit(config)
   }
 
   /// The run lock shared by `once` and `run`; exit code 8 if it cannot be had.
@@ -156,6 +153,17 @@ struct CheckConfig: ParsableCommand {
     guard !quiet else { return }
     print("\(options.config): valid")
     print(config.summary)
+  }
+}
+
+/// The configuration at `path`, or its problems printed and exit code 5: the one way every
+/// command loads a configuration.
+func loadConfigOrExit(_ path: String) throws -> Config {
+  do {
+    return try loadConfigFile(path)
+  } catch {
+    printError(error.description)
+    throw ExitCode(CycleStatus.configError.exitCode)
   }
 }
 

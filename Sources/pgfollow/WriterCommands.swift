@@ -1,6 +1,8 @@
 import ArgumentParser
+import PGFollowConfig
 import PGFollowCore
 import PGFollowDaemon
+import PGFollowWriter
 
 #if canImport(Glibc)
   import Glibc
@@ -81,8 +83,11 @@ struct Record: ParsableCommand {
       throw ValidationError(
         "no conninfo: give --conninfo, or a --config with a node named \"\(nodeName)\"")
     }
+    guard let waitLimit = parseDuration(wait) else {
+      throw ValidationError("--wait must be a duration such as 60s")
+    }
     let recorder = Recorder(
-      conninfo: conninfo, name: nodeName, table: settings.table, wait: parseDuration(wait)!)
+      conninfo: conninfo, name: nodeName, table: settings.table, wait: waitLimit)
     do {
       let outcome = try recorder.record { print("pgfollow record: \($0)") }
       switch outcome {
@@ -114,18 +119,9 @@ struct Record: ParsableCommand {
     return nil
   }
 
-  func loadSettings() throws -> (config: Config?, table: StateTable) {
-    var table = StateTable()
-    var config: Config?
-    if let path = self.config {
-      do {
-        config = try loadConfigFile(path)
-      } catch {
-        printError(error.description)
-        throw ExitCode(CycleStatus.configError.exitCode)
-      }
-      table = config!.stateTable
-    }
+  func loadSettings() throws -> (config: Config?, table: FailoverTable) {
+    let config = try self.config.map(loadConfigOrExit)
+    var table = config?.failoverTable ?? FailoverTable()
     if let name = self.table { table.table = name }
     return (config, table)
   }
@@ -161,18 +157,14 @@ struct Init: ParsableCommand {
   var dryRun = false
 
   func run() throws {
-    var table = StateTable()
+    var table = FailoverTable()
     var configuredDatabase: String?
     if let path = config {
-      let loaded: Config
-      do { loaded = try loadConfigFile(path) } catch {
-        printError(error.description)
-        throw ExitCode(CycleStatus.configError.exitCode)
-      }
-      table = loaded.stateTable
+      let loaded = try loadConfigOrExit(path)
+      table = loaded.failoverTable
       configuredDatabase = loaded.nodes.first.flatMap { databaseName($0.conninfo) }
     }
-    let setup = StateTableSetup(
+    let setup = FailoverTableSetup(
       conninfo: conninfo, database: database ?? configuredDatabase ?? "pg_state", table: table,
       wide: wide, readers: readers, writers: writers)
     if dryRun {
@@ -192,6 +184,6 @@ struct Init: ParsableCommand {
 func hostName() -> String {
   var buffer = [CChar](repeating: 0, count: 256)
   gethostname(&buffer, buffer.count)
-  let full = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+  let full = textBeforeNUL(buffer)
   return String(full.split(separator: ".").first ?? Substring(full))
 }

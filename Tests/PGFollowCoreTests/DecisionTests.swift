@@ -12,7 +12,7 @@ private func up(_ node: String, recovery: Bool, row: (Int64, String)? = nil, rec
     result: .success(
       Observation(
         inRecovery: recovery, walReceiverActive: recovery && receiving,
-        newestRow: row.map { LogRow(unixtime: $0.0, host: $0.1) })),
+        newestRow: row.map { FailoverRow(unixtime: $0.0, host: $0.1) })),
     latencyMilliseconds: 1)
 }
 
@@ -71,8 +71,8 @@ private func outcome(
     var evidence = [up("a", recovery: false, row: (100, "a")), down("b"), down("c")]
     evidence[0].result = .success(
       Observation(
-        inRecovery: false, newestRow: LogRow(unixtime: 100, host: "a"),
-        newestUnknownRow: LogRow(unixtime: 500, host: "evil\nhost")))
+        inRecovery: false, newestRow: FailoverRow(unixtime: 100, host: "a"),
+        newestUnknownRow: FailoverRow(unixtime: 500, host: "evil\nhost")))
     let decision = decide(evidence: evidence, nodes: nodes, previous: nil, policy: .init())
     #expect(decision.outcome == .follow(leader: "a", standby: nil))
     #expect(
@@ -88,7 +88,7 @@ private func outcome(
     let staleOnly = [up("a", recovery: false, row: (100, "a")), down("b"), down("c")]
     #expect(
       outcome(staleOnly, previous: previous)
-        == .hold(.olderThanApplied(row: LogRow(unixtime: 100, host: "a"), applied: previous)))
+        == .hold(.olderThanApplied(row: FailoverRow(unixtime: 100, host: "a"), applied: previous)))
   }
 
   @Test func splitBrainFollowsNewestOrHolds() {

@@ -42,11 +42,11 @@ import Testing
     let start: WallSeconds = 1_800_000_000
     var limiter = RestartLimiter(minimumInterval: .seconds(10), maximumPerHour: 3)
     #expect(limiter.denial(at: start) == nil)
-    limiter.record(at: start)
+    limiter.noteAttempt(at: start)
     #expect(limiter.denial(at: start + 4) == .tooSoon(wait: .seconds(6)))
     #expect(limiter.denial(at: start + 10) == nil)
-    limiter.record(at: start + 10)
-    limiter.record(at: start + 20)
+    limiter.noteAttempt(at: start + 10)
+    limiter.noteAttempt(at: start + 20)
     #expect(limiter.denial(at: start + 30) == .hourlyCap(3, wait: .seconds(3570)))
     #expect(limiter.denial(at: start + 3600) == nil)
   }
@@ -56,16 +56,16 @@ import Testing
   @Test func limiterSurvivesClockSteps() {
     let start: WallSeconds = 1_800_007_200
     var limiter = RestartLimiter(minimumInterval: .seconds(10), maximumPerHour: 3)
-    limiter.record(at: start)
+    limiter.noteAttempt(at: start)
     let back = start - 3600
     #expect(limiter.denial(at: back) == .tooSoon(wait: .seconds(10)))
     #expect(limiter.denial(at: back + 10) == nil)
-    limiter.record(at: back + 10)
-    limiter.record(at: back + 20)
+    limiter.noteAttempt(at: back + 10)
+    limiter.noteAttempt(at: back + 20)
     #expect(limiter.denial(at: back + 30) == .hourlyCap(3, wait: .seconds(3570)))
     let forward = back + 7200
     #expect(limiter.denial(at: forward) == nil)
-    limiter.record(at: forward)
+    limiter.noteAttempt(at: forward)
     #expect(limiter.denial(at: forward + 1) == .tooSoon(wait: .seconds(9)))
   }
 }

@@ -1,9 +1,10 @@
 import Foundation
+import PGFollowTestSupport
 import Testing
 
 /// examples/hooks against moto's EC2 and Route53 stand-in on 127.0.0.1, with the real aws CLI,
 /// driven by pgfollow through a failover of the real test cluster.
-@Suite(.serialized) struct AWSHookExampleTests {
+@Suite(.serialized, Needs.moto) struct AWSHookExampleTests {
   @Test func elasticIPRecordAndRouteFollowTheLeader() throws {
     let fixture = try Fixture()
     let moto = try MotoServer(directory: fixture.directory)
@@ -61,62 +62,4 @@ import Testing
       "--query", "RouteTables[0].Routes[?DestinationCidrBlock=='10.0.255.10/32'].InstanceId | [0]")
     #expect(route == second)
   }
-}
-
-/// moto's server on a free loopback port, and the aws CLI pointed at it.
-final class MotoServer {
-  let process = Process()
-  let url: String
-
-  init(directory: String) throws {
-    let port = try freePort()
-    url = "http://127.0.0.1:\(port)"
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", "\(port)"]
-    let log =
-      FileHandle(forWritingAtPath: directory + "/moto.log")
-      ?? {
-        FileManager.default.createFile(atPath: directory + "/moto.log", contents: nil)
-        return FileHandle(forWritingAtPath: directory + "/moto.log")!
-      }()
-    process.standardOutput = log
-    process.standardError = log
-    try process.run()
-    guard
-      waitUntil(
-        30,
-        { (try? self.aws("ec2", "describe-regions", "--query", "Regions[0].RegionName")) != nil })
-    else { throw FixtureError(message: "moto did not start: see \(directory)/moto.log") }
-  }
-
-  /// moto's server does not stop on SIGTERM.
-  func stop() {
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
-  }
-
-  @discardableResult
-  func aws(_ arguments: String...) throws -> String {
-    let result = try run(
-      "/usr/bin/env",
-      [
-        "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_DEFAULT_REGION=us-east-1",
-        "aws", "--endpoint-url", url, "--output", "text",
-      ] + arguments, timeout: 60)
-    guard result.status == 0 else {
-      throw FixtureError(message: "aws \(arguments.joined(separator: " ")): \(result.output)")
-    }
-    return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
-  }
-
-  func record(zone: String) throws -> String {
-    try aws(
-      "route53", "list-resource-record-sets", "--hosted-zone-id", zone,
-      "--query", "ResourceRecordSets[?Name=='db.example.internal.'].ResourceRecords[0].Value | [0]")
-  }
-}
-
-/// A loopback port nothing listens on (taken from a listener that is closed again).
-func freePort() throws -> Int {
-  try HungListener().port
 }

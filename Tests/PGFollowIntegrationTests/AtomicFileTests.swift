@@ -1,9 +1,10 @@
 import Foundation
+import PGFollowTestSupport
 import Testing
 
 @testable import PGFollowDaemon
 
-@Suite struct AtomicFileTests {
+@Suite(Needs.root) struct AtomicFileTests {
   @Test func replacesThroughASymlinkKeepingModeAndOwner() throws {
     let directory = try makeTemporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -1,5 +1,6 @@
 import Foundation
 import PGFollowCore
+import PGFollowTestSupport
 import Testing
 
 @testable import PGFollowDaemon

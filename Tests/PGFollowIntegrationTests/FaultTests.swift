@@ -1,9 +1,10 @@
 import Foundation
 import PGFollowPostgres
+import PGFollowTestSupport
 import Testing
 
 /// Faults and hostile data against the real cluster (a first part of the robustness catalogue).
-@Suite(.serialized) struct FaultTests {
+@Suite(.serialized, Needs.cluster) struct FaultTests {
   @Test func killedAtRandomPointsTheFileIsAlwaysOldOrNewAndTheNextRunFinishes() throws {
     let fixture = try Fixture()
     let old = Fixture.appText
@@ -97,7 +98,7 @@ import Testing
   }
 }
 
-@Suite(.serialized) struct FileSystemFaultTests {
+@Suite(.serialized, Needs.root) struct FileSystemFaultTests {
   @Test func fullAndReadOnlyFileSystemsGiveAClearErrorKeepTheFileAndRecover() throws {
     let fixture = try Fixture()
     let small = fixture.directory + "/small"
@@ -135,7 +136,7 @@ import Testing
   }
 }
 
-@Suite(.serialized) struct StateAndRestartFaultTests {
+@Suite(.serialized, Needs.root) struct StateAndRestartFaultTests {
   @Test func unwritableStateDirectoryIsAClearErrorAndTouchesNothing() throws {
     let fixture = try Fixture()
     let state = fixture.directory + "/rostate"
@@ -162,24 +163,6 @@ import Testing
     let retried = try fixture.pgfollow("once")
     #expect(retried.status == 2, "\(retried.output)")
     #expect(try fixture.pgfollow("once").status == 0)
-  }
-}
-
-/// A 64 KiB tmpfs mounted for one test.
-struct SmallFileSystem {
-  let path: String
-
-  init(at path: String, readOnly: Bool = false) throws {
-    self.path = path
-    let options = readOnly ? "size=64k,ro" : "size=64k"
-    let mounted = try run("/bin/mount", ["-t", "tmpfs", "-o", options, "tmpfs", path], timeout: 30)
-    guard mounted.status == 0 else {
-      throw FixtureError(message: "cannot mount a small tmpfs at \(path): \(mounted.output)")
-    }
-  }
-
-  func unmount() {
-    _ = try? run("/bin/umount", [path], timeout: 30)
   }
 }
 

@@ -1,8 +1,9 @@
 import Foundation
+import PGFollowTestSupport
 import Testing
 
 /// Hooks run when the leader changes, with the leaders in their environment.
-@Suite(.serialized) struct HookTests {
+@Suite(.serialized, Needs.cluster) struct HookTests {
   @Test func hooksRunOncePerChangeInOrderAndFailuresAreRetriedThenGivenUp() throws {
     let fixture = try Fixture()
     let record = fixture.directory + "/hooks.log"

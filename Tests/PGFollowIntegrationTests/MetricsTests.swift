@@ -1,12 +1,12 @@
 import Foundation
+import PGFollowTestSupport
 import Testing
 
-@Suite(.serialized) struct MetricsTests {
+@Suite(.serialized, Needs.cluster) struct MetricsTests {
   @Test func sidecarServesMetricsThatFollowAFailover() throws {
     let fixture = try Fixture()
     let port = try freePort()
-    try fixture.editConfig(
-      "state_directory:", "metrics: {listen: \"127.0.0.1:\(port)\"}\nstate_directory:")
+    try fixture.editConfig("metrics: {listen: off}", "metrics: {listen: \"127.0.0.1:\(port)\"}")
     let notify = try NotifySocket(directory: fixture.directory)
     let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
     #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
@@ -42,7 +42,7 @@ import Testing
   @Test func onceWritesATextfile() throws {
     let fixture = try Fixture()
     try fixture.editConfig(
-      "state_directory:", "metrics: {listen: off, textfile: pgfollow.prom}\nstate_directory:")
+      "metrics: {listen: off}", "metrics: {listen: off, textfile: pgfollow.prom}")
     #expect(try fixture.pgfollow("once").status == 2)
     let text = try String(contentsOfFile: fixture.directory + "/pgfollow.prom", encoding: .utf8)
     #expect(text.contains("pgfollow_leader_info{leader=\"node1\",address=\"node1:5432\"} 1"))

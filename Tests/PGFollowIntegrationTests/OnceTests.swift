@@ -1,8 +1,9 @@
 import Foundation
+import PGFollowTestSupport
 import Testing
 
 /// `pgfollow once` against real PostgreSQL servers in streaming replication.
-@Suite(.serialized) struct OnceTests {
+@Suite(.serialized, Needs.cluster) struct OnceTests {
   @Test func normalStateFollowsThePrimaryAndThenStaysInSync() throws {
     let fixture = try Fixture()
     let first = try fixture.pgfollow("once")
@@ -131,39 +132,7 @@ import Testing
   }
 }
 
-/// A TCP listener that completes the handshake (the kernel does) and never answers.
-final class HungListener {
-  let descriptor: Int32
-  let port: Int
-
-  init() throws {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
-    }
-    guard bound == 0, listen(descriptor, 16) == 0 else {
-      throw FixtureError(message: "cannot listen on 127.0.0.1")
-    }
-    _ = withUnsafeMutablePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        getsockname(descriptor, $0, &length)
-      }
-    }
-    self.descriptor = descriptor
-    port = Int(UInt16(bigEndian: address.sin_port))
-  }
-
-  deinit {
-    close(descriptor)
-  }
-}
-
-@Suite(.serialized) struct OnceErrorTests {
+@Suite(.serialized, Needs.cluster) struct OnceErrorTests {
   @Test func missingPathInTheAppFileIsAWriteErrorWithItsPlace() throws {
     let fixture = try Fixture()
     try fixture.editConfig("db_slave[0].address", "db_slave[0].host")
@@ -238,7 +207,7 @@ final class HungListener {
 }
 
 /// The cron loop's controls, against the real cluster: they last from one run to the next.
-@Suite(.serialized) struct OnceControlsTests {
+@Suite(.serialized, Needs.cluster) struct OnceControlsTests {
   /// The standby is stopped and started again between runs, four times: after the first run
   /// (which points db_slave at it) the application is never restarted, because a change that
   /// keeps the leader must last run.standby_settle (10 s) across runs, as in the sidecar.

@@ -1,8 +1,9 @@
 import Foundation
+import PGFollowTestSupport
 import Testing
 
 /// `pgfollow run` against a real cluster, with a NOTIFY_SOCKET stand-in.
-@Suite(.serialized) struct SidecarTests {
+@Suite(.serialized, Needs.cluster) struct SidecarTests {
   @Test func followsAFailoverOverPersistentConnections() throws {
     let fixture = try Fixture()
     let notify = try NotifySocket(directory: fixture.directory)
@@ -119,7 +120,7 @@ import Testing
 }
 
 /// Slow work beside the sidecar's loop.
-@Suite(.serialized) struct SidecarSlowWorkTests {
+@Suite(.serialized, Needs.cluster) struct SidecarSlowWorkTests {
   /// A systemctl that hangs is killed at restart.timeout and tried again; the loop keeps
   /// cycling and pinging meanwhile.
   @Test func aHungSystemctlIsKilledAtItsTimeoutWhileTheLoopGoesOn() throws {

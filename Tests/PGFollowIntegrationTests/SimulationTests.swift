@@ -1,5 +1,7 @@
 import Foundation
+import PGFollowConfig
 import PGFollowCore
+import PGFollowTestSupport
 import Testing
 
 @testable import PGFollowDaemon
@@ -135,7 +137,7 @@ func up(_ node: String, primary: Bool, row: (Int64, String)) -> NodeEvidence {
     result: .success(
       Observation(
         inRecovery: !primary, walReceiverActive: !primary,
-        newestRow: LogRow(unixtime: row.0, host: row.1))),
+        newestRow: FailoverRow(unixtime: row.0, host: row.1))),
     latencyMilliseconds: 1)
 }
 

@@ -1,10 +1,11 @@
 import Foundation
+import PGFollowTestSupport
 import Testing
 
 /// Under a real systemd, with the example unit (watchdog shortened to 3 s): slow work runs
 /// beside the loop, so the watchdog never fires, the application is restarted once per change
 /// of leader, and pgfollow's journal stays clean.
-@Suite(.serialized) struct SlowWorkTests {
+@Suite(.serialized, Needs.systemd) struct SlowWorkTests {
   /// The application takes 6 s (twice WatchdogSec) to start, at start-up and at the failover.
   @Test func aSlowApplicationIsRestartedOnceAndTheWatchdogNeverFires() throws {
     let fixture = try Fixture()
@@ -115,7 +116,7 @@ import Testing
 
 /// The example unit as shipped, user pgfollow included: a start, cycles and a stop log nothing
 /// at warning or worse, and nothing from the runtime about thread priorities.
-@Suite(.serialized) struct CleanJournalTests {
+@Suite(.serialized, Needs.systemd) struct CleanJournalTests {
   @Test func theShippedUnitLogsNoWarningAsAnUnprivilegedUser() throws {
     let fixture = try Fixture()
     #expect(try fixture.pgfollow("once").status == 2, "the file is in sync before the start")

@@ -1,4 +1,5 @@
 import PGFollowCore
+import PGFollowTestSupport
 import Testing
 
 @testable import PGFollowDaemon

@@ -1,7 +1,8 @@
 import Foundation
+import PGFollowTestSupport
 import Testing
 
-@Suite(.serialized) struct StatusTests {
+@Suite(.serialized, Needs.cluster) struct StatusTests {
   @Test func statusShowsTheEvidenceAndItsExitCodeReflectsHealth() throws {
     let fixture = try Fixture()
     let before = try fixture.pgfollow("status")

@@ -1,4 +1,5 @@
 import Foundation
+import PGFollowTestSupport
 import Testing
 
 @testable import PGFollowDaemon

@@ -1,8 +1,9 @@
 import Foundation
+import PGFollowTestSupport
 import Testing
 
 /// `pgfollow record` and `pgfollow init` against the real cluster, and the whole chain.
-@Suite(.serialized) struct WriterTests {
+@Suite(.serialized, Needs.cluster) struct WriterTests {
   @Test func chainFromAKilledPrimaryToTheRestartedApplication() throws {
     let fixture = try Fixture()
     let notify = try NotifySocket(directory: fixture.directory)

@@ -1,3 +1,4 @@
+import PGFollowCore
 import Testing
 
 @testable import PGFollowYAML

@@ -1,0 +1,171 @@
+package import PGFollowCore
+package import PGFollowYAML
+
+/// Every problem found in a configuration file, each with file:line:column.
+package struct ConfigError: Error, Sendable, CustomStringConvertible {
+  package var problems: [YAMLError]
+
+  package init(problems: [YAMLError]) {
+    self.problems = problems
+  }
+
+  package var description: String {
+    let count = problems.count == 1 ? "1 problem" : "\(problems.count) problems"
+    return "invalid configuration (\(count)):\n"
+      + problems.map { "  \($0)" }.joined(separator: "\n")
+  }
+}
+
+/// Reads a configuration file's text. `checkConninfo` returns what is wrong with a conninfo, if
+/// anything, without repeating its secrets.
+package func loadConfig(
+  bytes: [UInt8], file: String, baseDirectory: String? = nil,
+  checkConninfo: @escaping (String) -> String? = { _ in nil }
+) throws(ConfigError) -> Config {
+  var reader = ConfigReader(
+    file: file, baseDirectory: baseDirectory ?? directoryOf(file), checkConninfo: checkConninfo)
+  let config = reader.read(bytes)
+  if let config, reader.problems.isEmpty { return config }
+  throw ConfigError(problems: reader.problems)
+}
+
+private let topLevelKeys = [
+  "nodes", "state_table", "policy", "app", "restart", "timeouts", "run", "hooks", "metrics",
+  "state_directory",
+]
+
+struct ConfigReader {
+  let file: String
+  let baseDirectory: String
+  let checkConninfo: (String) -> String?
+  var problems: [YAMLError] = []
+
+  mutating func read(_ bytes: [UInt8]) -> Config? {
+    let root: YAMLNode
+    do {
+      let events = try parseYAMLEvents(bytes, file: file)
+      try checkAliases(events, file: file)
+      guard let document = parseYAMLDocuments(events).first else {
+        problems.append(YAMLError(file: file, mark: nil, message: "the file is empty"))
+        return nil
+      }
+      root = document.resolvingAliases()
+    } catch {
+      problems.append(error)
+      return nil
+    }
+    guard let top = fields(root, in: "the configuration", allowed: topLevelKeys) else { return nil }
+    var nodes: [NodeConfig]?
+    var app: AppConfig?
+    if let node = require(top, "nodes", in: "the configuration") { nodes = readNodes(node) }
+    if let node = require(top, "app", in: "the configuration") { app = readApp(node) }
+    var config = Config(nodes: nodes ?? [], app: app ?? AppConfig(file: "", values: []))
+    if let node = top["state_table"] { readStateTable(node, into: &config.failoverTable) }
+    if let node = top["policy"] { readPolicy(node, into: &config.policy) }
+    if let node = top["restart"] { readRestart(node, into: &config.restart) }
+    if let node = top["timeouts"] { readTimeouts(node, into: &config.timeouts) }
+    if let node = top["run"] { readRun(node, into: &config.run) }
+    if let node = top["hooks"] { config.hooks = readHooks(node) }
+    if let node = top["metrics"] { readMetrics(node, into: &config.metrics) }
+    if let path = string(top["state_directory"], "state_directory") {
+      config.stateDirectory = resolvePath(path)
+    }
+    checkPorts(config, appNode: top["app"])
+    return nodes == nil || app == nil ? nil : config
+  }
+
+  // MARK: sections
+
+  mutating func readNodes(_ node: YAMLNode) -> [NodeConfig]? {
+    guard case .sequence(let items, _) = node, !items.isEmpty else {
+      fail(node, "nodes must be a non-empty list of nodes")
+      return nil
+    }
+    var result: [NodeConfig] = []
+    var seen: [String: YAMLMark] = [:]
+    for (index, item) in items.enumerated() {
+      let context = "nodes[\(index)]"
+      guard let map = fields(item, in: context, allowed: ["name", "conninfo", "address"]) else {
+        continue
+      }
+      let name = string(require(map, "name", in: context), "\(context).name")
+      let conninfo = readConninfo(require(map, "conninfo", in: context), context)
+      let address = string(require(map, "address", in: context), "\(context).address")
+      if let name, let nameNode = map["name"] {
+        if let first = seen[name] {
+          fail(nameNode, "node name \"\(name)\" is used twice (first at \(first))")
+        }
+        seen[name] = nameNode.start
+      }
+      if let name, let conninfo, let address {
+        result.append(NodeConfig(name: name, conninfo: conninfo, address: address))
+      }
+    }
+    return result
+  }
+
+  mutating func readConninfo(_ node: YAMLNode?, _ context: String) -> String? {
+    guard let node else { return nil }
+    guard case .scalar(let scalar) = node, !scalar.value.isEmpty else {
+      fail(node, "\(context).conninfo must be a non-empty string")
+      return nil
+    }
+    if let problem = checkConninfo(scalar.value) {
+      fail(node, "\(context).conninfo is invalid: \(problem)")
+      return nil
+    }
+    return scalar.value
+  }
+
+  mutating func readApp(_ node: YAMLNode) -> AppConfig? {
+    guard let map = fields(node, in: "app", allowed: ["file", "set"]) else { return nil }
+    let file = string(require(map, "file", in: "app"), "app.file")
+    guard let setNode = require(map, "set", in: "app") else { return nil }
+    guard case .mapping(let pairs, _) = setNode, !pairs.isEmpty else {
+      fail(setNode, "app.set must map paths in the application's file to values")
+      return nil
+    }
+    var values: [AppConfig.Value] = []
+    for pair in pairs {
+      guard let pathText = string(pair.key, "a path in app.set"),
+        let templateText = string(pair.value, "app.set[\(pathText)]")
+      else { continue }
+      do {
+        let path = try YAMLPath(parsing: pathText)
+        do throws(TemplateSyntaxError) {
+          values.append(.init(path: path, template: try ValueTemplate(parsing: templateText)))
+        } catch {
+          fail(pair.value, error.message)
+        }
+      } catch {
+        fail(pair.key, error.message)
+      }
+    }
+    guard let file else { return nil }
+    return AppConfig(file: resolvePath(file), values: values)
+  }
+
+  mutating func checkPorts(_ config: Config, appNode: YAMLNode?) {
+    guard config.app.values.contains(where: \.template.usesPort) else { return }
+    for node in config.nodes where node.port == nil {
+      fail(
+        appNode, "a value uses {…port} but node \"\(node.name)\" has no port in its address")
+    }
+  }
+
+  /// Relative paths are taken from the configuration file's directory.
+  func resolvePath(_ path: String) -> String {
+    if path.hasPrefix("/") { return path }
+    return baseDirectory + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
+  }
+}
+
+private func directoryOf(_ file: String) -> String {
+  guard let slash = file.lastIndex(of: "/") else { return "." }
+  return String(file[..<slash])
+}
+
+func isValidUnitName(_ unit: String) -> Bool {
+  guard let first = unit.first, first != "-", unit.count <= 255 else { return false }
+  return unit.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || ":_.\\@-".contains($0)) }
+}

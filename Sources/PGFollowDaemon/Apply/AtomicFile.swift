@@ -1,0 +1,200 @@
+import PGFollowCore
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A file-system failure, naming the path and the system's reason.
+package struct FileError: Error, Sendable, Equatable, CustomStringConvertible {
+  package var path: String
+  package var message: String
+
+  package var description: String { "\(path): \(message)" }
+
+  init(_ path: String, _ action: String, errno code: Int32 = errno) {
+    self.path = path
+    self.message = "\(action): \(String(cString: strerror(code)))"
+  }
+
+  init(path: String, message: String) {
+    self.path = path
+    self.message = message
+  }
+}
+
+/// Enough of a file's metadata to notice that someone else replaced or changed it.
+struct FileIdentity: Equatable {
+  var device: UInt64
+  var inode: UInt64
+  var size: Int64
+  var modified: Int64
+  var modifiedNanoseconds: Int64
+  var mode: UInt32
+  var owner: UInt32
+  var group: UInt32
+
+  init(_ info: stat) {
+    device = UInt64(info.st_dev)
+    inode = UInt64(info.st_ino)
+    size = Int64(info.st_size)
+    modified = Int64(info.st_mtim.tv_sec)
+    modifiedNanoseconds = Int64(info.st_mtim.tv_nsec)
+    mode = UInt32(info.st_mode)
+    owner = UInt32(info.st_uid)
+    group = UInt32(info.st_gid)
+  }
+}
+
+/// A file read whole, with the real path behind any symlink and its identity at reading time.
+struct FileSnapshot {
+  var path: String
+  var realPath: String
+  var bytes: [UInt8]
+  var identity: FileIdentity
+}
+
+func readSnapshot(_ path: String) throws(FileError) -> FileSnapshot {
+  guard let resolved = realpath(path, nil) else { throw FileError(path, "cannot resolve") }
+  let realPath = String(cString: resolved)
+  free(resolved)
+  let descriptor = open(realPath, O_RDONLY | O_CLOEXEC)
+  guard descriptor >= 0 else { throw FileError(path, "cannot open") }
+  defer { close(descriptor) }
+  var info = stat()
+  guard fstat(descriptor, &info) == 0 else { throw FileError(path, "cannot stat") }
+  guard info.st_mode & S_IFMT == S_IFREG else {
+    throw FileError(path: path, message: "not a regular file")
+  }
+  var bytes: [UInt8] = []
+  bytes.reserveCapacity(Int(info.st_size))
+  var buffer = [UInt8](repeating: 0, count: 65536)
+  while true {
+    let count = read(descriptor, &buffer, buffer.count)
+    if count < 0 && errno == EINTR { continue }
+    guard count >= 0 else { throw FileError(path, "cannot read") }
+    if count == 0 { break }
+    bytes += buffer[..<count]
+  }
+  return FileSnapshot(path: path, realPath: realPath, bytes: bytes, identity: FileIdentity(info))
+}
+
+/// Replaces the file behind `snapshot` with `bytes`, atomically: a temporary file in the same
+/// directory, written and fsynced, given the old mode and owner, renamed over the old one, and
+/// the directory fsynced. Refuses if the file changed since it was read. On failure the old file
+/// is untouched.
+func replaceAtomically(_ snapshot: FileSnapshot, with bytes: [UInt8]) throws(FileError) {
+  let directory = parentDirectory(snapshot.realPath)
+  let name = String(snapshot.realPath.dropFirst(directory.count + 1))
+  removeLeftovers(in: directory, prefix: ".\(name).pgfollow-")
+  try replace(
+    snapshot.realPath, temporaryPrefix: "\(directory)/.\(name).pgfollow-", bytes: bytes,
+    prepare: { descriptor, path throws(FileError) in
+      try matchOwnership(descriptor, snapshot.identity, path: path)
+    },
+    beforeRename: { () throws(FileError) in try ensureUnchanged(snapshot) })
+}
+
+/// Writes `bytes` to a new file or replaces an old one atomically (for pgfollow's own files).
+func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(FileError) {
+  try replace(
+    path, temporaryPrefix: "\(path).tmp-", bytes: bytes,
+    prepare: { descriptor, path throws(FileError) in
+      guard fchmod(descriptor, mode) == 0 else { throw FileError(path, "cannot set the mode") }
+    },
+    beforeRename: {})
+}
+
+private func replace(
+  _ target: String, temporaryPrefix: String, bytes: [UInt8],
+  prepare: (Int32, String) throws(FileError) -> Void,
+  beforeRename: () throws(FileError) -> Void
+) throws(FileError) {
+  let directory = parentDirectory(target)
+  var template = Array("\(temporaryPrefix)XXXXXX".utf8CString)
+  let descriptor = mkstemp(&template)
+  guard descriptor >= 0 else { throw FileError(directory, "cannot create a temporary file") }
+  _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+  let temporary = textBeforeNUL(template)
+  var renamed = false
+  defer { if !renamed { unlink(temporary) } }
+  do throws(FileError) {
+    try writeAll(bytes, to: descriptor, path: temporary)
+    try prepare(descriptor, temporary)
+    guard fsync(descriptor) == 0 else { throw FileError(temporary, "cannot fsync") }
+  } catch {
+    close(descriptor)
+    throw error
+  }
+  guard close(descriptor) == 0 else { throw FileError(temporary, "cannot close") }
+  try beforeRename()
+  guard rename(temporary, target) == 0 else {
+    throw FileError(target, "cannot rename the new version into place")
+  }
+  renamed = true
+  try syncDirectory(directory)
+}
+
+/// Removes temporary files an earlier run left when it was killed mid-write. Runs hold the run
+/// lock, so no other pgfollow is writing one now.
+private func removeLeftovers(in directory: String, prefix: String) {
+  guard let stream = opendir(directory) else { return }
+  defer { closedir(stream) }
+  var names: [String] = []
+  while let entry = readdir(stream) {
+    let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+      String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+    }
+    if name.hasPrefix(prefix) && name.count == prefix.count + 6 { names.append(name) }
+  }
+  for name in names { unlink(directory + "/" + name) }
+}
+
+private func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws(FileError) {
+  var offset = 0
+  while offset < bytes.count {
+    let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+    if written < 0 && errno == EINTR { continue }
+    guard written > 0 else { throw FileError(path, "cannot write") }
+    offset += written
+  }
+}
+
+private func matchOwnership(_ descriptor: Int32, _ identity: FileIdentity, path: String)
+  throws(FileError)
+{
+  guard fchmod(descriptor, mode_t(identity.mode & 0o7777)) == 0 else {
+    throw FileError(path, "cannot set the mode")
+  }
+  var info = stat()
+  guard fstat(descriptor, &info) == 0 else { throw FileError(path, "cannot stat") }
+  if info.st_uid != identity.owner || info.st_gid != identity.group {
+    guard fchown(descriptor, identity.owner, identity.group) == 0 else {
+      throw FileError(
+        path, "cannot give the new file the old owner \(identity.owner):\(identity.group)")
+    }
+  }
+}
+
+private func ensureUnchanged(_ snapshot: FileSnapshot) throws(FileError) {
+  var info = stat()
+  guard stat(snapshot.realPath, &info) == 0 else {
+    throw FileError(snapshot.realPath, "cannot stat")
+  }
+  guard FileIdentity(info) == snapshot.identity else {
+    throw FileError(
+      path: snapshot.realPath,
+      message: "changed by someone else while pgfollow edited it; not replaced")
+  }
+}
+
+private func syncDirectory(_ directory: String) throws(FileError) {
+  let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+  guard descriptor >= 0 else { throw FileError(directory, "cannot open the directory") }
+  defer { close(descriptor) }
+  guard fsync(descriptor) == 0 else { throw FileError(directory, "cannot fsync the directory") }
+}
+
+func parentDirectory(_ path: String) -> String {
+  guard let slash = path.lastIndex(of: "/") else { return "." }
+  return slash == path.startIndex ? "/" : String(path[..<slash])
+}

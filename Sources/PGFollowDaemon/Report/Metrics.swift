@@ -1,0 +1,167 @@
+package import PGFollowCore
+import Synchronization
+
+/// pgfollow's metrics in the Prometheus text exposition format (version 0.0.4), written by hand:
+/// a few dozen lines, where a client library would add two dependencies to a small daemon.
+package final class Metrics: Sendable {
+  static let buckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+
+  private struct State {
+    var cycles = 0
+    var switches = 0
+    var holds = 0
+    var splitBrains = 0
+    var restarts: [String: Int] = ["success": 0, "failure": 0]
+    var hooks: [String: Int] = ["success": 0, "failure": 0]
+    var leader: (name: String, address: String)?
+    var appliedLeader: String?
+    var decision = "none"
+    var nodes: [(name: String, up: Bool, latency: Double)] = []
+    var lastConfirmed: ContinuousClock.Instant?
+    var bucketCounts = Array(repeating: 0, count: Metrics.buckets.count)
+    var durationSum = 0.0
+  }
+
+  private let state = Mutex(State())
+
+  package init() {}
+
+  /// Takes in a restart or hook that finished in the background.
+  package func observe(_ outcome: WorkOutcome) {
+    state.withLock { state in
+      switch outcome.work {
+      case .restart: count(outcome.result, in: &state.restarts)
+      case .hook: count(outcome.result, in: &state.hooks)
+      }
+    }
+  }
+
+  /// Takes in one cycle's report and how long the cycle took.
+  package func observe(_ report: CycleReport, duration: Duration, config: Config) {
+    let seconds = Double(milliseconds(duration)) / 1000
+    state.withLock { state in
+      state.cycles += 1
+      state.durationSum += seconds
+      for (index, bound) in Self.buckets.enumerated() where seconds <= bound {
+        state.bucketCounts[index] += 1
+      }
+      let decision = report.decision
+      state.nodes = decision.evidence.map {
+        ($0.node, $0.observation != nil, Double($0.latencyMilliseconds) / 1000)
+      }
+      if !decision.splitBrain.isEmpty { state.splitBrains += 1 }
+      for (_, result) in report.restarts { count(result, in: &state.restarts) }
+      for hook in report.hooks { count(hook.result, in: &state.hooks) }
+      switch decision.outcome {
+      case .follow(let leader, _) where report.confirming == nil:
+        state.decision = decision.splitBrain.isEmpty ? "follow" : "split_brain"
+        state.leader = (leader, config.node(named: leader)?.address ?? "")
+        state.lastConfirmed = .now
+        if let applied = state.appliedLeader, applied != leader { state.switches += 1 }
+        state.appliedLeader = leader
+      case .follow:
+        state.decision = "confirming"
+      case .hold:
+        state.decision = decision.splitBrain.isEmpty ? "hold" : "split_brain"
+        state.holds += 1
+      }
+    }
+  }
+
+  /// The exposition text.
+  package func render() -> String {
+    state.withLock { state in
+      var out = MetricsText()
+      out.family("pgfollow_cycles_total", "counter", "Cycles run.")
+      out.sample("pgfollow_cycles_total", [], Double(state.cycles))
+      out.family("pgfollow_leader_info", "gauge", "The leader in effect (1), by name and address.")
+      if let leader = state.leader {
+        out.sample(
+          "pgfollow_leader_info", [("leader", leader.name), ("address", leader.address)], 1)
+      }
+      out.family("pgfollow_decision", "gauge", "The last decision: 1 for the state it is in.")
+      for name in ["follow", "confirming", "hold", "split_brain", "none"] {
+        out.sample("pgfollow_decision", [("state", name)], state.decision == name ? 1 : 0)
+      }
+      out.family("pgfollow_switches_total", "counter", "Changes of the leader in effect.")
+      out.sample("pgfollow_switches_total", [], Double(state.switches))
+      out.family("pgfollow_holds_total", "counter", "Cycles that held (no confirmed leader).")
+      out.sample("pgfollow_holds_total", [], Double(state.holds))
+      out.family(
+        "pgfollow_split_brain_observations_total", "counter", "Cycles that saw 2+ writable nodes.")
+      out.sample("pgfollow_split_brain_observations_total", [], Double(state.splitBrains))
+      out.family("pgfollow_restarts_total", "counter", "Restart attempts by result.")
+      for (result, count) in state.restarts.sorted(by: { $0.key < $1.key }) {
+        out.sample("pgfollow_restarts_total", [("result", result)], Double(count))
+      }
+      out.family("pgfollow_hook_runs_total", "counter", "Hook runs by result.")
+      for (result, count) in state.hooks.sorted(by: { $0.key < $1.key }) {
+        out.sample("pgfollow_hook_runs_total", [("result", result)], Double(count))
+      }
+      out.family("pgfollow_node_up", "gauge", "The node answered the last probe.")
+      out.family("pgfollow_probe_latency_seconds", "gauge", "Duration of the last probe.")
+      for node in state.nodes {
+        out.sample("pgfollow_node_up", [("node", node.name)], node.up ? 1 : 0)
+        out.sample("pgfollow_probe_latency_seconds", [("node", node.name)], node.latency)
+      }
+      if let confirmed = state.lastConfirmed {
+        out.family(
+          "pgfollow_seconds_since_leader_confirmed", "gauge",
+          "Seconds since a cycle last confirmed the leader.")
+        let age = Double(milliseconds(confirmed.duration(to: .now))) / 1000
+        out.sample("pgfollow_seconds_since_leader_confirmed", [], age)
+      }
+      out.family("pgfollow_cycle_duration_seconds", "histogram", "Duration of a cycle.")
+      for (index, bound) in Self.buckets.enumerated() {
+        out.sample(
+          "pgfollow_cycle_duration_seconds_bucket", [("le", "\(bound)")],
+          Double(state.bucketCounts[index]))
+      }
+      out.sample("pgfollow_cycle_duration_seconds_bucket", [("le", "+Inf")], Double(state.cycles))
+      out.sample("pgfollow_cycle_duration_seconds_sum", [], state.durationSum)
+      out.sample("pgfollow_cycle_duration_seconds_count", [], Double(state.cycles))
+      return out.text
+    }
+  }
+}
+
+private struct MetricsText {
+  var text = ""
+
+  mutating func family(_ name: String, _ type: String, _ help: String) {
+    text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+  }
+
+  mutating func sample(_ name: String, _ labels: [(String, String)], _ value: Double) {
+    let rendered = labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",")
+    let number = value == value.rounded() && abs(value) < 1e15 ? "\(Int64(value))" : "\(value)"
+    text += name + (labels.isEmpty ? "" : "{\(rendered)}") + " \(number)\n"
+  }
+
+  private func escape(_ value: String) -> String {
+    var out = ""
+    for scalar in value.unicodeScalars {
+      switch scalar {
+      case "\\": out += "\\\\"
+      case "\"": out += "\\\""
+      case "\n": out += "\\n"
+      default: out.unicodeScalars.append(scalar)
+      }
+    }
+    return out
+  }
+}
+
+/// `once`'s metrics for node_exporter's textfile collector, written atomically.
+package func writeMetricsTextfile(
+  _ path: String, report: CycleReport, duration: Duration, config: Config
+) throws(FileError) {
+  let metrics = Metrics()
+  metrics.observe(report, duration: duration, config: config)
+  try writeFileAtomically(path, Array(metrics.render().utf8), mode: 0o644)
+}
+
+private func count(_ result: ProcessResult?, in counts: inout [String: Int]) {
+  guard let result else { return }
+  counts[result.succeeded ? "success" : "failure", default: 0] += 1
+}

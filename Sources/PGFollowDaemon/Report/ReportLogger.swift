@@ -1,0 +1,155 @@
+package import Logging
+package import PGFollowCore
+import PGFollowYAML
+
+/// Logs what a cycle saw and did, one line per event. With `onlyChanges` (the sidecar), a
+/// condition that persists is logged when it starts and when it ends, not every cycle.
+package struct ReportLogger: Sendable {
+  package var logger: Logger
+  package let onlyChanges: Bool
+  private var last: [String: String] = [:]
+
+  package init(logger: Logger, onlyChanges: Bool) {
+    self.logger = logger
+    self.onlyChanges = onlyChanges
+  }
+
+  package mutating func log(_ report: CycleReport, config: Config) {
+    let decision = report.decision
+    logCondition("warnings", .warning, decision.warnings.joined(separator: "; "))
+    for item in decision.evidence { logNode(item) }
+    let split = decision.splitBrain.joined(separator: " and ")
+    logCondition(
+      "split", .critical,
+      split.isEmpty
+        ? ""
+        : "SPLIT BRAIN: \(split) are all writable; policy "
+          + config.policy.splitBrain.rawValue,
+      cleared: "split brain over: at most one node is writable")
+    logOutcome(report)
+    for change in report.plan.map({ report.wroteFile ? $0.changes : [] }) ?? [] {
+      logger.notice(
+        "rewrote \(config.app.file): \(describe(change))",
+        metadata: ["yaml.path": "\(change.path)"])
+    }
+    for (unit, result) in report.restarts where result?.succeeded == true {
+      logger.notice("restarted \(unit)", metadata: ["unit": "\(unit)"])
+    }
+    for hook in report.hooks where hook.result != nil {
+      logHook(command: hook.command, result: hook.result, note: hook.note)
+    }
+    if report.dryRun { logCondition("would", .notice, wouldText(report, config: config)) }
+    logCondition("settling", .notice, settlingText(report, config: config))
+    logDeferral(report.restartDeferred)
+    logCondition("errors", .error, report.errors.joined(separator: "; "))
+  }
+
+  /// A restart or hook that finished in the background.
+  package mutating func log(_ outcome: WorkOutcome) {
+    switch outcome.work {
+    case .restart(let unit, _):
+      guard let result = outcome.result else { return }
+      if result.succeeded {
+        logger.notice("restarted \(unit)", metadata: ["unit": "\(unit)"])
+      } else {
+        logger.error(
+          "\(restartFailure(unit, result)); still owed, tried again within the restart limits",
+          metadata: ["unit": "\(unit)"])
+      }
+    case .hook(let key, _):
+      logHook(command: key.description, result: outcome.result, note: outcome.note)
+    }
+  }
+
+  /// Why an owed restart waits (logged when the limit that bites changes).
+  package mutating func logDeferral(_ denial: RestartLimiter.Denial?) {
+    logCondition(
+      "deferred", .warning, denial.map(\.description) ?? "", identity: denial.map(\.kind))
+  }
+
+  private func logHook(command: String, result: ProcessResult?, note: String) {
+    guard let result else { return }
+    let level: Logger.Level = result.succeeded ? .notice : .warning
+    let summary = result.succeeded ? "" : ": \(result.summary)"
+    logger.log(level: level, "hook \(command)\(summary); \(note)")
+  }
+
+  /// A change that keeps the leader, waiting to prove it lasts (logged when it starts).
+  private func settlingText(_ report: CycleReport, config: Config) -> String {
+    guard report.settling != nil, let plan = report.plan else { return "" }
+    return
+      "a standby changed; waiting \(formatDuration(config.run.standbySettle)) for this to last: "
+      + plan.changes.map(describe).joined(separator: "; ")
+  }
+
+  /// `path "old" -> "new"`.
+  private func describe(_ change: YAMLChange) -> String {
+    "\(change.path) \(quotedForLog(change.oldValue)) -> \(quotedForLog(change.newValue))"
+  }
+
+  /// What a dry run would have done.
+  private func wouldText(_ report: CycleReport, config: Config) -> String {
+    var parts: [String] = []
+    if let plan = report.plan, plan.changesFile, !report.wroteFile {
+      parts += plan.changes.map(describe)
+    }
+    parts += report.hooks.filter { $0.result == nil }.map { "run hook \($0.command)" }
+    let restarts = report.restarts.filter { $0.result == nil }.map(\.unit)
+    if !restarts.isEmpty {
+      parts.append("\(config.restart.action.rawValue) \(restarts.joined(separator: " "))")
+    }
+    return parts.isEmpty ? "" : "dry run, would change: " + parts.joined(separator: "; ")
+  }
+
+  private mutating func logOutcome(_ report: CycleReport) {
+    let decision = report.decision
+    if case .confirming(let leader, let sightings, let required) = report.confirming {
+      logger.notice(
+        "new leader \(leader) seen \(sightings) of \(required) times; confirming before switching",
+        metadata: ["pg.leader": "\(leader)"])
+      return
+    }
+    switch decision.outcome {
+    case .follow(let leader, _):
+      logCondition(
+        "outcome", .info, "leader \(leader): \(decision.reason)",
+        metadata: ["pg.leader": "\(leader)"])
+    case .hold:
+      logCondition("outcome", .warning, "holding: \(decision.reason)")
+    }
+  }
+
+  private mutating func logNode(_ item: NodeEvidence) {
+    let metadata: Logger.Metadata = ["pg.node": "\(item.node)"]
+    switch item.result {
+    case .failure(let failure):
+      let key = "node." + item.node
+      let wasDown = last[key] != nil && last[key] != ""
+      last[key] = failure.message
+      if !onlyChanges || !wasDown {
+        logger.warning(
+          "node \(item.node) unreachable: \(failure.message)",
+          metadata: metadata.merging(["pg.stage": "\(failure.stage.rawValue)"]) { $1 })
+      }
+    case .success:
+      logCondition("node." + item.node, .info, "", cleared: "node \(item.node) reachable again")
+    }
+  }
+
+  /// Logs `message` unless it repeats the last one under `key`; an empty message ends the
+  /// condition, logged as `cleared` when given.
+  /// `identity`, when given, is what must change for a repeat to be logged.
+  private mutating func logCondition(
+    _ key: String, _ level: Logger.Level, _ message: String, cleared: String? = nil,
+    identity: String? = nil, metadata: Logger.Metadata = [:]
+  ) {
+    let previous = last[key] ?? ""
+    last[key] = identity ?? message
+    if onlyChanges && previous == (identity ?? message) { return }
+    if !message.isEmpty {
+      logger.log(level: level, "\(message)", metadata: metadata)
+    } else if let cleared, !previous.isEmpty {
+      logger.info("\(cleared)")
+    }
+  }
+}

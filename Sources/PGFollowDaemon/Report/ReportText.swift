@@ -1,0 +1,82 @@
+package import PGFollowCore
+import PGFollowYAML
+
+extension CycleReport {
+  /// The human-readable account of a cycle: the decision, a table of the evidence, the diff and
+  /// the restarts. Never shows a conninfo.
+  package func text(config: Config, dryRun: Bool) -> String {
+    var lines: [String] = []
+    switch decision.outcome {
+    case .follow(let leader, let standby):
+      let address = config.node(named: leader)?.address ?? "?"
+      lines.append("leader:   \(leader) (\(address))")
+      lines.append(
+        "standby:  \(standby ?? "none healthy; values naming the standby use the leader")")
+      lines.append("decision: follow; \(decision.reason)")
+    case .hold:
+      lines.append("leader:   none confirmed")
+      lines.append("decision: hold; \(decision.reason)")
+    }
+    if !decision.splitBrain.isEmpty {
+      lines.append(
+        "SPLIT BRAIN: \(decision.splitBrain.joined(separator: " and ")) are all writable")
+    }
+    lines += decision.warnings.map { "warning: \($0)" }
+    lines.append("")
+    lines += evidenceTable(config: config)
+    lines.append("")
+    lines += fileSection(config: config, dryRun: dryRun)
+    lines += restarts.map { unit, result in
+      let action = config.restart.action.rawValue
+      guard let result else { return "would run: systemctl \(action) \(unit)" }
+      return "ran: systemctl \(action) \(unit): \(result.summary)"
+    }
+    lines += hooks.map { hook in
+      guard let result = hook.result else { return "would run hook: \(hook.command)" }
+      return "ran hook: \(hook.command): \(result.summary); \(hook.note)"
+    }
+    lines += errors.map { "error: \($0)" }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  private func fileSection(config: Config, dryRun: Bool) -> [String] {
+    guard let plan else { return ["file:     \(config.app.file) left as it is"] }
+    guard plan.changesFile else {
+      return ["file:     \(config.app.file) already holds these values"]
+    }
+    let verb = dryRun ? "would change" : (wroteFile ? "changed" : "was to change")
+    let diff = plan.unifiedDiff(
+      oldLabel: config.app.file, newLabel: "\(config.app.file) (pgfollow)")
+    return ["file:     \(config.app.file) \(verb):"]
+      + diff.split(
+        separator: "\n", omittingEmptySubsequences: false
+      ).dropLast().map(String.init)
+  }
+
+  func evidenceTable(config: Config) -> [String] {
+    var rows = [["NODE", "ADDRESS", "REACHABLE", "ROLE", "NEWEST ROW", "LATENCY", "ERROR"]]
+    for item in decision.evidence {
+      let address = config.node(named: item.node)?.address ?? ""
+      let latency = "\(item.latencyMilliseconds)ms"
+      switch item.result {
+      case .success(let observation):
+        let role =
+          observation.inRecovery
+          ? (observation.walReceiverActive ? "standby" : "standby (no WAL receiver)") : "primary"
+        let row = observation.newestRow.map { "\($0.unixtime) \($0.host)" } ?? "-"
+        rows.append([item.node, address, "yes", role, row, latency, ""])
+      case .failure(let failure):
+        rows.append([
+          item.node, address, "no", "-", "-", latency,
+          "\(failure.stage.rawValue): \(failure.message)",
+        ])
+      }
+    }
+    let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+    return rows.map { row in
+      zip(row, widths).map { cell, width in
+        cell + String(repeating: " ", count: width - cell.count)
+      }.joined(separator: "  ").trimming(leading: false).description
+    }
+  }
+}

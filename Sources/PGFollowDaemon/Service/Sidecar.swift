@@ -1,0 +1,284 @@
+package import Logging
+package import PGFollowCore
+package import ServiceLifecycle
+import UnixSignals
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// `pgfollow run`: the cycle repeated at an interval over persistent connections, one follow
+/// machine kept across cycles (hysteresis, settling, the restart limiter, owed work). Restarts
+/// and hooks run in the background, so that a slow application or hook never stalls the cycles
+/// or the watchdog pings. SIGHUP reloads the configuration (an invalid one is reported and the
+/// old one kept), SIGUSR1 runs a cycle at once, graceful shutdown (SIGTERM, SIGINT) ends the
+/// loop between cycles and waits for work in flight, so a write or a restart completes or never
+/// starts. Tells systemd READY after the first cycle, STATUS after each, WATCHDOG every half
+/// `WatchdogSec`, and STOPPING at the end.
+package final class Sidecar: Service {
+  private let configPath: String
+  private let initialConfig: Config
+  private let dryRun: Bool
+  private let logger: Logger
+  private let notifier: SystemdNotifier
+  private let reload: @Sendable (String) throws -> Config
+
+  package init(
+    configPath: String, config: Config, dryRun: Bool, logger: Logger,
+    notifier: SystemdNotifier = SystemdNotifier(),
+    reload: @escaping @Sendable (String) throws -> Config
+  ) {
+    self.configPath = configPath
+    self.initialConfig = config
+    self.dryRun = dryRun
+    self.logger = logger
+    self.notifier = notifier
+    self.reload = reload
+  }
+
+  package func run() async throws {
+    let wake = WakeSignal()
+    await withGracefulShutdownHandler {
+      await withTaskGroup(of: Void.self) { group in
+        group.addTask {
+          for await signal in await UnixSignalsSequence(trapping: .sighup, .sigusr1) {
+            wake.post(signal == .sighup ? .reload : .cycleNow)
+          }
+        }
+        var loop = SidecarLoop(sidecar: self, config: initialConfig, wake: wake)
+        await loop.run()
+        group.cancelAll()
+      }
+    } onGracefulShutdown: {
+      wake.post(.stop)
+    }
+    notifier.notify(["STOPPING=1", "STATUS=stopped"])
+    logger.notice("stopped")
+  }
+
+  /// The loop's own state: the configuration, the machine, what it reports to.
+  private struct SidecarLoop {
+    let sidecar: Sidecar
+    var config: Config
+    let wake: WakeSignal
+    var machine: FollowMachine?
+    var reportLogger: ReportLogger
+    let prober = SessionProber()
+    let metrics = Metrics()
+    let work: BackgroundWork
+    var watchdog = WatchdogPacer(watchdog: SystemdNotifier.watchdogInterval)
+    var ready = false
+    var stopping = false
+    var status = "starting"
+    var logger: Logger { sidecar.logger }
+
+    init(sidecar: Sidecar, config: Config, wake: WakeSignal) {
+      self.sidecar = sidecar
+      self.config = config
+      self.wake = wake
+      reportLogger = ReportLogger(logger: sidecar.logger, onlyChanges: true)
+      work = BackgroundWork(wake: wake)
+    }
+
+    var cycle: Cycle { Cycle(config: config, prober: prober, dryRun: sidecar.dryRun) }
+
+    mutating func run() async {
+      let server = sidecar.startMetricsServer(config, metrics)
+      let mode = sidecar.dryRun ? " (dry run: nothing will be changed)" : ""
+      logger.notice(
+        "watching \(config.nodes.count) nodes every \(formatDuration(config.run.interval))\(mode)")
+      warnAboutWatchdog(config, watchdog: SystemdNotifier.watchdogInterval, logger: logger)
+      var lastConnectionWake = ContinuousClock.now - .seconds(1)
+      while true {
+        let started = ContinuousClock.now
+        let report = await runCycle()
+        let next = started + sidecar.pace(report, config.run)
+        waiting: while true {
+          // A socket that stays readable must not spin the loop: watch at most every 100 ms.
+          let watching = lastConnectionWake.duration(to: .now) > .milliseconds(100)
+          let timeout = watchdog.wait(atMost: ContinuousClock.now.duration(to: next))
+          switch await wake.wait(timeout: timeout, watching: watching ? prober.idleSockets() : [])
+          {
+          case .timer:
+            if watchdog.isDue { ping() }
+            if ContinuousClock.now >= next { break waiting }
+          case .cycleNow:
+            break waiting
+          case .connection:
+            lastConnectionWake = .now
+            logger.debug("a connection spoke up or closed; cycling now")
+            break waiting
+          case .workDone:
+            handleFinishedWork()
+          case .reload:
+            reloadConfig()
+            break waiting
+          case .stop:
+            await finishWorkInFlight()
+            server?.stop()
+            return
+          }
+        }
+      }
+    }
+
+    /// One cycle, then the work it makes due started in the background.
+    private mutating func runCycle() async -> CycleReport {
+      let started = ContinuousClock.now
+      let cycle = self.cycle
+      let report: CycleReport
+      switch machine.map(Result.success)
+        ?? Result(catching: { () throws(FileError) in
+          try cycle.loadMachine()
+        })
+      {
+      case .success(var current):
+        var cycleReport = await cycle.step(&current)
+        if sidecar.dryRun {
+          await cycle.performDueWork(&current, into: &cycleReport)
+        } else {
+          cycleReport.restartDeferred = startDueWork(&current)
+        }
+        machine = current
+        report = cycleReport
+      case .failure(let error):
+        report = await cycle.stateUnusable(error)
+      }
+      reportLogger.log(report, config: config)
+      logger.debug("cycle took \(milliseconds(started.duration(to: .now)))ms")
+      metrics.observe(report, duration: started.duration(to: .now), config: config)
+      status = statusLine(report)
+      ping()
+      return report
+    }
+
+    /// Starts what the machine says is due; returns why an owed restart must wait, if it must.
+    private mutating func startDueWork(_ machine: inout FollowMachine) -> RestartLimiter.Denial? {
+      let due = machine.dueWork(now: cycle.clock())
+      for item in due.start {
+        logger.notice("\(describeStart(item)) (in the background; the sidecar keeps watching)")
+        work.start(item, cycle: cycle, state: machine.state)
+      }
+      if !due.start.isEmpty { save(machine.state) }
+      return due.deferred
+    }
+
+    /// Hands finished work to the machine, saves, logs, and starts what is due next.
+    private mutating func handleFinishedWork() {
+      guard var current = machine else { return }
+      for (item, result) in work.takeFinished() {
+        let note = current.finished(
+          item, succeeded: result.succeeded, error: result.summary, now: cycle.clock())
+        let outcome = WorkOutcome(work: item, result: result, note: note)
+        reportLogger.log(outcome)
+        metrics.observe(outcome)
+      }
+      save(current.state)
+      if !stopping { reportLogger.logDeferral(startDueWork(&current)) }
+      machine = current
+    }
+
+    /// At shutdown: a restart or hook in flight is waited for (each is bounded by its timeout),
+    /// so the state says truly whether it was done.
+    private mutating func finishWorkInFlight() async {
+      stopping = true
+      guard let inFlight = machine?.inFlight, !inFlight.isEmpty else { return }
+      let names = inFlight.map(describeStart).sorted().joined(separator: ", ")
+      logger.notice("stopping once this has finished: \(names)")
+      sidecar.notifier.notify(["STATUS=stopping once this has finished: \(names)"])
+      while machine?.inFlight.isEmpty == false {
+        _ = await onOwnThread { usleep(50_000) }
+        handleFinishedWork()
+      }
+    }
+
+    private func save(_ state: FollowState) {
+      guard !sidecar.dryRun else { return }
+      do { try cycle.store.save(state) } catch { logger.error("\(error)") }
+    }
+
+    private mutating func reloadConfig() {
+      guard let fresh = sidecar.reloaded(config) else { return }
+      config = fresh
+      machine?.reconfigure(FollowSettings(fresh))
+    }
+
+    private mutating func ping() {
+      var message = ["STATUS=\(status)", "WATCHDOG=1"]
+      if !ready { message.insert("READY=1", at: 0) }
+      ready = true
+      sidecar.notifier.notify(message)
+      watchdog.pinged()
+    }
+  }
+
+  /// Metrics are not essential: a listener that cannot start is logged, and the sidecar goes on.
+  fileprivate func startMetricsServer(_ config: Config, _ metrics: Metrics) -> MetricsServer? {
+    guard let listen = config.metrics.listen else { return nil }
+    do {
+      let server = try MetricsServer(listen: listen, metrics: metrics)
+      logger.notice("serving metrics on http://\(listen)/metrics")
+      return server
+    } catch {
+      logger.error("no metrics: \(error)")
+      return nil
+    }
+  }
+
+  fileprivate func reloaded(_ current: Config) -> Config? {
+    do {
+      let fresh = try reload(configPath)
+      logger.notice("reloaded \(configPath)")
+      return fresh
+    } catch {
+      logger.error("reload refused, keeping the running configuration: \(error)")
+      return nil
+    }
+  }
+
+  /// The time from this cycle's start to the next: short while a new leader is being confirmed
+  /// or no leader is confirmed (a failover may be under way), the jittered interval otherwise.
+  fileprivate func pace(_ report: CycleReport, _ run: RunConfig) -> Duration {
+    if report.confirming != nil { return run.confirmAfter }
+    if case .hold = report.decision.outcome { return run.holdInterval }
+    return run.interval * Double.random(in: 0.9...1.1)
+  }
+}
+
+/// "restarting app.service", "running hook /usr/lib/pgfollow/hooks/move-elastic-ip".
+func describeStart(_ work: FollowMachine.Work) -> String {
+  switch work {
+  case .restart(let unit, _): "restarting \(unit)"
+  case .hook(let key, _): "running hook \(key)"
+  }
+}
+
+/// A cycle must fit well inside the watchdog's period; say so at start if it may not.
+func warnAboutWatchdog(_ config: Config, watchdog: Duration?, logger: Logger) {
+  guard let watchdog else { return }
+  let cycleBound = config.run.cycleDeadline
+  if cycleBound * 2 >= watchdog {
+    let message =
+      "run.cycle_deadline (\(formatDuration(cycleBound))) is not below half of WatchdogSec "
+      + "(\(formatDuration(watchdog))): a slow cycle could be taken for a hung one"
+    logger.warning("\(message)")
+  }
+}
+
+/// One line for systemd's STATUS and `systemctl status`.
+func statusLine(_ report: CycleReport) -> String {
+  var line: String
+  if case .confirming(let leader, let sightings, let required) = report.confirming {
+    line = "confirming new leader \(leader) (\(sightings)/\(required))"
+  } else {
+    switch report.decision.outcome {
+    case .follow(let leader, _): line = "following \(leader)"
+    case .hold: line = "holding: \(report.decision.reason)"
+    }
+  }
+  if !report.decision.splitBrain.isEmpty {
+    line += "; SPLIT BRAIN: " + report.decision.splitBrain.joined(separator: ", ")
+  }
+  if let error = report.errors.first { line += "; error: \(error)" }
+  return line
+}

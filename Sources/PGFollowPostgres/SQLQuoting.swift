@@ -1,0 +1,15 @@
+/// An SQL identifier in double quotes; works on Unicode scalars: a quote followed by a
+/// combining mark is one Character.
+package func quoteIdentifier(_ name: String) -> String {
+  var out = "\""
+  for scalar in name.unicodeScalars {
+    if scalar == "\"" { out.unicodeScalars.append(scalar) }
+    out.unicodeScalars.append(scalar)
+  }
+  return out + "\""
+}
+
+/// `schema.table` or `table`, each part quoted.
+package func quoteRelation(_ name: String) -> String {
+  name.split(separator: ".").map { quoteIdentifier(String($0)) }.joined(separator: ".")
+}

@@ -1,0 +1,91 @@
+package import PGFollowCore
+import PGFollowPostgres
+
+/// `pgfollow init`: creates the state database, the table and its index if absent, and grants
+/// access to the watchers (SELECT) and writers (SELECT, INSERT). Every statement is idempotent.
+package struct FailoverTableSetup: Sendable {
+  package var conninfo: String
+  package var database: String
+  package var table: FailoverTable
+  /// `unixtime bigint, host text` instead of the original `unixtime int, host varchar(10)`.
+  package var wide: Bool
+  package var readers: [String]
+  package var writers: [String]
+
+  package init(
+    conninfo: String, database: String, table: FailoverTable, wide: Bool, readers: [String],
+    writers: [String]
+  ) {
+    self.conninfo = conninfo
+    self.database = database
+    self.table = table
+    self.wide = wide
+    self.readers = readers
+    self.writers = writers
+  }
+
+  /// The statements run inside the state database, in order.
+  package var tableStatements: [String] {
+    let relation = quoteRelation(table.table)
+    let ts = quoteIdentifier(table.timestampColumn)
+    let host = quoteIdentifier(table.hostColumn)
+    let parts = table.table.split(separator: ".").map(String.init)
+    let schema = parts.count == 2 ? parts[0] : "public"
+    let bare = parts.last ?? table.table
+    var statements: [String] = []
+    if parts.count == 2 {
+      statements.append("CREATE SCHEMA IF NOT EXISTS \(quoteIdentifier(schema))")
+    }
+    let types = wide ? ("bigint", "text") : ("int", "varchar(10)")
+    statements.append(
+      "CREATE TABLE IF NOT EXISTS \(relation) (\(ts) \(types.0), \(host) \(types.1))")
+    let index = quoteIdentifier("\(bare)_\(table.timestampColumn)_idx")
+    statements.append("CREATE INDEX IF NOT EXISTS \(index) ON \(relation) (\(ts))")
+    var granted: Set<String> = []
+    for role in readers + writers where granted.insert(role).inserted {
+      statements.append(
+        "GRANT CONNECT ON DATABASE \(quoteIdentifier(database)) TO \(quoteIdentifier(role))")
+      statements.append(
+        "GRANT USAGE ON SCHEMA \(quoteIdentifier(schema)) TO \(quoteIdentifier(role))")
+    }
+    statements += readers.map { "GRANT SELECT ON \(relation) TO \(quoteIdentifier($0))" }
+    statements += writers.map { "GRANT SELECT, INSERT ON \(relation) TO \(quoteIdentifier($0))" }
+    return statements
+  }
+
+  /// What a dry run prints.
+  package var script: String {
+    ([
+      "-- on the server's maintenance database, if \(database) is absent:",
+      "CREATE DATABASE \(quoteIdentifier(database));",
+      "-- in \(database):",
+    ] + tableStatements.map { $0 + ";" }).joined(separator: "\n") + "\n"
+  }
+
+  /// Runs the statements; returns what it did, a line each. Blocks the calling thread.
+  package func run(timeout: Duration = .seconds(30)) throws(RecordError) -> [String] {
+    var done: [String] = []
+    do {
+      let admin = try PostgresConnection.connect(conninfo: conninfo, deadline: .now + timeout)
+      let exists = try admin.query(
+        "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", parameters: [database],
+        deadline: .now + timeout)
+      if exists.isEmpty {
+        _ = try admin.query(
+          "CREATE DATABASE \(quoteIdentifier(database))", deadline: .now + timeout)
+        done.append("created database \(database)")
+      } else {
+        done.append("database \(database) exists")
+      }
+      let state = try PostgresConnection.connect(
+        conninfo: conninfo, database: database, deadline: .now + timeout)
+      for statement in tableStatements {
+        _ = try state.query(statement, deadline: .now + timeout)
+        done.append(statement)
+      }
+    } catch {
+      throw RecordError(error, table: table)
+    }
+    return done
+  }
+}

@@ -1,0 +1,171 @@
+package import PGFollowCore
+import PGFollowPostgres
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The writer side: waits until the local node is promoted, then records it in the state table.
+package struct Recorder: Sendable {
+  package var conninfo: String
+  package var name: String
+  package var table: FailoverTable
+  package var wait: Duration
+  package var connectTimeout: Duration
+
+  package init(
+    conninfo: String, name: String, table: FailoverTable, wait: Duration,
+    connectTimeout: Duration = .seconds(5)
+  ) {
+    self.conninfo = conninfo
+    self.name = name
+    self.table = table
+    self.wait = wait
+    self.connectTimeout = connectTimeout
+  }
+
+  package enum Outcome: Sendable, Equatable {
+    case recorded(unixtime: Int64)
+    /// The newest row already names this node; nothing was inserted.
+    case alreadyRecorded(unixtime: Int64)
+  }
+
+  /// Blocks the calling thread (never call it from Swift's cooperative pool).
+  package func record(progress: (String) -> Void = { _ in }) throws(RecordError) -> Outcome {
+    let deadline = ContinuousClock.now + wait
+    let connection = try waitForPromotion(deadline: deadline, progress: progress)
+    let sql = RecordSQL(table: table)
+    try checkNameFits(connection, sql: sql)
+    let rows: [[String?]]
+    do {
+      rows = try connection.query(
+        sql.insert, parameters: [name], deadline: .now + connectTimeout)
+    } catch {
+      throw RecordError(error, table: table)
+    }
+    guard let row = rows.first, let time = row[0].flatMap({ Int64($0) }) else {
+      throw RecordError.database("the insert returned no row")
+    }
+    return row[1] == "t" ? .recorded(unixtime: time) : .alreadyRecorded(unixtime: time)
+  }
+
+  /// Connects and polls `pg_is_in_recovery()` until it is false, reconnecting if needed.
+  private func waitForPromotion(deadline: ContinuousClock.Instant, progress: (String) -> Void)
+    throws(RecordError) -> PostgresConnection
+  {
+    var connection: PostgresConnection?
+    var lastProblem = "not yet connected"
+    var saidWaiting = false
+    while ContinuousClock.now < deadline {
+      do throws(PostgresError) {
+        let current: PostgresConnection
+        if let connection {
+          current = connection
+        } else {
+          current = try PostgresConnection.connect(
+            conninfo: conninfo, deadline: min(.now + connectTimeout, deadline))
+        }
+        connection = current
+        let rows = try current.query(
+          "SELECT pg_catalog.pg_is_in_recovery()", deadline: min(.now + connectTimeout, deadline))
+        if rows.first?[0] == "f" { return current }
+        lastProblem = "still in recovery"
+        if !saidWaiting { progress("waiting for the promotion to finish (in recovery)") }
+        saidWaiting = true
+      } catch {
+        connection = nil
+        lastProblem = error.message
+      }
+      sleepBriefly()
+    }
+    throw RecordError.timeout(
+      "the node was not promoted within \(formatDuration(wait)) (\(lastProblem))")
+  }
+
+  private func checkNameFits(_ connection: PostgresConnection, sql: RecordSQL) throws(RecordError) {
+    let rows: [[String?]]
+    do {
+      rows = try connection.query(
+        sql.columnType, parameters: [table.table, table.hostColumn],
+        deadline: .now + connectTimeout)
+    } catch {
+      throw RecordError(error, table: table)
+    }
+    guard let row = rows.first, row[0] == "t" else {
+      throw RecordError.database(
+        "the table \(table.table) does not exist (create it with pgfollow init)")
+    }
+    guard let type = row[1] else {
+      throw RecordError.database("\(table.table) has no column \"\(table.hostColumn)\"")
+    }
+    if let limit = row[2].flatMap({ Int($0) }), name.count > limit {
+      throw RecordError.nameTooLong(
+        "the name \"\(name)\" has \(name.count) characters but \(table.table).\(table.hostColumn) "
+          + "is \(type) (at most \(limit)); give a shorter --name, or widen the "
+          + "column: ALTER TABLE \(table.table) ALTER COLUMN \(table.hostColumn) TYPE text")
+    }
+  }
+}
+
+/// The SQL of `record`, with identifiers from the configuration quoted.
+struct RecordSQL {
+  let insert: String
+  /// Whether the table exists, the host column's type, and its length limit if it has one.
+  let columnType = """
+    SELECT c.oid IS NOT NULL, pg_catalog.format_type(a.atttypid, a.atttypmod),
+      CASE WHEN a.atttypmod > 4 AND t.typname IN ('varchar', 'bpchar') THEN a.atttypmod - 4 END
+    FROM (SELECT pg_catalog.to_regclass($1) AS oid) AS c
+    LEFT JOIN pg_catalog.pg_attribute AS a
+      ON a.attrelid = c.oid AND a.attname = $2 AND NOT a.attisdropped
+    LEFT JOIN pg_catalog.pg_type AS t ON t.oid = a.atttypid
+    """
+
+  /// Inserts now (or one second past the newest row, if the clock is behind it) unless the newest
+  /// row already names this node; returns the row's time and whether it was inserted.
+  init(table: FailoverTable) {
+    let relation = quoteRelation(table.table)
+    let ts = quoteIdentifier(table.timestampColumn)
+    let host = quoteIdentifier(table.hostColumn)
+    insert = """
+      WITH newest AS (
+        SELECT \(ts)::int8 AS ts, \(host)::text AS host FROM \(relation)
+        WHERE \(ts) IS NOT NULL ORDER BY \(ts) DESC LIMIT 1
+      ), inserted AS (
+        INSERT INTO \(relation) (\(ts), \(host))
+        SELECT GREATEST(
+          extract(epoch FROM pg_catalog.now())::int8,
+          coalesce((SELECT ts FROM newest), 0) + 1), $1::text
+        WHERE NOT EXISTS (SELECT 1 FROM newest WHERE host = $1::text)
+        RETURNING \(ts)::int8 AS ts
+      )
+      SELECT ts, true FROM inserted
+      UNION ALL SELECT ts, false FROM newest WHERE NOT EXISTS (SELECT 1 FROM inserted)
+      """
+  }
+}
+
+package enum RecordError: Error, Sendable, CustomStringConvertible {
+  case timeout(String)
+  case nameTooLong(String)
+  case database(String)
+
+  init(_ error: PostgresError, table: FailoverTable) {
+    switch error.sqlState {
+    case "42P01":
+      self = .database("the table \(table.table) does not exist (create it with pgfollow init)")
+    case "42501": self = .database("permission denied: \(error.message)")
+    default: self = .database(error.message)
+    }
+  }
+
+  package var description: String {
+    switch self {
+    case .timeout(let message), .nameTooLong(let message), .database(let message): message
+    }
+  }
+}
+
+private func sleepBriefly() {
+  var request = timespec(tv_sec: 0, tv_nsec: 100_000_000)
+  nanosleep(&request, nil)
+}

@@ -1,0 +1,154 @@
+import PGFollowCore
+import PGFollowYAML
+import Testing
+
+@testable import PGFollowConfig
+
+private func load(_ text: String, conninfoProblem: String? = nil) throws(ConfigError) -> Config {
+  try loadConfig(
+    bytes: Array(text.utf8), file: "/etc/pgfollow/pgfollow.yaml",
+    checkConninfo: { _ in conninfoProblem })
+}
+
+private func problems(_ text: String, conninfoProblem: String? = nil) -> [String] {
+  do {
+    _ = try load(text, conninfoProblem: conninfoProblem)
+    return []
+  } catch {
+    return error.problems.map(\.description)
+  }
+}
+
+private let valid = """
+  nodes:
+    - name: db01
+      conninfo: host=10.0.0.10 dbname=pg_state password=hunter2
+      address: db01:5432
+    - name: db02
+      conninfo: postgresql://watch@10.0.0.11/pg_state
+      address: "[fd00::11]:5433"
+  app:
+    file: app.yaml
+    set:
+      db_master[0].address: "{leader.address}"
+      db_slave[0].address: "{standby.host}:{standby.port}"
+  restart:
+    units: [app.service, worker@1.service]
+    action: try-restart
+  timeouts: {connect: 500ms, query: 1.5s}
+  policy: {split_brain: hold}
+
+  """
+
+@Suite struct ConfigTests {
+  @Test func readsAValidFile() throws {
+    let config = try load(valid)
+    #expect(config.nodeNames == ["db01", "db02"])
+    #expect(config.nodes[1].host == "fd00::11" && config.nodes[1].port == "5433")
+    #expect(config.app.file == "/etc/pgfollow/app.yaml")
+    #expect(config.restart.units == ["app.service", "worker@1.service"])
+    #expect(config.restart.action == .tryRestart)
+    #expect(config.timeouts.connect == .milliseconds(500))
+    #expect(config.timeouts.query == .milliseconds(1500))
+    #expect(config.policy.splitBrain == .hold)
+    #expect(config.failoverTable.table == "failover_log")
+    let edits = config.edits(leader: "db02", standby: nil)
+    #expect(edits.map(\.value) == ["[fd00::11]:5433", "fd00::11:5433"])
+    #expect(
+      config.edits(leader: "db01", standby: "db02").map(\.value) == [
+        "db01:5432", "fd00::11:5433",
+      ])
+  }
+
+  @Test func reportsEveryProblemAtOnceWithPlaces() {
+    let text = """
+      nodes:
+        - name: db01
+          conninfo: host=x
+          adress: db01:5432
+        - name: db01
+          conninfo: host=y
+          address: db01:5432
+      app:
+        file: app.yaml
+        set:
+          "a[": "{leader.address}"
+          b: "{leader.addr}"
+      restart:
+        units: ["-H evil", ok.service]
+        action: bounce
+      timeouts: {connect: 0s, query: soon}
+      extra: 1
+
+      """
+    #expect(
+      problems(text) == [
+        "/etc/pgfollow/pgfollow.yaml:17:1: unknown key \"extra\" in the configuration",
+        "/etc/pgfollow/pgfollow.yaml:4:5: unknown key \"adress\" in nodes[0]; did you mean \"address\"?",
+        "/etc/pgfollow/pgfollow.yaml:2:5: nodes[0] is missing the key \"address\"",
+        "/etc/pgfollow/pgfollow.yaml:5:11: node name \"db01\" is used twice (first at 2:11)",
+        "/etc/pgfollow/pgfollow.yaml:11:5: invalid path \"a[\": expected an index or a quoted key after '[' at character 3",
+        "/etc/pgfollow/pgfollow.yaml:12:8: unknown placeholder {leader.addr} in \"{leader.addr}\"; use {leader|standby.address|host|port|name}",
+        "/etc/pgfollow/pgfollow.yaml:14:10: restart.units: \"-H evil\" is not a valid systemd unit name",
+        "/etc/pgfollow/pgfollow.yaml:15:11: restart.action must be one of \"restart\", \"reload-or-restart\", \"try-restart\"",
+        "/etc/pgfollow/pgfollow.yaml:16:21: timeouts.connect must be between 50ms and 60s",
+        "/etc/pgfollow/pgfollow.yaml:16:32: timeouts.query must be a duration such as 500ms, 2s or 1m",
+      ])
+  }
+
+  @Test func conninfoProblemsNeverRepeatTheConninfo() {
+    let found = problems(valid, conninfoProblem: "missing \"=\" after \"…\"")
+    #expect(found.count == 2)
+    #expect(found.allSatisfy { !$0.contains("hunter2") && !$0.contains("10.0.0") })
+    #expect(found[0].hasPrefix("/etc/pgfollow/pgfollow.yaml:3:15: nodes[0].conninfo is invalid"))
+  }
+
+  @Test func missingSectionsAndBadYAMLAreReported() {
+    #expect(problems("") == ["/etc/pgfollow/pgfollow.yaml: the file is empty"])
+    #expect(problems("nodes: [\n").count == 1)
+    #expect(
+      problems("nodes: []\n") == [
+        "/etc/pgfollow/pgfollow.yaml:1:8: nodes must be a non-empty list of nodes",
+        "/etc/pgfollow/pgfollow.yaml:1:1: the configuration is missing the key \"app\"",
+      ])
+  }
+
+  @Test func portPlaceholderNeedsPorts() {
+    let text = valid.replacing("address: db01:5432", with: "address: db01")
+    #expect(
+      problems(text) == [
+        "/etc/pgfollow/pgfollow.yaml:9:3: a value uses {…port} but node \"db01\" has no port in its address"
+      ])
+  }
+
+  @Test func anchorsAndAliasesAreResolved() throws {
+    let text = """
+      x-conn: &conn host=10.0.0.1 dbname=pg_state
+      nodes:
+        - {name: a, conninfo: *conn, address: "a:1"}
+      app: {file: /srv/app.yaml, set: {k: "{leader.name}"}}
+
+      """
+    #expect(
+      problems(text) == [
+        "/etc/pgfollow/pgfollow.yaml:1:1: unknown key \"x-conn\" in the configuration"
+      ])
+  }
+
+  @Test func durations() {
+    #expect(parseDuration("250ms") == .milliseconds(250))
+    #expect(parseDuration("2") == .seconds(2))
+    #expect(parseDuration("1.5s") == .milliseconds(1500))
+    #expect(parseDuration("1m") == .seconds(60))
+    #expect(parseDuration("-1s") == nil)
+    #expect(parseDuration("soon") == nil)
+  }
+
+  @Test func templates() throws {
+    let node = NodeConfig(name: "db01", conninfo: "", address: "db01:5432")
+    let template = try ValueTemplate(parsing: "{{x}} {leader.host}/{standby.port} {leader.name}")
+    #expect(template.render(leader: node, standby: node) == "{x} db01/5432 db01")
+    #expect(throws: TemplateSyntaxError.self) { try ValueTemplate(parsing: "{leader.address") }
+    #expect(throws: TemplateSyntaxError.self) { try ValueTemplate(parsing: "a}b") }
+  }
+}

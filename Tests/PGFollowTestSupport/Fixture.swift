@@ -1,0 +1,210 @@
+import Foundation
+import PGFollowDaemon
+import Testing
+
+/// A real two-node cluster started by scripts/test-cluster, an application file, a stand-in
+/// systemctl that records its argv, and a pgfollow configuration naming them.
+package final class Fixture: @unchecked Sendable {
+  package static let packageRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+  package static let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    .deletingLastPathComponent().appendingPathComponent("pgfollow").path
+
+  package let directory: String
+  package var cluster: String { directory + "/cluster" }
+  package var appFile: String { directory + "/app.yaml" }
+  package var configFile: String { directory + "/pgfollow.yaml" }
+  package var restartLog: String { directory + "/restarts.log" }
+
+  package static let appText = """
+    # The application's settings: comments, order and quoting must survive.
+    name: "shop"
+    db_master:
+      - address: node1:5432   # the primary
+        pool: 10
+    db_slave:
+      - {address: node1:5432, pool: 5}
+    cache: &cache {ttl: 30}
+    other: *cache
+
+    """
+
+  package init(nodes: Int = 2, extraNodes: [(name: String, port: Int)] = [], systemctlExit: Int = 0)
+    throws
+  {
+    directory = try makeTemporaryDirectory()
+    try Self.cluster("start", cluster, "\(nodes)")
+    try Self.appText.write(toFile: appFile, atomically: false, encoding: .utf8)
+    try setSystemctl(exitCode: systemctlExit)
+    try writeConfig(nodes: nodes, extraNodes: extraNodes)
+  }
+
+  deinit {
+    _ = try? Self.cluster("stop", cluster)
+    try? FileManager.default.removeItem(atPath: directory)
+  }
+
+  package func port(_ node: String) throws -> Int {
+    let text = try String(contentsOfFile: "\(cluster)/\(node).port", encoding: .utf8)
+    guard let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+      throw FixtureError(message: "no port in \(cluster)/\(node).port: \(text)")
+    }
+    return port
+  }
+
+  package func writeConfig(
+    nodes: Int, extraNodes: [(name: String, port: Int)] = [], policy: String = "",
+    timeouts: String = "connect: 1s\n  query: 1s"
+  ) throws {
+    var nodeLines = ""
+    for index in 1...nodes {
+      nodeLines += """
+          - name: node\(index)
+            conninfo: host=127.0.0.1 port=\(try port("node\(index)")) dbname=pg_state user=postgres password=topsecret
+            address: node\(index):5432
+
+        """
+    }
+    for extra in extraNodes {
+      nodeLines += """
+          - name: \(extra.name)
+            conninfo: postgresql://postgres:topsecret@127.0.0.1:\(extra.port)/pg_state
+            address: \(extra.name):5432
+
+        """
+    }
+    let text = """
+      nodes:
+      \(nodeLines)
+      app:
+        file: app.yaml
+        set:
+          db_master[0].address: "{leader.address}"
+          db_slave[0].address: "{standby.address}"
+      restart:
+        units: app.service
+        systemctl: ./systemctl
+        timeout: 10s
+      timeouts:
+        \(timeouts)
+      \(policy)
+      metrics: {listen: off}
+      state_directory: state
+
+      """
+    try text.write(toFile: configFile, atomically: false, encoding: .utf8)
+  }
+
+  /// Backend start times of pgfollow's connections to a node.
+  package func pgfollowBackends(_ node: String) throws -> [String] {
+    let result = try Self.cluster(
+      "sql", cluster,
+      "\(node) select backend_start from pg_stat_activity where application_name = 'pgfollow'")
+    return result.output.split(separator: "\n").map(String.init)
+  }
+
+  /// The postmaster of a node and all its children.
+  package func nodeProcesses(_ node: String) throws -> [pid_t] {
+    let pidFile = try String(contentsOfFile: "\(cluster)/\(node)/postmaster.pid", encoding: .utf8)
+    guard let postmaster = pidFile.split(separator: "\n").first.flatMap({ pid_t($0) }) else {
+      throw FixtureError(message: "no pid in \(node)/postmaster.pid")
+    }
+    let children = try run("/usr/bin/pgrep", ["-P", "\(postmaster)"], timeout: 10).output
+    return [postmaster] + children.split(separator: "\n").compactMap { pid_t($0) }
+  }
+
+  package func editConfig(_ old: String, _ new: String) throws {
+    let text = try String(contentsOfFile: configFile, encoding: .utf8)
+    try text.replacing(old, with: new).write(toFile: configFile, atomically: false, encoding: .utf8)
+  }
+
+  /// The stand-in systemctl logs `start ARGS` and `end`, optionally sleeps, and exits as told.
+  package func setSystemctl(exitCode: Int, sleepSeconds: Double = 0) throws {
+    let script = """
+      #!/bin/sh
+      echo "start $*" >> '\(restartLog)'
+      sleep \(sleepSeconds)
+      echo "end" >> '\(restartLog)'
+      exit \(exitCode)
+
+      """
+    let path = directory + "/systemctl"
+    try script.write(toFile: path, atomically: true, encoding: .utf8)
+    chmod(path, 0o755)
+  }
+
+  package func restarts() -> [String] {
+    let text = (try? String(contentsOfFile: restartLog, encoding: .utf8)) ?? ""
+    return text.split(separator: "\n").map(String.init).filter { $0.hasPrefix("start") }
+  }
+
+  package func appValues() throws -> String {
+    try String(contentsOfFile: appFile, encoding: .utf8)
+  }
+
+  package func pgfollow(_ arguments: String..., timeout: TimeInterval = 60) throws -> RunResult {
+    try run(Self.binary, Array(arguments) + ["-c", configFile], timeout: timeout)
+  }
+
+  package func clusterCommand(_ arguments: String...) throws {
+    try Self.cluster(arguments[0], cluster, arguments.dropFirst().joined(separator: " "))
+  }
+
+  @discardableResult
+  package static func cluster(_ command: String, _ directory: String, _ rest: String = "") throws
+    -> RunResult
+  {
+    let arguments = [command, directory] + rest.split(separator: " ").map(String.init)
+    let result = try run(packageRoot.path + "/scripts/test-cluster", arguments, timeout: 120)
+    guard result.status == 0 else {
+      throw FixtureError(message: "test-cluster \(command) failed: \(result.output)")
+    }
+    return result
+  }
+}
+
+package struct FixtureError: Error, CustomStringConvertible {
+  package var message: String
+  package var description: String { message }
+}
+
+package struct RunResult {
+  package var status: Int32
+  /// Standard output and standard error together.
+  package var output: String
+  package var killed: Bool
+}
+
+/// Runs a program through pgfollow's own runner; a run still going after `timeout` is killed.
+package func run(_ program: String, _ arguments: [String], timeout: TimeInterval) throws
+  -> RunResult
+{
+  let result = runProcess(
+    [program] + arguments, timeout: .milliseconds(Int64(timeout * 1000)), outputLimit: 1 << 20)
+  switch result.termination {
+  case .exited(let status):
+    return RunResult(status: status, output: result.output, killed: false)
+  case .timedOut:
+    return RunResult(status: -1, output: result.output, killed: true)
+  case .signalled(let signal):
+    return RunResult(status: 128 + signal, output: result.output, killed: false)
+  case .couldNotStart(let reason):
+    throw FixtureError(message: "cannot run \(program): \(reason)")
+  }
+}
+
+package final class Mutexed<T>: @unchecked Sendable {
+  private var value: T
+  private let lock = NSLock()
+  package init(_ value: T) { self.value = value }
+  package func set(_ newValue: T) { lock.withLock { value = newValue } }
+  package func get() -> T { lock.withLock { value } }
+  package func update(_ change: (inout T) -> Void) { lock.withLock { change(&value) } }
+}
+
+package func makeTemporaryDirectory() throws -> String {
+  let path = "/tmp/pgfollow-test-\(UUID().uuidString.prefix(8))"
+  try FileManager.default.createDirectory(
+    atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+  return path
+}

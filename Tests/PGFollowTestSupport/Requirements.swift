@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+
+/// What an integration suite needs from the machine. Where a piece is missing, `swift test`
+/// skips the suite and says why; `scripts/test` (and so CI) sets PGFOLLOW_REQUIRE_ALL=1, and
+/// there a missing piece fails the suite instead of skipping it.
+package enum Needs {
+  /// PostgreSQL's server binaries (the tests start their own cluster on 127.0.0.1).
+  package static let cluster = trait(missingCluster())
+  /// The cluster, root, and systemd-nspawn (a real systemd boots in a throwaway container).
+  package static let systemd = trait(missingCluster() ?? missingRoot() ?? missingNspawn())
+  /// The cluster, and moto's server with the aws CLI (a local EC2 and Route53).
+  package static let moto = trait(missingCluster() ?? missingMoto())
+  /// The cluster and root (small file systems are mounted, files given to other users).
+  package static let root = trait(missingCluster() ?? missingRoot())
+
+  private static func trait(_ missing: String?) -> ConditionTrait {
+    .enabled(
+      if: missing == nil || requireAll,
+      Comment(rawValue: "skipped: \(missing ?? ""); scripts/setup installs what is missing"))
+  }
+
+  private static let requireAll = ProcessInfo.processInfo.environment["PGFOLLOW_REQUIRE_ALL"] == "1"
+}
+
+private func missingCluster() -> String? {
+  let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
+  let found = versions.contains {
+    FileManager.default.isExecutableFile(atPath: "/usr/lib/postgresql/\($0)/bin/pg_ctl")
+  }
+  return found ? nil : "needs PostgreSQL's server (pg_ctl under /usr/lib/postgresql)"
+}
+
+private func missingRoot() -> String? {
+  getuid() == 0 ? nil : "needs root"
+}
+
+private func missingNspawn() -> String? {
+  FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-nspawn")
+    ? nil : "needs systemd-nspawn (Debian's systemd-container)"
+}
+
+private func missingMoto() -> String? {
+  let check = try? run(
+    "/bin/sh", ["-c", "python3 -c 'import moto.server' && command -v aws"], timeout: 60)
+  return check?.status == 0 ? nil : "needs moto's server and the aws CLI"
+}
