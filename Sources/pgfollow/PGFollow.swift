@@ -128,11 +128,17 @@ struct Status: AsyncParsableCommand {
   @Flag(help: "Print JSON instead of a table.")
   var json = false
 
+  @Option(
+    help: ArgumentHelp(
+      "As root: also ask polkit whether USER may restart the units.", valueName: "USER"))
+  var polkitFor: String?
+
   func run() async throws {
     _ = options.bootstrapLogging()
     let config: Config
     do { config = try options.load() } catch { throw ExitCode(3) }
-    let status = await collectStatus(config: config)
+    var status = await collectStatus(config: config)
+    if let user = polkitFor { status.preflight += polkitPreflight(config, user: user) }
     print(json ? status.json(config: config) : status.text(config: config), terminator: "")
     let code = status.health.code
     if code != 0 { throw ExitCode(code) }
@@ -145,14 +151,37 @@ struct CheckConfig: ParsableCommand {
 
   @OptionGroup var options: ConfigOptions
 
-  @Flag(help: "Print nothing when the configuration is valid (for ExecStartPre).")
+  @Flag(help: "Print nothing when all is well (for ExecStartPre).")
   var quiet = false
+
+  @Flag(help: "Check only the file, not what this user may do at a failover.")
+  var skipPreflight = false
+
+  @Option(
+    help: ArgumentHelp(
+      "As root: ask polkit whether USER may restart the units (and check nothing else).",
+      valueName: "USER"))
+  var polkitFor: String?
 
   func run() throws {
     let config = try options.load()
+    if !quiet && polkitFor == nil {
+      print("\(options.config): valid")
+      print(config.summary)
+    }
+    guard !skipPreflight else { return }
+    let problems = polkitFor.map { polkitPreflight(config, user: $0) } ?? preflight(config)
+    for problem in problems { printError("pgfollow cannot follow a failover: \(problem)") }
+    if let worst = problems.map(\.status).max() {
+      if polkitFor == nil { printError("(checked as \(currentUserName()))") }
+      throw ExitCode(worst.exitCode)
+    }
     guard !quiet else { return }
-    print("\(options.config): valid")
-    print(config.summary)
+    print(
+      polkitFor.map {
+        "preflight: polkit lets \($0) restart \(config.restart.units.joined(separator: " "))"
+      }
+        ?? "preflight: \(currentUserName()) may replace \(config.app.file) and write the state")
   }
 }
 

@@ -7,67 +7,17 @@ import Testing
 
 /// The cron loop simulated: every run a fresh `once` on the real state file, as a new process
 /// would be, with the same scripted nodes, restarts and clock as the sidecar's simulation, and
-/// the same bounds.
+/// the same bounds. (A flapping primary and a flapping standby run in both modes in
+/// SimulationTests.)
 @Suite struct CronSimulationTests {
-  /// The standby comes and goes every 7 s for two hours while `once` runs every second: the
-  /// application is restarted only at the first run, as under the sidecar; when the standby is
-  /// gone for good, the file follows 10 s later.
-  @Test func aFlappingStandbyRestartsNothingUnderCron() async throws {
-    let simulation = try Simulation(setStandby: true)
-    simulation.evidence = { cycle in
-      let standbyUp = cycle < 7200 ? (cycle / 7) % 2 == 0 : false
-      return [
-        up("node1", primary: true, row: (100, "node1")),
-        standbyUp ? up("node2", primary: false, row: (100, "node1")) : down("node2"),
-      ]
-    }
-    let reports = try await simulation.runOnce(7300)
-    #expect(simulation.restartCycles.get() == [0, 7210])
-    #expect(simulation.writeCycles.get() == [0, 7210])
-    #expect(reports[7205].settling == .seconds(5))
-  }
-
-  /// The primary answers every other run for an hour: nothing is ever written or restarted.
-  @Test func aFlappingPrimaryMovesNothingUnderCron() async throws {
-    let simulation = try Simulation()
-    simulation.evidence = { cycle in
-      [
-        cycle % 2 == 0 ? up("node1", primary: true, row: (100, "node1")) : down("node1"),
-        up("node2", primary: false, row: (100, "node1")),
-      ]
-    }
-    let reports = try await simulation.runOnce(3600)
-    #expect(reports.filter { $0.status == .held }.count == 1800)
-    #expect(simulation.writeCycles.get().isEmpty && simulation.restartCycles.get().isEmpty)
-  }
-
   /// The restart fails 25 times under a cron loop running every second while the clock steps
   /// back an hour and forward two: attempts stay 2 s apart in real time, at most 20 in any hour
   /// of it, and the restart is finally done. (A run waits out the 2 s spacing itself, as the
   /// sidecar would, so it may try on consecutive runs.)
   @Test func failingRestartsUnderCronStayWithinTheLimits() async throws {
-    let simulation = try Simulation()
-    simulation.evidence = { _ in
-      [
-        up("node1", primary: false, row: (100, "node1")),
-        up("node2", primary: true, row: (200, "node2")),
-      ]
-    }
-    simulation.restartSucceeds = { $0 >= 25 }
-    let reports = try await simulation.runOnce(7200) { cycle in
-      switch cycle {
-      case 10: .seconds(-3600)
-      case 200: .seconds(7200)
-      default: .zero
-      }
-    }
-    let times = simulation.restartTimes.get()
-    #expect(times.count == 26)
-    #expect(zip(times, times.dropFirst()).allSatisfy { $1 - $0 >= 2 })
-    #expect(times.filter { $0 < 200 }.count <= 20)
-    for start in stride(from: 200.0, to: 7200, by: 60) {
-      #expect(times.filter { $0 >= start && $0 < start + 3600 }.count <= 20)
-    }
+    let simulation = try Simulation.failingRestarts()
+    let reports = try await simulation.runOnce(7200, clockStep: Simulation.clockSteps)
+    expectWithinRestartLimits(simulation.restartTimes.get())
     #expect(reports.last?.status == .inSync)
     #expect(simulation.writeCycles.get() == [0])
   }

@@ -24,7 +24,7 @@ import Testing
         - command: [./hook, after]
         - command: [./hook, failing]
           attempts: 2
-          retry_after: 1s
+          retry_after: 5s
       state_directory:
       """)
     func lines() -> [String] {
@@ -45,13 +45,14 @@ import Testing
         "after leader=node1 address=node1:5432 previous= restarts=1",
         "failing leader=node1 address=node1:5432 previous= restarts=1",
       ])
-    // Its retry waits `retry_after` (1 s): a run before then does not try it.
+    // Its retry waits `retry_after` (5 s; ample under the sanitizers): a run before then does
+    // not try it.
     let early = try fixture.pgfollow("once")
     #expect(lines().count == 3, "\(early.output)")
     let status = try fixture.pgfollow("status")
     #expect(
       status.output.contains("/hook failing (failure 1 of 2; next try in"), "\(status.output)")
-    usleep(1_100_000)
+    usleep(5_100_000)
     let second = try fixture.pgfollow("once")
     #expect(
       second.output.contains("/hook failing: exited with status 1; gave up after 2 failures"))

@@ -109,6 +109,53 @@ final class Simulation: @unchecked Sendable {
   }
 }
 
+/// How the simulated cycles run: one machine kept across cycles (the sidecar), or a fresh `once`
+/// on the state file every run (a cron loop); the same scenarios hold the same bounds in both.
+enum Mode: String, CaseIterable, Sendable, CustomStringConvertible {
+  case sidecar, cron
+  var description: String { rawValue }
+}
+
+extension Simulation {
+  func run(_ mode: Mode, _ count: Int) async throws -> [CycleReport] {
+    mode == .sidecar ? try await run(count) : try await runOnce(count)
+  }
+
+  /// node2 is the primary throughout; the restart fails 25 times before it works.
+  static func failingRestarts() throws -> Simulation {
+    let simulation = try Simulation()
+    simulation.evidence = { _ in
+      [
+        up("node1", primary: false, row: (100, "node1")),
+        up("node2", primary: true, row: (200, "node2")),
+      ]
+    }
+    simulation.restartSucceeds = { $0 >= 25 }
+    return simulation
+  }
+
+  /// The clock steps back an hour at cycle 10 and forward two hours at cycle 200.
+  static func clockSteps(_ cycle: Int) -> Duration {
+    switch cycle {
+    case 10: .seconds(-3600)
+    case 200: .seconds(7200)
+    default: .zero
+    }
+  }
+}
+
+/// The bounds both modes keep, for the 26 attempts of `Simulation.failingRestarts` (their times
+/// in seconds of real time): at least 2 s apart, at most 20 in any hour. The step forward of
+/// `clockSteps` at 200 s opens a new hour, as two hours of real time would.
+func expectWithinRestartLimits(_ times: [Double]) {
+  #expect(times.count == 26)
+  #expect(zip(times, times.dropFirst()).allSatisfy { $1 - $0 >= 2 })
+  #expect(times.filter { $0 < 200 }.count <= 20)
+  for start in stride(from: 200.0, to: 7200, by: 60) {
+    #expect(times.filter { $0 >= start && $0 < start + 3600 }.count <= 20)
+  }
+}
+
 struct ScriptedProber: Prober {
   let simulation: Simulation
   func probe(_ config: Config) async -> [NodeEvidence] {
@@ -150,7 +197,7 @@ func down(_ node: String) -> NodeEvidence {
 @Suite struct SimulationTests {
   /// The primary answers every other cycle for an hour: pgfollow holds on the silent cycles and
   /// never writes or restarts anything.
-  @Test func aFlappingPrimaryMovesNothing() async throws {
+  @Test(arguments: Mode.allCases) func aFlappingPrimaryMovesNothing(_ mode: Mode) async throws {
     let simulation = try Simulation()
     simulation.evidence = { cycle in
       [
@@ -158,7 +205,7 @@ func down(_ node: String) -> NodeEvidence {
         up("node2", primary: false, row: (100, "node1")),
       ]
     }
-    let reports = try await simulation.run(3600)
+    let reports = try await simulation.run(mode, 3600)
     #expect(reports.filter { $0.status == .held }.count == 1800)
     #expect(simulation.writeCycles.get().isEmpty && simulation.restartCycles.get().isEmpty)
     #expect(try simulation.masterAddress() == "node1:5432")
@@ -187,7 +234,8 @@ func down(_ node: String) -> NodeEvidence {
   /// The standby comes and goes every 7 s for two hours: the file keeps naming it (a change
   /// that keeps the leader must last `run.standby_settle`, 10 s), so nothing is restarted
   /// after the first cycle. When it is gone for good, the file follows it 10 s later.
-  @Test func aFlappingStandbyIsNotFollowedAndALostOneIsAfterTheSettleTime() async throws {
+  @Test(arguments: Mode.allCases)
+  func aFlappingStandbyIsNotFollowedAndALostOneIsAfterTheSettleTime(_ mode: Mode) async throws {
     let simulation = try Simulation(setStandby: true)
     simulation.evidence = { cycle in
       let standbyUp = cycle < 7200 ? (cycle / 7) % 2 == 0 : false
@@ -196,7 +244,7 @@ func down(_ node: String) -> NodeEvidence {
         standbyUp ? up("node2", primary: false, row: (100, "node1")) : down("node2"),
       ]
     }
-    let reports = try await simulation.run(7300)
+    let reports = try await simulation.run(mode, 7300)
     #expect(simulation.restartCycles.get() == [0, 7210])
     #expect(simulation.writeCycles.get() == [0, 7210])
     #expect(reports[7205].settling == .seconds(5))
@@ -229,30 +277,11 @@ func down(_ node: String) -> NodeEvidence {
   /// and forward two hours at cycle 200: attempts stay spaced, never more than 20 in an hour,
   /// the step back stalls nothing, and the owed restart is finally carried out.
   @Test func failingRestartsUnderClockStepsAreSpacedAndFinallyDone() async throws {
-    let simulation = try Simulation()
-    simulation.evidence = { _ in
-      [
-        up("node1", primary: false, row: (100, "node1")),
-        up("node2", primary: true, row: (200, "node2")),
-      ]
-    }
-    simulation.restartSucceeds = { $0 >= 25 }
-    let reports = try await simulation.run(7200) { cycle in
-      switch cycle {
-      case 10: .seconds(-3600)
-      case 200: .seconds(7200)
-      default: .zero
-      }
-    }
+    let simulation = try Simulation.failingRestarts()
+    let reports = try await simulation.run(7200, clockStep: Simulation.clockSteps)
     let restarts = simulation.restartCycles.get()
-    #expect(restarts.count == 26)
     #expect(restarts.contains { (10..<14).contains($0) }, "the step back stalled the restarts")
-    #expect(zip(restarts, restarts.dropFirst()).allSatisfy { $1 - $0 >= 2 })
-    // The step forward opens a new hour, as two hours of real time would.
-    #expect(restarts.filter { $0 < 200 }.count <= 20)
-    for start in stride(from: 200, to: 7200, by: 60) {
-      #expect(restarts.filter { $0 >= start && $0 < start + 3600 }.count <= 20)
-    }
+    expectWithinRestartLimits(restarts.map(Double.init))
     #expect(reports[restarts[0]].status == .restartFailed)
     #expect(reports.last?.status == .inSync)
     #expect(simulation.writeCycles.get() == [0])

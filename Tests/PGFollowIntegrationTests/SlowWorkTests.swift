@@ -12,12 +12,10 @@ import Testing
     let container = try Container(fixture: fixture)
     defer { container.powerOff() }
     try container.install(fixture: fixture, appStartSeconds: 6)
-    try container.systemctl("start", "app.service")
-    try container.systemctl("start", "pgfollow.service")
+    try container.startApplicationAndSidecar()
     #expect(waitUntil(30) { container.appStarts().count == 2 }, "the start-up reconcile")
 
-    try fixture.clusterCommand("kill", "node1")
-    try fixture.clusterCommand("promote", "node2")
+    try fixture.failOver()
     #expect(
       waitUntil(40) { container.appStarts().count == 3 }, "\((try? container.journal()) ?? "")")
     usleep(4_000_000)
@@ -28,6 +26,9 @@ import Testing
     let warnings = try container.pgfollowWarnings()
     #expect(warnings.isEmpty, "\(warnings)")
     #expect(try container.journal().contains("restarting app.service (in the background"))
+    let timeline = try container.exec(
+      "journalctl", "--no-pager", "-o", "short-precise", "-u", "pgfollow", "-u", "app")
+    print("slow-restart failover, pgfollow's and the application's journal:\n\(timeline)")
   }
 
   /// SIGTERM while the application is restarting: the stop waits for that restart, the state
@@ -37,11 +38,9 @@ import Testing
     let container = try Container(fixture: fixture)
     defer { container.powerOff() }
     try container.install(fixture: fixture, appStartSeconds: 6)
-    try container.systemctl("start", "app.service")
-    try container.systemctl("start", "pgfollow.service")
+    try container.startApplicationAndSidecar()
     #expect(waitUntil(30) { container.appStarts().count == 2 })
-    try fixture.clusterCommand("kill", "node1")
-    try fixture.clusterCommand("promote", "node2")
+    try fixture.failOver()
     #expect(
       try waitUntil(20) {
         try container.property("app", "ActiveState") == "activating"
@@ -72,15 +71,13 @@ import Testing
     let container = try Container(fixture: fixture)
     defer { container.powerOff() }
     try container.install(fixture: fixture)
-    try container.systemctl("start", "app.service")
-    try container.systemctl("start", "pgfollow.service")
+    try container.startApplicationAndSidecar()
     func hookRuns() -> [String] {
       ((try? String(contentsOfFile: fixture.directory + "/hook-runs", encoding: .utf8)) ?? "")
         .split(separator: "\n").map(String.init)
     }
     #expect(waitUntil(30) { hookRuns() == ["node1"] })
-    try fixture.clusterCommand("kill", "node1")
-    try fixture.clusterCommand("promote", "node2")
+    try fixture.failOver()
     #expect(
       waitUntil(40) { hookRuns() == ["node1", "node2"] }, "\((try? container.journal()) ?? "")")
     usleep(3_000_000)
@@ -99,12 +96,10 @@ import Testing
     let container = try Container(fixture: fixture)
     defer { container.powerOff() }
     try container.install(fixture: fixture)
-    try container.systemctl("start", "app.service")
-    try container.systemctl("start", "pgfollow.service")
+    try container.startApplicationAndSidecar()
     usleep(10_000_000)
     #expect(try container.property("pgfollow", "NRestarts") == "0")
-    try fixture.clusterCommand("kill", "node1")
-    try fixture.clusterCommand("promote", "node2")
+    try fixture.failOver()
     #expect(
       try waitUntil(30) { try container.property("pgfollow", "StatusText") == "following node2" })
     #expect(waitUntil(20) { container.appStarts().count == 3 })
@@ -119,13 +114,8 @@ import Testing
 @Suite(.serialized, Needs.systemd) struct CleanJournalTests {
   @Test func theShippedUnitLogsNoWarningAsAnUnprivilegedUser() throws {
     let fixture = try Fixture()
-    #expect(try fixture.pgfollow("once").status == 2, "the file is in sync before the start")
-    let container = try Container(fixture: fixture)
+    let container = try UnprivilegedTests.prepare(fixture)
     defer { container.powerOff() }
-    try container.install(fixture: fixture, overrides: ["User": "pgfollow", "Group": "pgfollow"])
-    try container.exec("useradd", "--system", "--user-group", "--no-create-home", "pgfollow")
-    try container.exec("chmod", "0755", "/opt/t")
-    try container.exec("chown", "-R", "pgfollow:pgfollow", "/opt/t/state")
     try container.systemctl("start", "pgfollow.service")
     #expect(
       try waitUntil(20) { try container.property("pgfollow", "StatusText") == "following node1" })
@@ -148,11 +138,99 @@ import Testing
 
     // The same unit without its one allowance shows why it is there.
     try container.install(
-      fixture: fixture, overrides: ["User": "pgfollow", "Group": "pgfollow", "LimitNICE": ""])
+      fixture: fixture,
+      overrides: [
+        "User": "pgfollow", "Group": "pgfollow", "SupplementaryGroups": "shop", "LimitNICE": "",
+      ])
     try container.systemctl("start", "pgfollow.service")
     #expect(
       try waitUntil(20) { try container.property("pgfollow", "StatusText") == "following node1" })
     try container.systemctl("stop", "pgfollow.service")
     #expect(try container.journal().contains("Failed to set thread priority"))
+  }
+}
+
+/// The unit as shipped (User=pgfollow) with the real polkitd and the polkit rule as shipped: the
+/// documented layout switches and restarts; a layout that cannot work is refused at start.
+@Suite(.serialized, Needs.systemd) struct UnprivilegedTests {
+  /// The README's layout: the application's directory root:pgfollow 0775, its file
+  /// pgfollow:shop 0640, and SupplementaryGroups=shop in the unit.
+  static func prepare(
+    _ fixture: Fixture, supplementaryGroups: String = "shop", ruleUnits: String = "app.service"
+  ) throws -> Container {
+    #expect(try fixture.pgfollow("once").status == 2, "the file is in sync before the start")
+    try FileManager.default.createDirectory(
+      atPath: fixture.directory + "/shop", withIntermediateDirectories: false)
+    try FileManager.default.moveItem(
+      atPath: fixture.appFile, toPath: fixture.directory + "/shop/app.yaml")
+    try fixture.editConfig("file: app.yaml", "file: shop/app.yaml")
+    let container = try Container(fixture: fixture)
+    try container.install(
+      fixture: fixture,
+      overrides: [
+        "User": "pgfollow", "Group": "pgfollow", "SupplementaryGroups": supplementaryGroups,
+      ])
+    for command in [
+      ["useradd", "--system", "--user-group", "--no-create-home", "pgfollow"],
+      ["groupadd", "--system", "shop"], ["chmod", "0755", "/opt/t"],
+      ["chown", "-R", "pgfollow:pgfollow", "/opt/t/state"],
+      ["chown", "root:pgfollow", "/opt/t/shop"],
+      ["chmod", "0775", "/opt/t/shop"], ["chown", "pgfollow:shop", "/opt/t/shop/app.yaml"],
+      ["chmod", "0640", "/opt/t/shop/app.yaml"], ["mkdir", "-p", "/etc/polkit-1/rules.d"],
+    ] {
+      try container.exec(command)
+    }
+    let rule = try String(
+      contentsOfFile: Fixture.packageRoot.path + "/examples/50-pgfollow.rules", encoding: .utf8
+    ).replacing("[\"shop.service\"]", with: "[\"\(ruleUnits)\"]")
+    try rule.write(toFile: fixture.directory + "/rule.js", atomically: false, encoding: .utf8)
+    try container.exec(["cp", "/opt/t/rule.js", "/etc/polkit-1/rules.d/50-pgfollow.rules"])
+    return container
+  }
+
+  @Test func theDocumentedLayoutSwitchesAndRestartsThroughPolkit() throws {
+    let fixture = try Fixture()
+    let container = try Self.prepare(fixture)
+    defer { container.powerOff() }
+    try container.startApplicationAndSidecar()
+    #expect(
+      try waitUntil(20) { try container.property("pgfollow", "StatusText") == "following node1" })
+    try fixture.failOver()
+    #expect(
+      waitUntil(30) { container.appStarts().count == 2 }, "\((try? container.journal()) ?? "")")
+    let file = try container.exec(["stat", "-c", "%U:%G %a", "/opt/t/shop/app.yaml"])
+    #expect(file.trimmingCharacters(in: .whitespacesAndNewlines) == "pgfollow:shop 640")
+    #expect(
+      try String(contentsOfFile: fixture.directory + "/shop/app.yaml", encoding: .utf8)
+        .contains("address: node2:5432"))
+    let warnings = try container.pgfollowWarnings()
+    #expect(warnings.isEmpty, "\(warnings)")
+  }
+
+  /// Without SupplementaryGroups=shop the new file could not keep its group: said at start, and
+  /// the unit does not start.
+  @Test func aGroupPgfollowMayNotSetIsReportedAtStart() throws {
+    let fixture = try Fixture()
+    let container = try Self.prepare(fixture, supplementaryGroups: "")
+    defer { container.powerOff() }
+    try container.systemctl("start", "app.service")
+    #expect(throws: (any Error).self) { try container.systemctl("start", "pgfollow.service") }
+    let journal = try container.journal()
+    #expect(
+      journal.contains("has the group shop, which pgfollow is not a member of")
+        && journal.contains("add SupplementaryGroups=shop to the unit"), "\(journal)")
+    #expect(try container.property("pgfollow", "ActiveState") != "active")
+  }
+
+  /// A unit the polkit rule does not cover: said at start, and the unit does not start.
+  @Test func aUnitTheRuleDoesNotCoverIsReportedAtStart() throws {
+    let fixture = try Fixture()
+    let container = try Self.prepare(fixture, ruleUnits: "other.service")
+    defer { container.powerOff() }
+    try container.systemctl("start", "app.service")
+    #expect(throws: (any Error).self) { try container.systemctl("start", "pgfollow.service") }
+    let journal = try container.journal()
+    #expect(
+      journal.contains("pgfollow may not restart app.service: polkit says no"), "\(journal)")
   }
 }

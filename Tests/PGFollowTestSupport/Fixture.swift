@@ -146,6 +146,12 @@ package final class Fixture: @unchecked Sendable {
     try run(Self.binary, Array(arguments) + ["-c", configFile], timeout: timeout)
   }
 
+  /// The primary killed, the standby promoted and its row recorded.
+  package func failOver() throws {
+    try clusterCommand("kill", "node1")
+    try clusterCommand("promote", "node2")
+  }
+
   package func clusterCommand(_ arguments: String...) throws {
     try Self.cluster(arguments[0], cluster, arguments.dropFirst().joined(separator: " "))
   }

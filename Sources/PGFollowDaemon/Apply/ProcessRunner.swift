@@ -67,6 +67,18 @@ package func runProcess(
   }
 }
 
+/// Starts a program from an argv and returns its pid without waiting; its output is dropped.
+/// The caller ends it and reaps it (`kill`, `waitpid`).
+func startChild(_ argv: [String]) -> pid_t? {
+  let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+  guard null >= 0 else { return nil }
+  defer { close(null) }
+  guard case .success(let pid) = spawn(argv, environment: [:], outputDescriptor: null) else {
+    return nil
+  }
+  return pid
+}
+
 private struct SpawnFailure: Error {
   var message: String
 }

@@ -10,6 +10,8 @@ package struct StatusReport: Sendable {
   package var fileError: String?
   package var state: FollowState
   package var stateError: String?
+  /// What a failover will need and the user running `status` may not do.
+  package var preflight: [PreflightProblem] = []
 
   /// Monitoring-plugin exit codes: 0 OK, 1 WARNING, 2 CRITICAL.
   package var health: (code: Int32, word: String, reason: String) {
@@ -19,6 +21,9 @@ package struct StatusReport: Sendable {
     }
     if case .hold = decision.outcome { return (2, "CRITICAL", "holding: \(decision.reason)") }
     if let fileError { return (2, "CRITICAL", fileError) }
+    if let problem = preflight.first {
+      return (2, "CRITICAL", "a failover would fail: \(problem.problem)")
+    }
     if values.contains(where: { $0.current != $0.wanted }) {
       return (1, "WARNING", "the application's file does not point at the leader yet")
     }
@@ -44,7 +49,8 @@ package func collectStatus(config: Config, prober: any Prober = LibPQProber()) a
   var machine = FollowMachine(state: state, settings: settings)
   let report = await cycle.run(&machine)
   var status = StatusReport(
-    report: report, values: [], fileError: nil, state: state, stateError: stateError)
+    report: report, values: [], fileError: nil, state: state, stateError: stateError,
+    preflight: preflight(config))
   let wanted = report.decision.leader.map {
     config.edits(leader: $0, standby: standbyOf(report.decision)).map(\.value)
   }
@@ -102,6 +108,8 @@ extension StatusReport {
       lines.append("settling: a standby change seen \(since)s ago waits for run.standby_settle")
     }
     if let stateError { lines.append("state:    \(stateError)") }
+    let checked = "checked as \(currentUserName())"
+    lines += preflight.map { "preflight: \($0) (\(checked))" }
     return lines.joined(separator: "\n") + "\n"
   }
 
@@ -170,6 +178,7 @@ extension StatusReport {
       "\"values\": [\(values.joined(separator: ", "))]",
       "\"restart_owed\": [\(state.pendingRestart.map(jsonString).joined(separator: ", "))]",
       "\"hooks_owed\": \(hooksJSON)",
+      "\"preflight\": [\(preflight.map { jsonString($0.description) }.joined(separator: ", "))]",
     ]
     if let fileError { fields.append("\"file_error\": \(jsonString(fileError))") }
     return "{" + fields.joined(separator: ", ") + "}\n"

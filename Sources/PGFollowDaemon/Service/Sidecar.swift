@@ -88,6 +88,7 @@ package final class Sidecar: Service {
       logger.notice(
         "watching \(config.nodes.count) nodes every \(formatDuration(config.run.interval))\(mode)")
       warnAboutWatchdog(config, watchdog: SystemdNotifier.watchdogInterval, logger: logger)
+      reportPreflight()
       var lastConnectionWake = ContinuousClock.now - .seconds(1)
       while true {
         let started = ContinuousClock.now
@@ -201,6 +202,15 @@ package final class Sidecar: Service {
       guard let fresh = sidecar.reloaded(config) else { return }
       config = fresh
       machine?.reconfigure(FollowSettings(fresh))
+      reportPreflight()
+    }
+
+    /// What a failover will need and this user may not do, said at start and at each reload.
+    private func reportPreflight() {
+      guard !sidecar.dryRun else { return }
+      for problem in preflight(config) {
+        logger.error("pgfollow cannot follow a failover: \(problem)")
+      }
     }
 
     private mutating func ping() {

@@ -1,0 +1,189 @@
+package import PGFollowCore
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Something pgfollow will need at a failover and may not do now, with how to fix it.
+package struct PreflightProblem: Sendable, Equatable, CustomStringConvertible {
+  package enum Area: Sendable, Equatable {
+    case file, stateDirectory, restart
+  }
+
+  package var area: Area
+  package var problem: String
+  package var remedy: String
+
+  package var description: String { "\(problem); \(remedy)" }
+
+  /// The exit code of `once` for a failure of this kind.
+  package var status: CycleStatus {
+    switch area {
+    case .file: .writeFailed
+    case .stateDirectory: .lockOrStateFailed
+    case .restart: .restartFailed
+    }
+  }
+}
+
+/// Checks, as the user this process runs as, what a failover will need: creating files in the
+/// application file's directory, giving a new file the current file's owner, group and mode,
+/// and writing the state directory. Root may do all of that.
+package func preflight(_ config: Config) -> [PreflightProblem] {
+  checkApplicationFile(config.app.file) + checkStateDirectory(config.stateDirectory)
+}
+
+/// Asks polkit, as root, whether `user` may restart each unit, acting on nothing. polkit answers
+/// questions with the unit and verb in them only to root (pkcheck from another user is refused),
+/// so this runs from the unit's `ExecStartPre=+`: a process of `user` stands in as the subject.
+package func polkitPreflight(_ config: Config, user: String) -> [PreflightProblem] {
+  guard geteuid() == 0 else {
+    return [
+      PreflightProblem(
+        area: .restart, problem: "only root may ask polkit about \(user)'s rights",
+        remedy: "run this check as root (ExecStartPre=+ in the unit)")
+    ]
+  }
+  guard let subject = standIn(for: user) else {
+    return [
+      PreflightProblem(
+        area: .restart, problem: "cannot start a process as \(user) to ask polkit about",
+        remedy: "check that the user \(user) exists")
+    ]
+  }
+  defer {
+    kill(subject, SIGKILL)
+    var status: Int32 = 0
+    waitpid(subject, &status, 0)
+  }
+  return config.restart.units.compactMap { checkRestart($0, config.restart, subject, user) }
+}
+
+/// A process running as `user` (setpriv, then sleep), once it has taken that user's identity.
+private func standIn(for user: String) -> pid_t? {
+  guard let account = getpwnam(user) else { return nil }
+  let uid = account.pointee.pw_uid
+  guard
+    let pid = startChild([
+      "setpriv", "--reuid=\(user)", "--regid=\(account.pointee.pw_gid)", "--init-groups", "--",
+      "sleep", "60",
+    ])
+  else { return nil }
+  for _ in 0..<200 {
+    var info = stat()
+    if stat("/proc/\(pid)", &info) == 0 && info.st_uid == uid { return pid }
+    usleep(10_000)
+  }
+  kill(pid, SIGKILL)
+  var status: Int32 = 0
+  waitpid(pid, &status, 0)
+  return nil
+}
+
+/// Who this process is, as a user name.
+package func currentUserName() -> String { userName(geteuid()) }
+
+private func checkApplicationFile(_ file: String) -> [PreflightProblem] {
+  let real = realPath(file) ?? file
+  let directory = parentDirectory(real)
+  var problems: [PreflightProblem] = []
+  if let error = tryCreatingAFile(in: directory) {
+    problems.append(
+      PreflightProblem(
+        area: .file,
+        problem: "cannot create files in \(directory) (\(error)), where the new \(file) is written",
+        remedy: "let \(currentUserName()) write \(directory) (for example chgrp "
+          + "\(groupName(getegid())) \(directory) && chmod g+w \(directory)), and list it in the "
+          + "unit's ReadWritePaths="))
+  }
+  var info = stat()
+  guard stat(real, &info) == 0 else { return problems }
+  guard geteuid() != 0 else { return problems }
+  if info.st_uid != geteuid() {
+    problems.append(
+      PreflightProblem(
+        area: .file,
+        problem: "\(file) belongs to \(userName(info.st_uid)), and only root may give a new file "
+          + "to another user",
+        remedy: "chown \(currentUserName()) \(file)"))
+  }
+  if !memberOf(info.st_gid) {
+    let group = groupName(info.st_gid)
+    problems.append(
+      PreflightProblem(
+        area: .file,
+        problem: "\(file) has the group \(group), which \(currentUserName()) is not a member of, "
+          + "so its new file could not keep that group",
+        remedy: "add SupplementaryGroups=\(group) to the unit (the application keeps reading the "
+          + "file through its group)"))
+  }
+  return problems
+}
+
+private func checkStateDirectory(_ directory: String) -> [PreflightProblem] {
+  if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+    return [stateProblem(directory, String(cString: strerror(errno)))]
+  }
+  return tryCreatingAFile(in: directory).map { [stateProblem(directory, $0)] } ?? []
+}
+
+private func stateProblem(_ directory: String, _ error: String) -> PreflightProblem {
+  PreflightProblem(
+    area: .stateDirectory,
+    problem: "cannot write the state directory \(directory) (\(error))",
+    remedy: "keep StateDirectory=pgfollow in the unit, or chown \(currentUserName()) \(directory)")
+}
+
+/// Asks polkit whether the process `subject` may run `systemctl ACTION UNIT`, without doing it.
+private func checkRestart(
+  _ unit: String, _ restart: RestartConfig, _ subject: pid_t, _ user: String
+) -> PreflightProblem? {
+  let verb = restart.action.rawValue
+  let result = runProcess(
+    [
+      "pkcheck", "--action-id", "org.freedesktop.systemd1.manage-units", "--process",
+      String(subject), "--detail", "unit", unit, "--detail", "verb", verb,
+    ], timeout: .seconds(10))
+  if result.succeeded { return nil }
+  if case .couldNotStart = result.termination {
+    return PreflightProblem(
+      area: .restart, problem: "cannot ask polkit whether \(unit) may be restarted (no pkcheck)",
+      remedy: "install polkitd, or run pgfollow as root")
+  }
+  return PreflightProblem(
+    area: .restart,
+    problem: "\(user) may not \(verb) \(unit): polkit says no",
+    remedy: "list \(unit) in the polkit rule (examples/50-pgfollow.rules in "
+      + "/etc/polkit-1/rules.d/)")
+}
+
+/// Nil if a file could be created (and was removed again) in `directory`; else the error.
+private func tryCreatingAFile(in directory: String) -> String? {
+  var template = Array((directory + "/.pgfollow-preflight-XXXXXX").utf8CString)
+  let descriptor = mkstemp(&template)
+  guard descriptor >= 0 else { return String(cString: strerror(errno)) }
+  close(descriptor)
+  unlink(textBeforeNUL(template))
+  return nil
+}
+
+private func memberOf(_ group: gid_t) -> Bool {
+  if group == getegid() { return true }
+  var groups = [gid_t](repeating: 0, count: 256)
+  let count = getgroups(Int32(groups.count), &groups)
+  return count > 0 && groups.prefix(Int(count)).contains(group)
+}
+
+private func realPath(_ path: String) -> String? {
+  guard let resolved = realpath(path, nil) else { return nil }
+  defer { free(resolved) }
+  return String(cString: resolved)
+}
+
+private func userName(_ uid: uid_t) -> String {
+  getpwuid(uid).map { String(cString: $0.pointee.pw_name) } ?? String(uid)
+}
+
+private func groupName(_ gid: gid_t) -> String {
+  getgrgid(gid).map { String(cString: $0.pointee.gr_name) } ?? String(gid)
+}
