@@ -5,8 +5,13 @@ package import PGFollowYAML
 package struct ConfigError: Error, Sendable, CustomStringConvertible {
   package var problems: [YAMLError]
 
+  /// The problems in the order of their places in the file (those with no place first).
   package init(problems: [YAMLError]) {
-    self.problems = problems
+    self.problems = problems.enumerated().sorted { left, right in
+      let a = left.element.mark.map { ($0.line, $0.column) } ?? (0, 0)
+      let b = right.element.mark.map { ($0.line, $0.column) } ?? (0, 0)
+      return a != b ? a < b : left.offset < right.offset
+    }.map(\.element)
   }
 
   package var description: String {

@@ -83,7 +83,14 @@ extension ConfigReader {
     let hold = duration(map["hold_interval"], "run.hold_interval", within: short)
     run.holdInterval = hold ?? min(run.holdInterval, run.interval)
     if run.cycleDeadline >= run.interval {
-      fail(map["cycle_deadline"] ?? node, "run.cycle_deadline must be shorter than run.interval")
+      let written = { (key: String, value: Duration) -> String in
+        guard case .scalar(let scalar)? = map[key] else { return formatDuration(value) }
+        return durationAsRead(scalar.value)
+      }
+      fail(
+        map["cycle_deadline"] ?? node,
+        "run.cycle_deadline (\(written("cycle_deadline", run.cycleDeadline))) must be shorter "
+          + "than run.interval (\(written("interval", run.interval)))")
     }
     run.confirmations =
       integer(map["confirmations"], "run.confirmations", within: 1...100) ?? run.confirmations

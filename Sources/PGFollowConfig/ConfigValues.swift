@@ -89,14 +89,14 @@ extension ConfigReader {
   {
     guard let node else { return nil }
     guard case .scalar(let scalar) = node, let value = parseDuration(scalar.value) else {
-      fail(node, "\(context) must be a duration such as 500ms, 2s or 1m")
+      fail(node, "\(context) must be a duration such as 500ms, 2s, 1m30s or 1h")
       return nil
     }
     guard range.contains(value) else {
       fail(
         node,
         "\(context) must be between \(formatDuration(range.lowerBound)) "
-          + "and \(formatDuration(range.upperBound))")
+          + "and \(formatDuration(range.upperBound)), not \(durationAsRead(scalar.value))")
       return nil
     }
     return value

@@ -30,7 +30,8 @@ package struct AppliedLeader: Sendable, Hashable {
 
 package enum HoldReason: Sendable, Hashable {
   case noNodeReachable
-  case noRows
+  /// No row names a configured node; `primary` is the one writable node, if there is one.
+  case noRows(primary: String?)
   case leaderUnreachable(String)
   case leaderInRecovery(String)
   case splitBrain([String])
@@ -77,7 +78,10 @@ extension HoldReason: CustomStringConvertible {
     let newest = row.map { "the newest row \($0)" } ?? "the newest row"
     return switch self {
     case .noNodeReachable: "no node is reachable"
-    case .noRows: "no node has a row naming a configured node"
+    case .noRows(let primary):
+      "no node has a row naming a configured node: a new table stays empty until the current "
+        + "primary is recorded; run `pgfollow record --name \(primary ?? "NAME")` on "
+        + (primary ?? "the primary")
     case .leaderUnreachable(let name): "\(newest) names \(name), which is unreachable"
     case .leaderInRecovery(let name):
       "\(newest) names \(name), which is in recovery (not yet promoted?)"
@@ -104,7 +108,8 @@ package func decide(
   let reachable = evidence.filter { $0.observation != nil }
   guard !reachable.isEmpty else { return decision }
   guard let row = newestRow(reachable, nodes: nodes, previous: previous) else {
-    decision.outcome = .hold(.noRows)
+    let writable = reachable.filter(\.isWritable).map(\.node)
+    decision.outcome = .hold(.noRows(primary: writable.count == 1 ? writable.first : nil))
     return decision
   }
   decision.newestRow = row

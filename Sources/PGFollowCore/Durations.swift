@@ -1,16 +1,32 @@
 /// Durations as the configuration writes them and as messages show them.
-/// Parses `250ms`, `2s`, `1.5s`, `1m` or a bare number of seconds.
+/// Parses a duration: numbers each followed by a unit, `h`, `m`, `s` or `ms` (`250ms`, `2s`,
+/// `1.5s`, `1m30s`, `1h`), or a bare number, which is seconds (`30` is `30s`).
 package func parseDuration(_ text: String) -> Duration? {
-  let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-  var number = text.trimming()
-  var scale = 1.0
-  for (suffix, factor) in units where number.hasSuffix(suffix) {
-    number = number.dropLast(suffix.count)
-    scale = factor
-    break
+  let trimmed = text.trimming()
+  if let seconds = Double(trimmed) {
+    return seconds >= 0 && seconds.isFinite ? .milliseconds(Int64((seconds * 1000).rounded())) : nil
   }
-  guard let value = Double(number), value >= 0, value.isFinite else { return nil }
-  return .milliseconds(Int64((value * scale * 1000).rounded()))
+  var rest = Substring(trimmed)
+  var total = 0.0
+  while !rest.isEmpty {
+    let number = rest.prefix { $0.isNumber || $0 == "." }
+    rest = rest.dropFirst(number.count)
+    let unit = rest.prefix { $0.isLetter }
+    rest = rest.dropFirst(unit.count)
+    let factors: [Substring: Double] = ["h": 3600, "m": 60, "s": 1, "ms": 0.001]
+    guard let value = Double(number), let factor = factors[unit] else { return nil }
+    total += value * factor
+  }
+  guard total.isFinite, !trimmed.isEmpty else { return nil }
+  return .milliseconds(Int64((total * 1000).rounded()))
+}
+
+/// How a duration was read, for messages: "800, read as 800s: a bare number is seconds" for
+/// `800`, and just the duration ("1s") for a value written with its unit.
+package func durationAsRead(_ text: String) -> String {
+  guard let value = parseDuration(text) else { return text }
+  guard Double(text.trimming()) != nil else { return formatDuration(value) }
+  return "\(text.trimming()), read as \(formatDuration(value)): a bare number is seconds"
 }
 
 extension Duration {

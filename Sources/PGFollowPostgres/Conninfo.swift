@@ -42,24 +42,60 @@ package enum Conninfo {
     return result
   }
 
+  /// libpq's message with every quoted part that could be a secret replaced by "…": a part
+  /// is shown only when it is a connection keyword (such as `user`) or punctuation (such as
+  /// `=`), so `missing "=" after "user"` reads as libpq wrote it, and no value ever shows.
   static func maskQuoted(_ text: String) -> String {
     // Per Unicode scalar: a quote followed by a combining mark is one Character, and the
     // secret after it would show.
     var result = ""
-    var inQuotes = false
+    var quoted: String.UnicodeScalarView?
     for scalar in text.unicodeScalars {
       if scalar == "\"" {
-        result.unicodeScalars.append(scalar)
-        if inQuotes {
-          inQuotes = false
+        if let part = quoted {
+          result += isHarmless(String(part)) ? String(part) : "…"
+          quoted = nil
         } else {
-          inQuotes = true
-          result += "…"
+          quoted = String.UnicodeScalarView()
         }
-      } else if !inQuotes {
+        result.unicodeScalars.append(scalar)
+      } else if quoted != nil {
+        quoted?.append(scalar)
+      } else {
         result.unicodeScalars.append(scalar)
       }
     }
+    if quoted != nil { result += "…" }
     return result
+  }
+
+  private static func isHarmless(_ part: String) -> Bool {
+    part.unicodeScalars.allSatisfy { $0.properties.generalCategory.isPunctuationOrSymbol }
+      || keywords.contains(part)
+  }
+
+  /// The keywords libpq knows (host, port, user, password, sslmode, …).
+  package static let keywords: Set<String> = {
+    guard let defaults = PQconndefaults() else { return [] }
+    defer { PQconninfoFree(defaults) }
+    var names: Set<String> = []
+    var option = defaults
+    while let keyword = option.pointee.keyword {
+      names.insert(String(cString: keyword))
+      option += 1
+    }
+    return names
+  }()
+}
+
+extension Unicode.GeneralCategory {
+  fileprivate var isPunctuationOrSymbol: Bool {
+    switch self {
+    case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
+      .initialPunctuation, .finalPunctuation, .otherPunctuation, .mathSymbol, .currencySymbol,
+      .modifierSymbol, .otherSymbol:
+      true
+    default: false
+    }
   }
 }

@@ -67,6 +67,18 @@ package struct FailoverTableSetup: Sendable {
     var done: [String] = []
     do {
       let admin = try PostgresConnection.connect(conninfo: conninfo, deadline: .now + timeout)
+      // Every role named must exist before anything is created.
+      for role in Set(readers + writers).sorted() {
+        let found = try admin.query(
+          "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", parameters: [role],
+          deadline: .now + timeout)
+        if found.isEmpty {
+          throw RecordError.database(
+            "no role named \(role): create it first (CREATE ROLE \(quoteIdentifier(role)) LOGIN "
+              + "PASSWORD '…';), or leave it out of --grant and --grant-writer; nothing was changed"
+          )
+        }
+      }
       let exists = try admin.query(
         "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", parameters: [database],
         deadline: .now + timeout)
@@ -83,8 +95,12 @@ package struct FailoverTableSetup: Sendable {
         _ = try state.query(statement, deadline: .now + timeout)
         done.append(statement)
       }
-    } catch {
+    } catch let error as RecordError {
+      throw error
+    } catch let error as PostgresError {
       throw RecordError(error, table: table)
+    } catch {
+      throw RecordError.database("\(error)")
     }
     return done
   }

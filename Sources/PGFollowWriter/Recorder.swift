@@ -153,7 +153,11 @@ package enum RecordError: Error, Sendable, CustomStringConvertible {
     switch error.sqlState {
     case "42P01":
       self = .database("the table \(table.table) does not exist (create it with pgfollow init)")
-    case "42501": self = .database("permission denied: \(error.message)")
+    case "42501":
+      self = .database(
+        "\(error.message) (record writes the row: it needs a role with INSERT on \(table.table), "
+          + "granted by `pgfollow init --grant-writer ROLE`; give record that role's conninfo "
+          + "with --conninfo, not the watchers' read-only one)")
     default: self = .database(error.message)
     }
   }

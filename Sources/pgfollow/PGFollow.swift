@@ -34,9 +34,10 @@ struct ConfigOptions: ParsableArguments {
   }
 
   /// The run lock shared by `once` and `run`; exit code 8 if it cannot be had.
-  func lock(_ config: Config, logger: Logger) throws -> RunLock {
+  func lock(_ config: Config, kind: String, logger: Logger) throws -> RunLock {
     do {
-      return try StateStore(directory: config.stateDirectory).lock(wait: config.timeouts.lockWait)
+      return try StateStore(directory: config.stateDirectory).lock(
+        wait: config.timeouts.lockWait, kind: kind)
     } catch {
       logger.error("\(error)")
       throw ExitCode(CycleStatus.lockOrStateFailed.exitCode)
@@ -67,7 +68,7 @@ struct Once: AsyncParsableCommand {
   func run() async throws {
     let logger = options.bootstrapLogging()
     let config = try options.load()
-    let lock = dryRun ? nil : try options.lock(config, logger: logger)
+    let lock = dryRun ? nil : try options.lock(config, kind: "once", logger: logger)
     let started = ContinuousClock.now
     let report = await Cycle(config: config, dryRun: dryRun).once()
     if let textfile = config.metrics.textfile, !dryRun {
@@ -102,7 +103,7 @@ struct Run: AsyncParsableCommand {
   func run() async throws {
     let logger = options.bootstrapLogging()
     let config = try options.load()
-    let lock = dryRun ? nil : try options.lock(config, logger: logger)
+    let lock = dryRun ? nil : try options.lock(config, kind: "run", logger: logger)
     let sidecar = Sidecar(
       configPath: options.config, config: config, dryRun: dryRun, logger: logger,
       reload: { path in try loadConfigFile(path) })

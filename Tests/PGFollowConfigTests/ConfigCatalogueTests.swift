@@ -66,15 +66,15 @@ private func problems(_ text: String) -> [String] {
     ),
     (
       "hooks: [{command: [x], timeout: 10ms}]",
-      "9:33: hooks[0].timeout must be between 100ms and 3600s"
+      "9:33: hooks[0].timeout must be between 100ms and 3600s, not 10ms"
     ),
     (
       "hooks: [{command: [x], retry_after: 2h}]",
-      "9:37: hooks[0].retry_after must be between 0s and 3600s"
+      "9:37: hooks[0].retry_after must be between 0s and 3600s, not 7200s"
     ),
     (
       "hooks: [{command: [x], retry_after: soon}]",
-      "9:37: hooks[0].retry_after must be a duration such as 500ms, 2s or 1m"
+      "9:37: hooks[0].retry_after must be a duration such as 500ms, 2s, 1m30s or 1h"
     ),
     (
       "hooks: [{command: [x], when: sometime}]",
@@ -115,28 +115,29 @@ private func problems(_ text: String) -> [String] {
       "9:19: restart.action must be one of \"restart\", \"reload-or-restart\", \"try-restart\""
     ),
     ("restart: {systemctl: [x]}", "9:22: restart.systemctl must be a non-empty string"),
-    ("restart: {timeout: 0s}", "9:20: restart.timeout must be between 100ms and 600s"),
-    ("restart: {timeout: 2h}", "9:20: restart.timeout must be between 100ms and 600s"),
+    ("restart: {timeout: 0s}", "9:20: restart.timeout must be between 100ms and 600s, not 0s"),
+    ("restart: {timeout: 2h}", "9:20: restart.timeout must be between 100ms and 600s, not 7200s"),
     (
-      "restart: {timeout: fast}", "9:20: restart.timeout must be a duration such as 500ms, 2s or 1m"
+      "restart: {timeout: fast}",
+      "9:20: restart.timeout must be a duration such as 500ms, 2s, 1m30s or 1h"
     ),
     (
       "restart: {units: \"bad unit\"}",
       "9:18: restart.units: \"bad unit\" is not a valid systemd unit name"
     ),
     ("restart: {units: [a, {b: c}]}", "9:22: restart.units must be a non-empty string"),
-    ("run: {confirm_after: 2h}", "9:22: run.confirm_after must be between 0s and 3600s"),
+    ("run: {confirm_after: 2h}", "9:22: run.confirm_after must be between 0s and 3600s, not 7200s"),
     ("run: {confirmations: 0}", "9:22: run.confirmations must be a whole number from 1 to 100"),
     ("run: {confirmations: 1.5}", "9:22: run.confirmations must be a whole number from 1 to 100"),
     ("run: {confirmations: 101}", "9:22: run.confirmations must be a whole number from 1 to 100"),
     ("run: {confirmations: two}", "9:22: run.confirmations must be a whole number from 1 to 100"),
-    ("run: {hold_interval: 0s}", "9:22: run.hold_interval must be between 1ms and 3600s"),
-    ("run: {interval: 0s}", "9:17: run.interval must be between 1ms and 3600s"),
+    ("run: {hold_interval: 0s}", "9:22: run.hold_interval must be between 1ms and 3600s, not 0s"),
+    ("run: {interval: 0s}", "9:17: run.interval must be between 1ms and 3600s, not 0s"),
     (
       "run: {interval: 1s, cycle_deadline: 1s}",
-      "9:37: run.cycle_deadline must be shorter than run.interval"
+      "9:37: run.cycle_deadline (1s) must be shorter than run.interval (1s)"
     ),
-    ("run: {interval: 2h}", "9:17: run.interval must be between 1ms and 3600s"),
+    ("run: {interval: 2h}", "9:17: run.interval must be between 1ms and 3600s, not 7200s"),
     ("run: {intervall: 1s}", "9:7: unknown key \"intervall\" in run; did you mean \"interval\"?"),
     (
       "run: {restart_max_per_hour: 0}",
@@ -148,9 +149,12 @@ private func problems(_ text: String) -> [String] {
     ),
     (
       "run: {restart_min_interval: 2h}",
-      "9:29: run.restart_min_interval must be between 0s and 3600s"
+      "9:29: run.restart_min_interval must be between 0s and 3600s, not 7200s"
     ),
-    ("run: {standby_settle: 2h}", "9:23: run.standby_settle must be between 0s and 3600s"),
+    (
+      "run: {standby_settle: 2h}",
+      "9:23: run.standby_settle must be between 0s and 3600s, not 7200s"
+    ),
     ("state_directory: \"\"", "9:18: state_directory must be a non-empty string"),
     ("state_directory: [a]", "9:18: state_directory must be a non-empty string"),
     ("state_table: x", "9:14: state_table must be a mapping, not a scalar"),
@@ -163,13 +167,15 @@ private func problems(_ text: String) -> [String] {
       "state_table: {timestamp_column: a.b}",
       "9:33: state_table.timestamp_column is not a valid identifier"
     ),
-    ("timeouts: {connect: 10ms}", "9:21: timeouts.connect must be between 50ms and 60s"),
+    ("timeouts: {connect: 10ms}", "9:21: timeouts.connect must be between 50ms and 60s, not 10ms"),
     (
       "timeouts: {lock_wait: -1s}",
-      "9:23: timeouts.lock_wait must be a duration such as 500ms, 2s or 1m"
+      "9:23: timeouts.lock_wait must be a duration such as 500ms, 2s, 1m30s or 1h"
     ),
-    ("timeouts: {lock_wait: 11m}", "9:23: timeouts.lock_wait must be between 0s and 600s"),
-    ("timeouts: {query: 2m}", "9:19: timeouts.query must be between 50ms and 60s"),
+    (
+      "timeouts: {lock_wait: 11m}", "9:23: timeouts.lock_wait must be between 0s and 600s, not 660s"
+    ),
+    ("timeouts: {query: 2m}", "9:19: timeouts.query must be between 50ms and 60s, not 120s"),
   ]
 
   @Test(arguments: cases)

@@ -83,16 +83,16 @@ private let valid = """
       """
     #expect(
       problems(text) == [
-        "/etc/pgfollow/pgfollow.yaml:17:1: unknown key \"extra\" in the configuration",
-        "/etc/pgfollow/pgfollow.yaml:4:5: unknown key \"adress\" in nodes[0]; did you mean \"address\"?",
         "/etc/pgfollow/pgfollow.yaml:2:5: nodes[0] is missing the key \"address\"",
+        "/etc/pgfollow/pgfollow.yaml:4:5: unknown key \"adress\" in nodes[0]; did you mean \"address\"?",
         "/etc/pgfollow/pgfollow.yaml:5:11: node name \"db01\" is used twice (first at 2:11)",
         "/etc/pgfollow/pgfollow.yaml:11:5: invalid path \"a[\": expected an index or a quoted key after '[' at character 3",
         "/etc/pgfollow/pgfollow.yaml:12:8: unknown placeholder {leader.addr} in \"{leader.addr}\"; use {leader|standby.address|host|port|name}",
         "/etc/pgfollow/pgfollow.yaml:14:10: restart.units: \"-H evil\" is not a valid systemd unit name",
         "/etc/pgfollow/pgfollow.yaml:15:11: restart.action must be one of \"restart\", \"reload-or-restart\", \"try-restart\"",
-        "/etc/pgfollow/pgfollow.yaml:16:21: timeouts.connect must be between 50ms and 60s",
-        "/etc/pgfollow/pgfollow.yaml:16:32: timeouts.query must be a duration such as 500ms, 2s or 1m",
+        "/etc/pgfollow/pgfollow.yaml:16:21: timeouts.connect must be between 50ms and 60s, not 0s",
+        "/etc/pgfollow/pgfollow.yaml:16:32: timeouts.query must be a duration such as 500ms, 2s, 1m30s or 1h",
+        "/etc/pgfollow/pgfollow.yaml:17:1: unknown key \"extra\" in the configuration",
       ])
   }
 
@@ -108,8 +108,8 @@ private let valid = """
     #expect(problems("nodes: [\n").count == 1)
     #expect(
       problems("nodes: []\n") == [
-        "/etc/pgfollow/pgfollow.yaml:1:8: nodes must be a non-empty list of nodes",
         "/etc/pgfollow/pgfollow.yaml:1:1: the configuration is missing the key \"app\"",
+        "/etc/pgfollow/pgfollow.yaml:1:8: nodes must be a non-empty list of nodes",
       ])
   }
 

@@ -55,7 +55,13 @@ private func outcome(
 
   @Test func noRowsHolds() {
     let evidence = [up("a", recovery: false), up("b", recovery: true), down("c")]
-    #expect(outcome(evidence) == .hold(.noRows))
+    #expect(outcome(evidence) == .hold(.noRows(primary: "a")))
+    // A fresh install says what to do next.
+    #expect(
+      HoldReason.noRows(primary: "a").description.hasSuffix(
+        "run `pgfollow record --name a` on a"))
+    let standbysOnly = [up("a", recovery: true), up("b", recovery: true)]
+    #expect(outcome(standbysOnly) == .hold(.noRows(primary: nil)))
   }
 
   @Test func leaderMustBeReachableAndWritable() {
@@ -80,7 +86,7 @@ private func outcome(
         "row (500, \"evil\\u{a}host\") seen on a names a host that is not a configured node; ignored"
       ])
     let onlyUnknown = [up("a", recovery: false, row: (900, "zzz")), down("b"), down("c")]
-    #expect(outcome(onlyUnknown) == .hold(.noRows))
+    #expect(outcome(onlyUnknown) == .hold(.noRows(primary: "a")))
   }
 
   @Test func neverSwitchesBackToAnOlderRow() {

@@ -211,6 +211,15 @@ import Testing
 /// also when the secret starts with a combining mark (which merges with the quote into one
 /// Character).
 @Suite struct ConninfoMaskingTests {
+  /// The secret is hidden, not the message: keywords and punctuation stay as libpq wrote them.
+  @Test func theMessageKeepsKeywordsAndPunctuation() {
+    #expect(
+      Conninfo.problem("host=x user") == #"missing "=" after "user" in connection info string"#)
+    #expect(
+      Conninfo.problem("host=x password=hunter22 junk")
+        == #"missing "=" after "…" in connection info string"#)
+  }
+
   @Test func secretsStayMaskedBehindCombiningMarks() {
     let conninfos = [
       "host=x \u{304}hunter22", "host=x password=\u{304}hunter22 junk", "\u{304}hunter22=1",

@@ -183,7 +183,7 @@ import Testing
     let directory = try makeTemporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let binary = directory + "/pgfollow"
-    try FileManager.default.copyItem(atPath: Fixture.binary, toPath: binary)
+    try copyExecutable(Fixture.binary, to: binary)
     let config = directory + "/pgfollow.yaml"
     try "nodes: []\n".write(toFile: config, atomically: false, encoding: .utf8)
     chmod(config, 0o600)

@@ -77,10 +77,17 @@ import Testing
     let notify = try NotifySocket(directory: fixture.directory)
     let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
     #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
-    try fixture.editConfig("connect: 1s", "lock_wait: 200ms\n  connect: 1s")
+    // The sidecar holds the lock for good: `once` says so at once, not after lock_wait.
+    try fixture.editConfig("connect: 1s", "lock_wait: 60s\n  connect: 1s")
+    let started = Date()
     let once = try fixture.pgfollow("once")
     #expect(once.status == 8, "\(once.output)")
-    #expect(once.output.contains("another pgfollow run holds"))
+    #expect(
+      once.output.contains(
+        "the sidecar (pgfollow run, pid \(sidecar.process.processIdentifier)) "
+          + "holds"), "\(once.output)")
+    #expect(once.output.contains("see `pgfollow status`"))
+    #expect(Date().timeIntervalSince(started) < 30, "once waited for the sidecar's lock")
     #expect(sidecar.stop() == 0)
   }
 

@@ -109,6 +109,10 @@ import Testing
 
     try fixture.editConfig("dbname=pg_state", "dbname=pg_wide")
     let wide = "host=127.0.0.1 port=\(try fixture.port("node1")) dbname=pg_wide user=postgres"
+    // A fresh table: the dry run names the missing first row and the command that records it.
+    let fresh = try fixture.pgfollow("once", "--dry-run")
+    #expect(fresh.status == 3, "\(fresh.output)")
+    #expect(fresh.output.contains("run `pgfollow record --name node1` on node1"), "\(fresh.output)")
     let recorded = try run(
       Fixture.binary, ["record", "--conninfo", wide, "--name", "node2"], timeout: 60)
     #expect(recorded.status == 0, "\(recorded.output)")
@@ -120,5 +124,37 @@ import Testing
     let followed = try fixture.pgfollow("once")
     #expect(followed.status == 2, "\(followed.output)")
     #expect(followed.output.contains("leader node1"))
+  }
+
+  /// The writer's first-hour mistakes say what to do: `record` with the watchers' read-only
+  /// role, and `init --grant` naming a role that does not exist (checked before anything is
+  /// created).
+  @Test func writerMistakesSayWhatToDo() throws {
+    let fixture = try Fixture()
+    try Fixture.cluster("sql", fixture.cluster, "node1 create role reader login")
+    try Fixture.cluster("sql", fixture.cluster, "node1 grant select on failover_log to reader")
+    let port = try fixture.port("node1")
+    let reader = "host=127.0.0.1 port=\(port) dbname=pg_state user=reader"
+    let denied = try run(
+      Fixture.binary, ["record", "--conninfo", reader, "--name", "node1", "--wait", "1s"],
+      timeout: 60)
+    #expect(denied.status == 12, "\(denied.output)")
+    #expect(
+      denied.output.contains(
+        "it needs a role with INSERT on failover_log, granted by "
+          + "`pgfollow init --grant-writer ROLE`"), "\(denied.output)")
+    #expect(!denied.output.contains("permission denied: permission denied"))
+
+    let admin = "host=127.0.0.1 port=\(port) dbname=postgres user=postgres"
+    let missing = try run(
+      Fixture.binary,
+      ["init", "--conninfo", admin, "--database", "pg_norole", "--grant", "nosuchrole"],
+      timeout: 60)
+    #expect(missing.status == 12, "\(missing.output)")
+    #expect(
+      missing.output.contains("no role named nosuchrole: create it first"), "\(missing.output)")
+    let databases = try Fixture.cluster(
+      "sql", fixture.cluster, "node1 select count(*) from pg_database where datname = 'pg_norole'")
+    #expect(databases.output.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
   }
 }

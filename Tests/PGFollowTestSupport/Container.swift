@@ -25,7 +25,7 @@ package final class Container {
   package init(fixture: Fixture) throws {
     directory = fixture.directory
     let binary = directory + "/pgfollow"
-    try FileManager.default.copyItem(atPath: Fixture.binary, toPath: binary)
+    try copyExecutable(Fixture.binary, to: binary)
     let boot = try run(script, ["boot", directory, binary], timeout: 180)
     guard boot.status == 0 else {
       throw FixtureError(message: "cannot boot a systemd container: \(boot.output)")

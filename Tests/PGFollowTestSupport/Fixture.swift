@@ -208,6 +208,16 @@ package final class Mutexed<T>: @unchecked Sendable {
   package func update(_ change: (inout T) -> Void) { lock.withLock { change(&value) } }
 }
 
+/// Copies an executable with cp, in a child process: a copy written by this (multi-threaded)
+/// process could still be open for writing in a child forked meanwhile by another test, and
+/// executing it would fail with "Text file busy".
+package func copyExecutable(_ source: String, to destination: String) throws {
+  let copied = try run("/bin/cp", ["-p", source, destination], timeout: 60)
+  guard copied.status == 0 else {
+    throw FixtureError(message: "cannot copy \(source): \(copied.output)")
+  }
+}
+
 package func makeTemporaryDirectory() throws -> String {
   let path = "/tmp/pgfollow-test-\(UUID().uuidString.prefix(8))"
   try FileManager.default.createDirectory(

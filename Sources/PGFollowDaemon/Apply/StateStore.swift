@@ -31,23 +31,43 @@ package struct StateStore: Sendable {
     try writeFileAtomically(statePath, Array(state.json.utf8), mode: 0o644)
   }
 
-  /// Takes the exclusive run lock, waiting up to `wait`. Released when the lock is dropped or the
-  /// process ends, so a crashed run never leaves it held.
-  package func lock(wait: Duration) throws(LockError) -> RunLock {
+  /// Takes the exclusive run lock, waiting up to `wait`, and writes who holds it (`pid kind`)
+  /// into the lock file. A lock held by the sidecar (`run`) is not waited for: it holds the lock
+  /// for its lifetime. Released when the lock is dropped or the process ends, so a crashed run
+  /// never leaves it held.
+  package func lock(wait: Duration, kind: String) throws(LockError) -> RunLock {
     try ensureDirectory()
     let descriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
     guard descriptor >= 0 else { throw .unavailable(FileError(lockPath, "cannot open the lock")) }
     let deadline = ContinuousClock.now + wait
     while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
       let code = errno
-      guard code == EWOULDBLOCK || code == EINTR, ContinuousClock.now < deadline else {
+      let holder = lockHolder(descriptor)
+      guard code == EWOULDBLOCK || code == EINTR, ContinuousClock.now < deadline,
+        holder?.kind != "run"
+      else {
         close(descriptor)
-        if code == EWOULDBLOCK { throw .busy(lockPath) }
+        if code == EWOULDBLOCK { throw .busy(lockPath, holder: holder) }
         throw .unavailable(FileError(lockPath, "cannot lock", errno: code))
       }
       usleep(20_000)
     }
+    let record = Array("\(getpid()) \(kind)\n".utf8)
+    if ftruncate(descriptor, 0) == 0 { _ = pwrite(descriptor, record, record.count, 0) }
     return RunLock(descriptor: descriptor)
+  }
+
+  /// Who holds the lock, as its holder wrote: a pid still alive, and what runs there.
+  private func lockHolder(_ descriptor: Int32) -> (pid: Int32, kind: String)? {
+    var buffer = [UInt8](repeating: 0, count: 64)
+    let count = pread(descriptor, &buffer, buffer.count, 0)
+    guard count > 0 else { return nil }
+    let words = String(decoding: buffer.prefix(count), as: UTF8.self).split(
+      whereSeparator: \.isWhitespace)
+    guard words.count == 2, let pid = Int32(words[0]), kill(pid, 0) == 0 || errno == EPERM else {
+      return nil
+    }
+    return (pid, String(words[1]))
   }
 
   func ensureDirectory() throws(LockError) {
@@ -58,12 +78,16 @@ package struct StateStore: Sendable {
 }
 
 package enum LockError: Error, Sendable, CustomStringConvertible {
-  case busy(String)
+  case busy(String, holder: (pid: Int32, kind: String)?)
   case unavailable(FileError)
 
   package var description: String {
     switch self {
-    case .busy(let path): "another pgfollow run holds \(path); gave up waiting"
+    case .busy(let path, let holder?) where holder.kind == "run":
+      "the sidecar (pgfollow run, pid \(holder.pid)) holds \(path) and follows the leader "
+        + "already; see `pgfollow status`"
+    case .busy(let path, let holder):
+      "another pgfollow run\(holder.map { " (pid \($0.pid))" } ?? "") holds \(path); gave up waiting"
     case .unavailable(let error): error.description
     }
   }
