@@ -138,7 +138,10 @@ struct ConfigReader {
       do {
         let path = try YAMLPath(parsing: pathText)
         do throws(TemplateSyntaxError) {
-          values.append(.init(path: path, template: try ValueTemplate(parsing: templateText)))
+          values.append(
+            .init(
+              path: path, template: try ValueTemplate(parsing: templateText),
+              place: place(of: pair.key)))
         } catch {
           fail(pair.value, error.message)
         }
@@ -147,7 +150,12 @@ struct ConfigReader {
       }
     }
     guard let file else { return nil }
-    return AppConfig(file: resolvePath(file), values: values)
+    return AppConfig(
+      file: resolvePath(file), values: values, filePlace: map["file"].map(place(of:)))
+  }
+
+  func place(of node: YAMLNode) -> ConfigPlace {
+    ConfigPlace(file: file, line: node.start.line, column: node.start.column)
   }
 
   mutating func checkPorts(_ config: Config, appNode: YAMLNode?) {
@@ -159,9 +167,15 @@ struct ConfigReader {
   }
 
   /// Relative paths are taken from the configuration file's directory.
+  /// An absolute path without `.` and `..` (taken lexically: `/etc/pgfollow/../billing/x`
+  /// is `/etc/billing/x`); a relative one is taken from the configuration file's directory.
   func resolvePath(_ path: String) -> String {
-    if path.hasPrefix("/") { return path }
-    return baseDirectory + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
+    let absolute = path.hasPrefix("/") ? path : baseDirectory + "/" + path
+    var parts: [Substring] = []
+    for part in absolute.split(separator: "/") where part != "." {
+      if part == ".." { _ = parts.popLast() } else { parts.append(part) }
+    }
+    return (absolute.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/")
   }
 }
 

@@ -104,23 +104,44 @@ package struct RunConfig: Sendable, Hashable {
   package init() {}
 }
 
+/// A place in the configuration file, for messages about what it names.
+package struct ConfigPlace: Sendable, Hashable, CustomStringConvertible {
+  package var file: String
+  package var line: Int
+  package var column: Int
+
+  package init(file: String, line: Int, column: Int) {
+    self.file = file
+    self.line = line
+    self.column = column
+  }
+
+  package var description: String { "\(file):\(line):\(column)" }
+}
+
 package struct AppConfig: Sendable, Hashable {
   package struct Value: Sendable, Hashable {
     package var path: YAMLPath
     package var template: ValueTemplate
+    /// Where the configuration names this path.
+    package var place: ConfigPlace?
 
-    package init(path: YAMLPath, template: ValueTemplate) {
+    package init(path: YAMLPath, template: ValueTemplate, place: ConfigPlace? = nil) {
       self.path = path
       self.template = template
+      self.place = place
     }
   }
 
   package var file: String
   package var values: [Value]
+  /// Where the configuration names the file.
+  package var filePlace: ConfigPlace?
 
-  package init(file: String, values: [Value]) {
+  package init(file: String, values: [Value], filePlace: ConfigPlace? = nil) {
     self.file = file
     self.values = values
+    self.filePlace = filePlace
   }
 }
 

@@ -86,7 +86,7 @@ extension HoldReason: CustomStringConvertible {
     case .leaderInRecovery(let name):
       "\(newest) names \(name), which is in recovery (not yet promoted?)"
     case .splitBrain(let names):
-      "split brain: \(names.joined(separator: " and ")) are all writable; policy is hold"
+      "split brain: \(allWritable(names)); policy is hold"
     case .olderThanApplied(let row, let applied):
       "the newest visible row \(row) is older than the applied one "
         + "(\(applied.unixtime), \(applied.name)); not switching back"
@@ -183,4 +183,12 @@ package func quotedForLog(_ text: String, limit: Int = 64) -> String {
     }
   }
   return out + (text.unicodeScalars.count > limit ? "…\"" : "\"")
+}
+
+/// "db01 and db02 are both writable", "db01, db02 and db03 are all writable".
+package func allWritable(_ names: [String]) -> String {
+  guard names.count > 2, let last = names.last else {
+    return names.joined(separator: " and ") + " are both writable"
+  }
+  return names.dropLast().joined(separator: ", ") + " and \(last) are all writable"
 }

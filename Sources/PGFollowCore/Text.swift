@@ -15,3 +15,25 @@ extension StringProtocol {
 package func textBeforeNUL(_ buffer: [CChar]) -> String {
   String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
+
+/// The allowed word nearest to a misspelling, if it is near enough.
+package func closestMatch(_ word: String, in candidates: [String]) -> String? {
+  let scored = candidates.map { ($0, editDistance(word, $0)) }.min { $0.1 < $1.1 }
+  guard let (best, distance) = scored, distance <= max(2, best.count / 3) else { return nil }
+  return best
+}
+
+package func editDistance(_ a: String, _ b: String) -> Int {
+  let a = Array(a)
+  let b = Array(b)
+  var previous = Array(0...b.count)
+  for i in 1...max(a.count, 1) where !a.isEmpty {
+    var current = [i] + Array(repeating: 0, count: b.count)
+    for j in stride(from: 1, through: b.count, by: 1) {
+      let cost = a[i - 1] == b[j - 1] ? 0 : 1
+      current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+    }
+    previous = current
+  }
+  return a.isEmpty ? b.count : previous[b.count]
+}

@@ -40,8 +40,11 @@ extension YAMLNode {
       }
       guard let match = matches.first else {
         let merged = pairs.contains { $0.keyText == "<<" } ? " (merged keys are not followed)" : ""
+        let near = closestMatch(key, in: pairs.compactMap(\.keyText))
+        let suggestion = near.map { "; did you mean \"\($0)\"?" } ?? ""
         throw YAMLError(
-          file: file, mark: info.start, message: "no key \"\(key)\" in \(here)\(merged)")
+          file: file, mark: info.start,
+          message: "no key \"\(key)\" in \(here)\(merged)\(suggestion)")
       }
       return match.value
     case (.sequence(let items, let info), .index(let index)):

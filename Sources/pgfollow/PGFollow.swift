@@ -166,6 +166,12 @@ struct CheckConfig: ParsableCommand {
 
   func run() throws {
     let config = try options.load()
+    let missing = polkitFor == nil ? applicationFileProblems(config) : []
+    if !missing.isEmpty {
+      printError("\(options.config): the application's file does not have what it names:")
+      for problem in missing { printError("  \(problem)") }
+      throw ExitCode(CycleStatus.configError.exitCode)
+    }
     if !quiet && polkitFor == nil {
       print("\(options.config): valid")
       print(config.summary)

@@ -27,7 +27,9 @@ import Testing
     #expect(result.output.contains("node2  node2:5432  yes        standby"))
     #expect(result.output.contains("-  - {address: node1:5432, pool: 5}"))
     #expect(result.output.contains("+  - {address: node2:5432, pool: 5}"))
-    #expect(result.output.contains("would run: systemctl restart app.service"))
+    #expect(
+      result.output.contains("would run: \(fixture.directory)/systemctl restart app.service"),
+      "the configured systemctl: \(result.output)")
     #expect(try fixture.appValues() == Fixture.appText)
     #expect(fixture.restarts().isEmpty)
     #expect(!FileManager.default.fileExists(atPath: fixture.directory + "/state/state.json"))

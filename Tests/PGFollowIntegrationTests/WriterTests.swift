@@ -158,3 +158,59 @@ import Testing
     #expect(databases.output.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
   }
 }
+
+/// The README's "First setup", run as written: steps 1–3, 5 and 6 (4 is editing a file, which the
+/// test does for it; 7 is the unit, which the systemd tests cover), on a cluster whose pg_state
+/// has been dropped, as on a fresh install.
+@Suite(.serialized, Needs.cluster) struct FirstSetupTests {
+  @Test func theReadmeFirstSetupWorksAsWritten() throws {
+    let fixture = try Fixture()
+    let port1 = try fixture.port("node1")
+    let port2 = try fixture.port("node2")
+    let admin = "host=127.0.0.1 port=\(port1) dbname=postgres user=postgres"
+    #expect(
+      try run("/usr/bin/psql", [admin, "-c", "DROP DATABASE pg_state"], timeout: 60).status == 0)
+    let config = fixture.directory + "/setup.yaml"
+    try """
+    nodes:
+      - name: db01
+        conninfo: host=127.0.0.1 port=\(port1) dbname=pg_state user=pgfollow password=change-me
+        address: db01:5432
+      - name: db02
+        conninfo: host=127.0.0.1 port=\(port2) dbname=pg_state user=pgfollow password=change-me
+        address: db02:5432
+    app:
+      file: app.yaml
+      set:
+        db_master[0].address: "{leader.address}"
+    restart: {units: app.service, systemctl: ./systemctl}
+    metrics: {listen: off}
+    state_directory: state
+
+    """.write(toFile: config, atomically: false, encoding: .utf8)
+
+    let readme = try String(
+      contentsOfFile: Fixture.packageRoot.path + "/README.md", encoding: .utf8)
+    let block = readme.split(separator: "<!-- first-setup -->")[1]
+      .split(separator: "<!-- /first-setup -->")[0]
+      .split(separator: "\n").map(String.init).filter { !$0.hasPrefix("```") }
+    var step = 0
+    var commands: [String] = []
+    for line in block {
+      if line.hasPrefix("# "), let number = Int(line.dropFirst(2).prefix { $0.isNumber }) {
+        step = number
+      } else if !line.hasPrefix("#") && [0, 1, 2, 3, 5, 6].contains(step) {
+        commands.append(
+          line.replacing("host=db01", with: "host=127.0.0.1 port=\(port1)")
+            .replacing("/etc/pgfollow/pgfollow.yaml", with: config))
+      }
+    }
+    #expect(commands.count == 7, "\(commands)")
+    let binaries = URL(fileURLWithPath: Fixture.binary).deletingLastPathComponent().path
+    let script = "set -e\nexport PATH='\(binaries)':\"$PATH\"\n" + commands.joined(separator: "\n")
+    let result = try run("/bin/bash", ["-c", script], timeout: 300)
+    #expect(result.status == 2, "the dry run should say it would switch: \(result.output)")
+    #expect(result.output.contains("leader:   db01 (db01:5432)"), "\(result.output)")
+    #expect(result.output.contains("would run: \(fixture.directory)/systemctl restart app.service"))
+  }
+}

@@ -156,7 +156,10 @@ package struct Cycle: Sendable {
         snapshot.bytes, edits: config.edits(leader: leader, standby: standby),
         file: config.app.file)
     } catch {
-      return report.fail(.writeFailed, "\(error)")
+      // A path that does not resolve is named at the configuration's line that holds it.
+      let located = applicationFileProblems(config)
+      return report.fail(
+        .writeFailed, located.isEmpty ? "\(error)" : located.joined(separator: "; "))
     }
     report.plan = plan
     let before = machine.state

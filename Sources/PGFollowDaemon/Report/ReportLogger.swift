@@ -23,7 +23,7 @@ package struct ReportLogger: Sendable {
       "split", .critical,
       split.isEmpty
         ? ""
-        : "SPLIT BRAIN: \(split) are all writable; policy "
+        : "SPLIT BRAIN: \(allWritable(decision.splitBrain)); policy "
           + config.policy.splitBrain.rawValue,
       cleared: "split brain over: at most one node is writable")
     logOutcome(report)

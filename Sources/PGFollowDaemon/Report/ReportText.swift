@@ -19,7 +19,7 @@ extension CycleReport {
     }
     if !decision.splitBrain.isEmpty {
       lines.append(
-        "SPLIT BRAIN: \(decision.splitBrain.joined(separator: " and ")) are all writable")
+        "SPLIT BRAIN: \(allWritable(decision.splitBrain))")
     }
     lines += decision.warnings.map { "warning: \($0)" }
     lines.append("")
@@ -27,9 +27,9 @@ extension CycleReport {
     lines.append("")
     lines += fileSection(config: config, dryRun: dryRun)
     lines += restarts.map { unit, result in
-      let action = config.restart.action.rawValue
-      guard let result else { return "would run: systemctl \(action) \(unit)" }
-      return "ran: systemctl \(action) \(unit): \(result.summary)"
+      let command = "\(config.restart.systemctl) \(config.restart.action.rawValue) \(unit)"
+      guard let result else { return "would run: \(command)" }
+      return "ran: \(command): \(result.summary)"
     }
     lines += hooks.map { hook in
       guard let result = hook.result else { return "would run hook: \(hook.command)" }
