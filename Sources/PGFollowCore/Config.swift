@@ -166,13 +166,20 @@ package struct Config: Sendable, Hashable {
 
   package func node(named name: String) -> NodeConfig? { nodes.first { $0.name == name } }
 
-  /// The application file's edits for a decision to follow `leader`.
-  package func edits(leader: String, standby: String?) -> [YAMLEdit] {
+  /// The application file's edits for a decision to follow `leader`, with the healthy
+  /// `standbys` in configuration order.
+  package func edits(leader: String, standbys: [String]) -> [YAMLEdit] {
     guard let leaderNode = node(named: leader) else { return [] }
-    let standbyNode = standby.flatMap(node(named:)) ?? leaderNode
+    let standbyNodes = standbys.compactMap(node(named:))
     return app.values.map {
-      YAMLEdit(path: $0.path, value: $0.template.render(leader: leaderNode, standby: standbyNode))
+      YAMLEdit(
+        path: $0.path, value: $0.template.render(leader: leaderNode, standbys: standbyNodes))
     }
+  }
+
+  /// The same with at most one standby.
+  package func edits(leader: String, standby: String?) -> [YAMLEdit] {
+    edits(leader: leader, standbys: standby.map { [$0] } ?? [])
   }
 }
 

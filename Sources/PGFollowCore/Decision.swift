@@ -49,6 +49,9 @@ package struct Decision: Sendable, Hashable {
   package var newestRow: FailoverRow?
   /// Nodes that are writable at once, when there are two or more.
   package var splitBrain: [String]
+  /// The healthy standbys (in recovery and receiving WAL), in configuration order, when
+  /// following a leader.
+  package var standbys: [String] = []
   package var warnings: [String]
   package var evidence: [NodeEvidence]
 
@@ -118,6 +121,9 @@ package func decide(
   decision.outcome = outcome(
     leader: row, writable: writable, evidence: evidence, nodes: nodes, previous: previous,
     policy: policy)
+  if case .follow(let leader, _) = decision.outcome {
+    decision.standbys = healthyStandbys(evidence, nodes: nodes, leader: leader)
+  }
   return decision
 }
 
@@ -138,10 +144,18 @@ private func outcome(
     }
     if observation.inRecovery { return .hold(.leaderInRecovery(row.host)) }
   }
-  let standby = nodes.first { name in
-    name != row.host && evidence.contains { $0.node == name && $0.isHealthyStandby }
+  let standbys = healthyStandbys(evidence, nodes: nodes, leader: row.host)
+  return .follow(leader: row.host, standby: standbys.first)
+}
+
+/// The nodes other than the leader that are in recovery and receiving WAL, in configuration
+/// order. A standby that still follows a dead primary receives nothing and is left out.
+private func healthyStandbys(_ evidence: [NodeEvidence], nodes: [String], leader: String)
+  -> [String]
+{
+  nodes.filter { name in
+    name != leader && evidence.contains { $0.node == name && $0.isHealthyStandby }
   }
-  return .follow(leader: row.host, standby: standby)
 }
 
 private func newestRow(_ reachable: [NodeEvidence], nodes: [String], previous: AppliedLeader?)

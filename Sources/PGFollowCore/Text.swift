@@ -19,7 +19,10 @@ package func textBeforeNUL(_ buffer: [CChar]) -> String {
 /// The allowed word nearest to a misspelling, if it is near enough.
 package func closestMatch(_ word: String, in candidates: [String]) -> String? {
   let scored = candidates.map { ($0, editDistance(word, $0)) }.min { $0.1 < $1.1 }
-  guard let (best, distance) = scored, distance <= max(2, best.count / 3) else { return nil }
+  // Near enough, and not a word replaced whole ("c" is not a misspelling of "b").
+  guard let (best, distance) = scored, distance <= max(2, best.count / 3),
+    distance < min(word.count, best.count)
+  else { return nil }
   return best
 }
 

@@ -1,15 +1,17 @@
 /// A value to write into the application's file, such as `{leader.host}:{leader.port}`.
 ///
-/// Placeholders are `{ROLE.FIELD}`: ROLE is `leader`, or `standby` (a healthy standby, or the
-/// leader when there is none); FIELD is `address`, `host`, `port` or `name`. `{{` and `}}` stand
-/// for literal braces.
+/// Placeholders are `{ROLE.FIELD}`: ROLE is `leader`, `standby[K]` (the K-th healthy standby in
+/// configuration order, from 0; with fewer healthy standbys it wraps around, with none it is the
+/// leader) or `standby` (the same as `standby[0]`); FIELD is `address`, `host`, `port` or
+/// `name`. `{{` and `}}` stand for literal braces.
 package struct ValueTemplate: Sendable, Hashable, CustomStringConvertible {
   package enum Role: String, Sendable, Hashable, CaseIterable { case leader, standby }
   package enum Field: String, Sendable, Hashable, CaseIterable { case address, host, port, name }
 
   enum Part: Sendable, Hashable {
     case literal(String)
-    case placeholder(Role, Field)
+    /// `index` picks among the healthy standbys; it is 0 for the leader.
+    case placeholder(Role, Field, index: Int)
   }
 
   let parts: [Part]
@@ -17,11 +19,11 @@ package struct ValueTemplate: Sendable, Hashable, CustomStringConvertible {
 
   /// Whether the value names the leader (a change of it is never left to settle).
   package var usesLeader: Bool {
-    parts.contains { if case .placeholder(.leader, _) = $0 { true } else { false } }
+    parts.contains { if case .placeholder(.leader, _, _) = $0 { true } else { false } }
   }
 
   package var usesPort: Bool {
-    parts.contains { if case .placeholder(_, .port) = $0 { true } else { false } }
+    parts.contains { if case .placeholder(_, .port, _) = $0 { true } else { false } }
   }
 
   package init(parsing text: String) throws(TemplateSyntaxError) {
@@ -56,22 +58,36 @@ package struct ValueTemplate: Sendable, Hashable, CustomStringConvertible {
     -> Part
   {
     let pieces = name.split(separator: ".", omittingEmptySubsequences: false)
-    guard pieces.count == 2, let role = Role(rawValue: String(pieces[0])),
-      let field = Field(rawValue: String(pieces[1]))
+    let (roleName, index) = pieces.first.map(splitIndex) ?? ("", nil)
+    guard pieces.count == 2, let role = Role(rawValue: roleName),
+      let field = Field(rawValue: String(pieces[1])), index != -1,
+      role == .standby || index == nil
     else {
-      let roles = Role.allCases.map(\.rawValue).joined(separator: "|")
       let fields = Field.allCases.map(\.rawValue).joined(separator: "|")
       throw TemplateSyntaxError(
-        message: "unknown placeholder {\(name)} in \"\(text)\"; use {\(roles).\(fields)}")
+        message: "unknown placeholder {\(name)} in \"\(text)\"; use "
+          + "{leader|standby|standby[K].\(fields)}")
     }
-    return .placeholder(role, field)
+    return .placeholder(role, field, index: index ?? 0)
   }
 
-  package func render(leader: NodeConfig, standby: NodeConfig) -> String {
+  /// `standby[2]` is ("standby", 2); `standby` is ("standby", nil); a malformed index is -1.
+  private static func splitIndex(_ text: Substring) -> (String, Int?) {
+    guard let open = text.firstIndex(of: "["), text.last == "]" else { return (String(text), nil) }
+    let digits = text[text.index(after: open)..<text.index(before: text.endIndex)]
+    let index = digits.allSatisfy(\.isASCII) ? Int(digits).flatMap { $0 >= 0 ? $0 : nil } : nil
+    return (String(text[..<open]), index ?? -1)
+  }
+
+  /// The value for a decision to follow `leader`, with the healthy `standbys` in configuration
+  /// order.
+  package func render(leader: NodeConfig, standbys: [NodeConfig]) -> String {
     parts.map { part in
       switch part {
       case .literal(let text): text
-      case .placeholder(let role, let field): (role == .leader ? leader : standby).field(field)
+      case .placeholder(.leader, let field, _): leader.field(field)
+      case .placeholder(.standby, let field, let index):
+        (standbys.isEmpty ? leader : standbys[index % standbys.count]).field(field)
       }
     }.joined()
   }

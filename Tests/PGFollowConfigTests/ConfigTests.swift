@@ -87,7 +87,7 @@ private let valid = """
         "/etc/pgfollow/pgfollow.yaml:4:5: unknown key \"adress\" in nodes[0]; did you mean \"address\"?",
         "/etc/pgfollow/pgfollow.yaml:5:11: node name \"db01\" is used twice (first at 2:11)",
         "/etc/pgfollow/pgfollow.yaml:11:5: invalid path \"a[\": expected an index or a quoted key after '[' at character 3",
-        "/etc/pgfollow/pgfollow.yaml:12:8: unknown placeholder {leader.addr} in \"{leader.addr}\"; use {leader|standby.address|host|port|name}",
+        "/etc/pgfollow/pgfollow.yaml:12:8: unknown placeholder {leader.addr} in \"{leader.addr}\"; use {leader|standby|standby[K].address|host|port|name}",
         "/etc/pgfollow/pgfollow.yaml:14:10: restart.units: \"-H evil\" is not a valid systemd unit name",
         "/etc/pgfollow/pgfollow.yaml:15:11: restart.action must be one of \"restart\", \"reload-or-restart\", \"try-restart\"",
         "/etc/pgfollow/pgfollow.yaml:16:21: timeouts.connect must be between 50ms and 60s, not 0s",
@@ -147,8 +147,26 @@ private let valid = """
   @Test func templates() throws {
     let node = NodeConfig(name: "db01", conninfo: "", address: "db01:5432")
     let template = try ValueTemplate(parsing: "{{x}} {leader.host}/{standby.port} {leader.name}")
-    #expect(template.render(leader: node, standby: node) == "{x} db01/5432 db01")
+    #expect(template.render(leader: node, standbys: [node]) == "{x} db01/5432 db01")
     #expect(throws: TemplateSyntaxError.self) { try ValueTemplate(parsing: "{leader.address") }
     #expect(throws: TemplateSyntaxError.self) { try ValueTemplate(parsing: "a}b") }
+  }
+
+  /// `{standby[K].FIELD}` is the K-th healthy standby, wrapping around when fewer are healthy,
+  /// the leader when none is; `{standby.FIELD}` is `{standby[0].FIELD}`.
+  @Test func standbysByPosition() throws {
+    let nodes = ["db01", "db02", "db03"].map {
+      NodeConfig(name: $0, conninfo: "", address: "\($0):5432")
+    }
+    let template = try ValueTemplate(
+      parsing: "{standby[0].host},{standby[1].host},{standby[2].host},{standby.host}")
+    #expect(
+      template.render(leader: nodes[0], standbys: [nodes[1], nodes[2]]) == "db02,db03,db02,db02")
+    #expect(template.render(leader: nodes[0], standbys: [nodes[2]]) == "db03,db03,db03,db03")
+    #expect(template.render(leader: nodes[0], standbys: []) == "db01,db01,db01,db01")
+    #expect(!template.usesLeader)
+    for bad in ["{standby[x].host}", "{standby[-1].host}", "{leader[0].host}", "{standby[1.host}"] {
+      #expect(throws: TemplateSyntaxError.self, "\(bad)") { try ValueTemplate(parsing: bad) }
+    }
   }
 }

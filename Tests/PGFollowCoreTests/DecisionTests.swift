@@ -48,6 +48,23 @@ private func outcome(
     #expect(outcome(noStandby) == .follow(leader: "b", standby: nil))
   }
 
+  /// Every healthy standby, in configuration order, for `{standby[K]}`; one that still follows
+  /// a dead primary (in recovery, receiving nothing) is not among them.
+  @Test func theHealthyStandbysAreListedInConfigurationOrder() {
+    let evidence = [
+      up("a", recovery: true, row: (100, "b"), receiving: false),
+      up("b", recovery: false, row: (100, "b")), up("c", recovery: true, row: (100, "b")),
+      up("d", recovery: true, row: (100, "b")),
+    ]
+    let decision = decide(
+      evidence: evidence, nodes: ["a", "b", "c", "d"], previous: nil, policy: .init())
+    #expect(decision.standbys == ["c", "d"])
+    let held = decide(
+      evidence: [down("a"), up("b", recovery: true)], nodes: ["a", "b"], previous: nil,
+      policy: .init())
+    #expect(held.standbys.isEmpty)
+  }
+
   @Test func noNodeReachableHolds() {
     #expect(outcome([down("a"), down("b"), down("c")]) == .hold(.noNodeReachable))
     #expect(outcome([]) == .hold(.noNodeReachable))

@@ -153,7 +153,7 @@ package struct Cycle: Sendable {
     do {
       snapshot = try readSnapshot(config.app.file)
       plan = try planYAMLEdits(
-        snapshot.bytes, edits: config.edits(leader: leader, standby: standby),
+        snapshot.bytes, edits: config.edits(leader: leader, standbys: report.decision.standbys),
         file: config.app.file)
     } catch {
       // A path that does not resolve is named at the configuration's line that holds it.

@@ -61,10 +61,13 @@ package struct ReportLogger: Sendable {
     }
   }
 
-  /// Why an owed restart waits (logged when the limit that bites changes).
+  /// Why an owed restart waits (logged when the limit that bites changes): the 2 s spacing is
+  /// routine (notice), the hourly cap is not (warning).
   package mutating func logDeferral(_ denial: RestartLimiter.Denial?) {
+    var level = Logger.Level.notice
+    if case .hourlyCap? = denial { level = .warning }
     logCondition(
-      "deferred", .warning, denial.map(\.description) ?? "", identity: denial.map(\.kind))
+      "deferred", level, denial.map(\.description) ?? "", identity: denial.map(\.kind))
   }
 
   private func logHook(command: String, result: ProcessResult?, note: String) {

@@ -52,7 +52,7 @@ package func collectStatus(config: Config, prober: any Prober = LibPQProber()) a
     report: report, values: [], fileError: nil, state: state, stateError: stateError,
     preflight: preflight(config))
   let wanted = report.decision.leader.map {
-    config.edits(leader: $0, standby: standbyOf(report.decision)).map(\.value)
+    config.edits(leader: $0, standbys: report.decision.standbys).map(\.value)
   }
   do {
     let snapshot = try readSnapshot(config.app.file)
@@ -66,11 +66,6 @@ package func collectStatus(config: Config, prober: any Prober = LibPQProber()) a
     status.values = config.app.values.enumerated().map { ("\($1.path)", nil, wanted?[$0]) }
   }
   return status
-}
-
-private func standbyOf(_ decision: Decision) -> String? {
-  if case .follow(_, let standby) = decision.outcome { return standby }
-  return nil
 }
 
 extension StatusReport {
