@@ -13,7 +13,11 @@ import Testing
     func scrape() throws -> String {
       try run("/usr/bin/curl", ["-sf", "http://127.0.0.1:\(port)/metrics"], timeout: 30).output
     }
-    #expect(waitUntil(10) { fixture.restarts().count == 1 })
+    // The start-up restart runs in the background: counted once it has finished.
+    #expect(
+      waitUntil(20) {
+        (try? scrape())?.contains("pgfollow_restarts_total{result=\"success\"} 1") == true
+      })
     let before = try scrape()
     #expect(
       before.contains("pgfollow_leader_info{leader=\"node1\",address=\"node1:5432\"} 1"),

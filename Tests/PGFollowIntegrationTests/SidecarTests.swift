@@ -138,10 +138,11 @@ import Testing
     let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
     #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
     let start = notify.messages.count
-    usleep(5_000_000)
+    // A loop that ran the 2 s hangs itself would ping about every 2 s: at most 4 times in 8 s.
+    usleep(8_000_000)
     notify.receive()
     let watchdogs = notify.messages[start...].filter { $0.contains("WATCHDOG=1") }.count
-    #expect(watchdogs >= 4, "the loop stalled behind the restart: \(watchdogs) pings in 5 s")
+    #expect(watchdogs >= 6, "the loop stalled behind the restart: \(watchdogs) pings in 8 s")
     #expect(
       sidecar.log.contains("restart of app.service failed: timed out and was killed"),
       "\(sidecar.log)")
