@@ -56,6 +56,8 @@ package enum YAMLScalarWriter {
     let bytes = value.utf8
     if bytes.starts(with: "...".utf8) { return false }
     if bytes.contains(": ".utf8) || bytes.contains(" #".utf8) { return false }
+    // In a flow collection libyaml refuses `:` before `?` (the other indicators are refused below).
+    if bytes.contains(":?".utf8) { return false }
     return value.unicodeScalars.allSatisfy { scalar in
       isPrintable(scalar) && !",[]{}\t".unicodeScalars.contains(scalar)
     }

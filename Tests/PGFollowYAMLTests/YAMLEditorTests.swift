@@ -98,6 +98,10 @@ private func editError(_ text: String, _ path: String, _ value: String = "x") ->
     #expect(try edit("host: db01\n", [("host", "")]) == "host: ''\n")
   }
 
+  @Test func plainValueWithColonBeforeQuestionMarkIsQuotedInFlow() throws {
+    #expect(try edit("a: {d: e}\n", [("a.d", "x :?")]) == "a: {d: 'x :?'}\n")
+  }
+
   @Test func unchangedValuesWriteNothing() throws {
     let original = "a: db01 # c\n"
     let plan = try planYAMLEdits(
