@@ -35,8 +35,8 @@ package func loadConfig(
 }
 
 private let topLevelKeys = [
-  "nodes", "state_table", "policy", "app", "restart", "timeouts", "run", "hooks", "metrics",
-  "state_directory",
+  "nodes", "state_table", "policy", "app", "apps", "restart", "timeouts", "run", "hooks",
+  "metrics", "state_directory",
 ]
 
 struct ConfigReader {
@@ -61,22 +61,19 @@ struct ConfigReader {
     }
     guard let top = fields(root, in: "the configuration", allowed: topLevelKeys) else { return nil }
     var nodes: [NodeConfig]?
-    var app: AppConfig?
     if let node = require(top, "nodes", in: "the configuration") { nodes = readNodes(node) }
-    if let node = require(top, "app", in: "the configuration") { app = readApp(node) }
-    var config = Config(nodes: nodes ?? [], app: app ?? AppConfig(file: "", values: []))
+    let apps = readApplications(top)
+    var config = Config(nodes: nodes ?? [], apps: apps.map(\.app))
     if let node = top["state_table"] { readStateTable(node, into: &config.failoverTable) }
     if let node = top["policy"] { readPolicy(node, into: &config.policy) }
-    if let node = top["restart"] { readRestart(node, into: &config.restart) }
     if let node = top["timeouts"] { readTimeouts(node, into: &config.timeouts) }
     if let node = top["run"] { readRun(node, into: &config.run) }
-    if let node = top["hooks"] { config.hooks = readHooks(node) }
     if let node = top["metrics"] { readMetrics(node, into: &config.metrics) }
     if let path = string(top["state_directory"], "state_directory") {
       config.stateDirectory = resolvePath(path)
     }
-    checkPorts(config, appNode: top["app"])
-    return nodes == nil || app == nil ? nil : config
+    for (app, node) in apps { checkPorts(app, nodes: config.nodes, appNode: node) }
+    return nodes == nil || apps.isEmpty ? nil : config
   }
 
   // MARK: sections
@@ -122,18 +119,16 @@ struct ConfigReader {
     return scalar.value
   }
 
-  mutating func readApp(_ node: YAMLNode) -> AppConfig? {
-    guard let map = fields(node, in: "app", allowed: ["file", "set"]) else { return nil }
-    let file = string(require(map, "file", in: "app"), "app.file")
-    guard let setNode = require(map, "set", in: "app") else { return nil }
+  /// The set of values an app keeps in its file: `set:`, paths to templates.
+  mutating func readValues(_ setNode: YAMLNode, context: String) -> [AppConfig.Value] {
     guard case .mapping(let pairs, _) = setNode, !pairs.isEmpty else {
-      fail(setNode, "app.set must map paths in the application's file to values")
-      return nil
+      fail(setNode, "\(context) must map paths in the application's file to values")
+      return []
     }
     var values: [AppConfig.Value] = []
     for pair in pairs {
-      guard let pathText = string(pair.key, "a path in app.set"),
-        let templateText = string(pair.value, "app.set[\(pathText)]")
+      guard let pathText = string(pair.key, "a path in \(context)"),
+        let templateText = string(pair.value, "\(context)[\(pathText)]")
       else { continue }
       do {
         let path = try YAMLPath(parsing: pathText)
@@ -143,26 +138,26 @@ struct ConfigReader {
               path: path, template: try ValueTemplate(parsing: templateText),
               place: place(of: pair.key)))
         } catch {
-          fail(pair.value, error.message)
+          fail(pair.value, "\(context)[\(pathText)]: \(error.message)")
         }
       } catch {
-        fail(pair.key, error.message)
+        fail(pair.key, "\(context): \(error.message)")
       }
     }
-    guard let file else { return nil }
-    return AppConfig(
-      file: resolvePath(file), values: values, filePlace: map["file"].map(place(of:)))
+    return values
   }
 
   func place(of node: YAMLNode) -> ConfigPlace {
     ConfigPlace(file: file, line: node.start.line, column: node.start.column)
   }
 
-  mutating func checkPorts(_ config: Config, appNode: YAMLNode?) {
-    guard config.app.values.contains(where: \.template.usesPort) else { return }
-    for node in config.nodes where node.port == nil {
+  mutating func checkPorts(_ app: AppConfig, nodes: [NodeConfig], appNode: YAMLNode?) {
+    guard app.values.contains(where: \.template.usesPort) else { return }
+    for node in nodes where node.port == nil {
       fail(
-        appNode, "a value uses {…port} but node \"\(node.name)\" has no port in its address")
+        appNode,
+        "\(app.key("set")): a value uses {…port} but node \"\(node.name)\" has no port in its "
+          + "address")
     }
   }
 

@@ -1,7 +1,7 @@
 import PGFollowCore
 import PGFollowYAML
 
-/// The sections after `nodes` and `app`, each read into its part of the model.
+/// The sections after `nodes` and the apps, each read into its part of the model.
 extension ConfigReader {
   mutating func readStateTable(_ node: YAMLNode, into table: inout FailoverTable) {
     let keys = ["table", "timestamp_column", "host_column"]
@@ -28,23 +28,23 @@ extension ConfigReader {
     }
   }
 
-  mutating func readRestart(_ node: YAMLNode, into restart: inout RestartConfig) {
+  mutating func readRestart(_ node: YAMLNode, context: String, into restart: inout RestartConfig) {
     let keys = ["units", "action", "systemctl", "timeout"]
-    guard let map = fields(node, in: "restart", allowed: keys) else { return }
-    if let unitsNode = map["units"], let units = stringList(unitsNode, "restart.units") {
+    guard let map = fields(node, in: context, allowed: keys) else { return }
+    if let unitsNode = map["units"], let units = stringList(unitsNode, "\(context).units") {
       for unit in units where !isValidUnitName(unit) {
-        fail(unitsNode, "restart.units: \"\(unit)\" is not a valid systemd unit name")
+        fail(unitsNode, "\(context).units: \"\(unit)\" is not a valid systemd unit name")
       }
       restart.units = units
     }
-    if let value = choice(map["action"], "restart.action", RestartAction.self) {
+    if let value = choice(map["action"], "\(context).action", RestartAction.self) {
       restart.action = value
     }
-    if let value = string(map["systemctl"], "restart.systemctl") {
+    if let value = string(map["systemctl"], "\(context).systemctl") {
       restart.systemctl = value.contains("/") ? resolvePath(value) : value
     }
     if let value = duration(
-      map["timeout"], "restart.timeout", within: .milliseconds(100) ... .seconds(600))
+      map["timeout"], "\(context).timeout", within: .milliseconds(100) ... .seconds(600))
     {
       restart.timeout = value
     }
@@ -106,14 +106,14 @@ extension ConfigReader {
       ?? run.standbySettle
   }
 
-  mutating func readHooks(_ node: YAMLNode) -> [HookConfig] {
+  mutating func readHooks(_ node: YAMLNode, context list: String) -> [HookConfig] {
     guard case .sequence(let items, _) = node else {
-      fail(node, "hooks must be a list of hooks")
+      fail(node, "\(list) must be a list of hooks")
       return []
     }
     var hooks: [HookConfig] = []
     for (index, item) in items.enumerated() {
-      let context = "hooks[\(index)]"
+      let context = "\(list)[\(index)]"
       let keys = ["command", "when", "timeout", "attempts", "retry_after"]
       guard let map = fields(item, in: context, allowed: keys),
         let commandNode = require(map, "command", in: context)

@@ -14,17 +14,30 @@ extension Config {
     lines.append(
       "policy: require_writable_leader \(policy.requireWritableLeader), "
         + "split_brain \(policy.splitBrain.rawValue)")
-    lines.append("app file: \(app.file)")
-    lines += app.values.map { "  \($0.path) = \($0.template)" }
-    let units = restart.units.isEmpty ? "(none)" : restart.units.joined(separator: " ")
-    lines.append(
-      "restart: \(restart.systemctl) \(restart.action.rawValue) \(units), "
-        + "timeout \(formatDuration(restart.timeout))")
+    for app in apps { lines += app.summary }
     lines.append(
       "timeouts: connect \(formatDuration(timeouts.connect)), query \(formatDuration(timeouts.query))"
         + ", lock wait \(formatDuration(timeouts.lockWait))")
     lines.append("state directory: \(stateDirectory)")
     return lines.joined(separator: "\n")
+  }
+}
+
+extension AppConfig {
+  /// The file, its values, the restart and the hooks; an entry of `apps:` under its name.
+  var summary: [String] {
+    let indent = name == nil ? "" : "  "
+    var lines = name.map { ["app \($0):"] } ?? []
+    lines.append("\(indent)app file: \(file)")
+    lines += values.map { "\(indent)  \($0.path) = \($0.template)" }
+    let units = restart.units.isEmpty ? "(none)" : restart.units.joined(separator: " ")
+    lines.append(
+      "\(indent)restart: \(restart.systemctl) \(restart.action.rawValue) \(units), "
+        + "timeout \(formatDuration(restart.timeout))")
+    lines += hooks.map {
+      "\(indent)hook (\($0.when.rawValue)): \($0.command.joined(separator: " "))"
+    }
+    return lines
   }
 }
 

@@ -119,6 +119,8 @@ package struct ConfigPlace: Sendable, Hashable, CustomStringConvertible {
   package var description: String { "\(file):\(line):\(column)" }
 }
 
+/// One application: the YAML file pgfollow keeps pointed at the leader, the units that read it,
+/// and the hooks that run when its leader changes. Each has its own follow state.
 package struct AppConfig: Sendable, Hashable {
   package struct Value: Sendable, Hashable {
     package var path: YAMLPath
@@ -133,53 +135,82 @@ package struct AppConfig: Sendable, Hashable {
     }
   }
 
+  /// The entry's name in `apps:`; nil for the short form (`app:` with a top-level `restart:`).
+  package var name: String?
   package var file: String
   package var values: [Value]
+  package var restart = RestartConfig()
+  package var hooks: [HookConfig] = []
   /// Where the configuration names the file.
   package var filePlace: ConfigPlace?
 
-  package init(file: String, values: [Value], filePlace: ConfigPlace? = nil) {
+  package init(name: String? = nil, file: String, values: [Value], filePlace: ConfigPlace? = nil) {
+    self.name = name
     self.file = file
     self.values = values
     self.filePlace = filePlace
   }
+
+  /// The name in logs, metrics and status: the entry's name, or "app" for the short form.
+  package var label: String { name ?? "app" }
+
+  /// "app web: " before a message about an entry of `apps:`; nothing for the short form.
+  package var logPrefix: String { name.map { "app \($0): " } ?? "" }
+
+  /// The key that introduces a part of this app in the configuration: `app.set`, or
+  /// `apps[web].set`; `restart` and `hooks` of the short form are top-level keys.
+  package func key(_ part: String) -> String {
+    guard let name else { return ["restart", "hooks"].contains(part) ? part : "app.\(part)" }
+    return "apps[\(name)].\(part)"
+  }
+
+  /// The file's edits for a decision to follow `leader`, with the healthy `standbys` in
+  /// configuration order.
+  package func edits(leader: NodeConfig, standbys: [NodeConfig]) -> [YAMLEdit] {
+    values.map {
+      YAMLEdit(path: $0.path, value: $0.template.render(leader: leader, standbys: standbys))
+    }
+  }
+
+  package func hook(_ key: HookKey) -> HookConfig? { hooks.first { HookKey($0) == key } }
 }
 
 package struct Config: Sendable, Hashable {
   package var nodes: [NodeConfig]
   package var failoverTable = FailoverTable()
   package var policy = DecisionPolicy()
-  package var app: AppConfig
-  package var restart = RestartConfig()
+  /// Every application this pgfollow keeps pointed at the leader; one probe serves them all.
+  package var apps: [AppConfig]
   package var timeouts = Timeouts()
   package var run = RunConfig()
-  package var hooks: [HookConfig] = []
   package var metrics = MetricsConfig()
   package var stateDirectory = "/var/lib/pgfollow"
 
-  package init(nodes: [NodeConfig], app: AppConfig) {
+  package init(nodes: [NodeConfig], apps: [AppConfig]) {
     self.nodes = nodes
-    self.app = app
+    self.apps = apps
+  }
+
+  /// The short form: one application.
+  package init(nodes: [NodeConfig], app: AppConfig) {
+    self.init(nodes: nodes, apps: [app])
   }
 
   package var nodeNames: [String] { nodes.map(\.name) }
 
   package func node(named name: String) -> NodeConfig? { nodes.first { $0.name == name } }
 
-  /// The application file's edits for a decision to follow `leader`, with the healthy
-  /// `standbys` in configuration order.
-  package func edits(leader: String, standbys: [String]) -> [YAMLEdit] {
-    guard let leaderNode = node(named: leader) else { return [] }
-    let standbyNodes = standbys.compactMap(node(named:))
-    return app.values.map {
-      YAMLEdit(
-        path: $0.path, value: $0.template.render(leader: leaderNode, standbys: standbyNodes))
-    }
+  /// Every unit of every app, each once, in configuration order.
+  package var allUnits: [String] {
+    var seen = Set<String>()
+    return apps.flatMap(\.restart.units).filter { seen.insert($0).inserted }
   }
 
-  /// The same with at most one standby.
-  package func edits(leader: String, standby: String?) -> [YAMLEdit] {
-    edits(leader: leader, standbys: standby.map { [$0] } ?? [])
+  /// An app's edits for a decision to follow `leader`, with the healthy `standbys` in
+  /// configuration order.
+  package func edits(_ app: AppConfig, leader: String, standbys: [String]) -> [YAMLEdit] {
+    guard let leaderNode = node(named: leader) else { return [] }
+    return app.edits(leader: leaderNode, standbys: standbys.compactMap(node(named:)))
   }
 }
 

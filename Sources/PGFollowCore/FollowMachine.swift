@@ -11,12 +11,12 @@ package struct FollowSettings: Sendable, Equatable {
   /// next one, and never longer than this.
   package var hookRetryCap: Duration = .seconds(300)
 
-  package init(_ config: Config) {
+  /// One app's settings: its units and hooks, and the pacing every app shares.
+  package init(_ app: AppConfig, run: RunConfig) {
     self.init(
-      units: config.restart.units, hooks: config.hooks, settle: config.run.standbySettle,
-      confirmations: config.run.confirmations,
-      restartMinimumInterval: config.run.restartMinimumInterval,
-      restartMaximumPerHour: config.run.restartMaximumPerHour)
+      units: app.restart.units, hooks: app.hooks, settle: run.standbySettle,
+      confirmations: run.confirmations, restartMinimumInterval: run.restartMinimumInterval,
+      restartMaximumPerHour: run.restartMaximumPerHour)
   }
 
   package init(

@@ -56,13 +56,19 @@ private func checkInvariants(_ config: Config) {
   let names = config.nodes.map(\.name)
   require(!names.isEmpty && Set(names).count == names.count, "node names empty or repeated")
   require(config.nodes.allSatisfy { !$0.conninfo.isEmpty }, "a node without conninfo")
-  require(!config.app.values.isEmpty, "app.set is empty")
-  require(config.app.file.hasPrefix("/"), "app.file did not become absolute")
+  require(!config.apps.isEmpty, "no app")
+  require(config.apps.allSatisfy { !$0.values.isEmpty }, "an app's set is empty")
+  require(
+    config.apps.allSatisfy { $0.file.hasPrefix("/") }, "an app's file did not become absolute")
+  require(Set(config.apps.map(\.file)).count == config.apps.count, "two apps share a file")
+  require(Set(config.apps.map(\.label)).count == config.apps.count, "two apps share a name")
   require(config.stateDirectory.hasPrefix("/"), "state_directory did not become absolute")
   require(config.run.cycleDeadline < config.run.interval, "cycle deadline not below the interval")
   require((1...100).contains(config.run.confirmations), "confirmations out of range")
-  require(config.restart.units.allSatisfy { !$0.hasPrefix("-") }, "a unit name reads as an option")
-  require(config.hooks.allSatisfy { !$0.command.isEmpty }, "a hook without a command")
+  require(!config.allUnits.contains { $0.hasPrefix("-") }, "a unit name reads as an option")
+  require(
+    config.apps.allSatisfy { $0.hooks.allSatisfy { !$0.command.isEmpty } },
+    "a hook without a command")
   require(config.timeouts.connect > .zero && config.timeouts.query > .zero, "a zero timeout")
 }
 

@@ -186,9 +186,10 @@ struct CheckConfig: ParsableCommand {
     guard !quiet else { return }
     print(
       polkitFor.map {
-        "preflight: polkit lets \($0) restart \(config.restart.units.joined(separator: " "))"
+        "preflight: polkit lets \($0) restart \(config.allUnits.joined(separator: " "))"
       }
-        ?? "preflight: \(currentUserName()) may replace \(config.app.file) and write the state")
+        ?? "preflight: \(currentUserName()) may replace \(config.apps.map(\.file).joined(separator: " ")) "
+        + "and write the state")
   }
 }
 

@@ -200,7 +200,7 @@ private func problems(_ text: String) -> [String] {
   /// and a table name with a space (identifiers are always quoted in SQL).
   @Test func oddButValidValuesLoad() throws {
     let units = try load(withSection("restart: {units: 5}")).get()
-    #expect(units.restart.units == ["5"])
+    #expect(units.apps.first?.restart.units == ["5"])
     let table = try load(withSection("state_table: {table: \"a b\"}")).get()
     #expect(table.failoverTable.table == "a b")
   }

@@ -45,17 +45,19 @@ private let valid = """
     let config = try load(valid)
     #expect(config.nodeNames == ["db01", "db02"])
     #expect(config.nodes[1].host == "fd00::11" && config.nodes[1].port == "5433")
-    #expect(config.app.file == "/etc/pgfollow/app.yaml")
-    #expect(config.restart.units == ["app.service", "worker@1.service"])
-    #expect(config.restart.action == .tryRestart)
+    let app = try #require(config.apps.first)
+    #expect(config.apps.count == 1 && app.name == nil)
+    #expect(app.file == "/etc/pgfollow/app.yaml")
+    #expect(app.restart.units == ["app.service", "worker@1.service"])
+    #expect(app.restart.action == .tryRestart)
     #expect(config.timeouts.connect == .milliseconds(500))
     #expect(config.timeouts.query == .milliseconds(1500))
     #expect(config.policy.splitBrain == .hold)
     #expect(config.failoverTable.table == "failover_log")
-    let edits = config.edits(leader: "db02", standby: nil)
+    let edits = config.edits(app, leader: "db02", standbys: [])
     #expect(edits.map(\.value) == ["[fd00::11]:5433", "fd00::11:5433"])
     #expect(
-      config.edits(leader: "db01", standby: "db02").map(\.value) == [
+      config.edits(app, leader: "db01", standbys: ["db02"]).map(\.value) == [
         "db01:5432", "fd00::11:5433",
       ])
   }
@@ -86,8 +88,8 @@ private let valid = """
         "/etc/pgfollow/pgfollow.yaml:2:5: nodes[0] is missing the key \"address\"",
         "/etc/pgfollow/pgfollow.yaml:4:5: unknown key \"adress\" in nodes[0]; did you mean \"address\"?",
         "/etc/pgfollow/pgfollow.yaml:5:11: node name \"db01\" is used twice (first at 2:11)",
-        "/etc/pgfollow/pgfollow.yaml:11:5: invalid path \"a[\": expected an index or a quoted key after '[' at character 3",
-        "/etc/pgfollow/pgfollow.yaml:12:8: unknown placeholder {leader.addr} in \"{leader.addr}\"; use {leader|standby|standby[K].address|host|port|name}",
+        "/etc/pgfollow/pgfollow.yaml:11:5: app.set: invalid path \"a[\": expected an index or a quoted key after '[' at character 3",
+        "/etc/pgfollow/pgfollow.yaml:12:8: app.set[b]: unknown placeholder {leader.addr} in \"{leader.addr}\"; use {leader|standby|standby[K].address|host|port|name}",
         "/etc/pgfollow/pgfollow.yaml:14:10: restart.units: \"-H evil\" is not a valid systemd unit name",
         "/etc/pgfollow/pgfollow.yaml:15:11: restart.action must be one of \"restart\", \"reload-or-restart\", \"try-restart\"",
         "/etc/pgfollow/pgfollow.yaml:16:21: timeouts.connect must be between 50ms and 60s, not 0s",
@@ -108,7 +110,7 @@ private let valid = """
     #expect(problems("nodes: [\n").count == 1)
     #expect(
       problems("nodes: []\n") == [
-        "/etc/pgfollow/pgfollow.yaml:1:1: the configuration is missing the key \"app\"",
+        "/etc/pgfollow/pgfollow.yaml:1:1: the configuration needs \"app\" (one application) or \"apps\" (a list)",
         "/etc/pgfollow/pgfollow.yaml:1:8: nodes must be a non-empty list of nodes",
       ])
   }
@@ -117,7 +119,7 @@ private let valid = """
     let text = valid.replacing("address: db01:5432", with: "address: db01")
     #expect(
       problems(text) == [
-        "/etc/pgfollow/pgfollow.yaml:9:3: a value uses {…port} but node \"db01\" has no port in its address"
+        "/etc/pgfollow/pgfollow.yaml:9:3: app.set: a value uses {…port} but node \"db01\" has no port in its address"
       ])
   }
 

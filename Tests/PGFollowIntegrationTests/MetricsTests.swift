@@ -16,7 +16,8 @@ import Testing
     // The start-up restart runs in the background: counted once it has finished.
     #expect(
       waitUntil(20) {
-        (try? scrape())?.contains("pgfollow_restarts_total{result=\"success\"} 1") == true
+        (try? scrape())?.contains("pgfollow_restarts_total{app=\"app\",result=\"success\"} 1")
+          == true
       })
     let before = try scrape()
     #expect(
@@ -24,7 +25,7 @@ import Testing
       "\(before)")
     #expect(before.contains("pgfollow_decision{state=\"follow\"} 1"))
     #expect(before.contains("pgfollow_node_up{node=\"node2\"} 1"))
-    #expect(before.contains("pgfollow_restarts_total{result=\"success\"} 1"))
+    #expect(before.contains("pgfollow_restarts_total{app=\"app\",result=\"success\"} 1"))
     #expect(before.contains("# TYPE pgfollow_cycle_duration_seconds histogram"))
     #expect(before.contains("pgfollow_cycle_duration_seconds_bucket{le=\"+Inf\"}"))
 
@@ -32,7 +33,9 @@ import Testing
     try fixture.clusterCommand("promote", "node2")
     #expect(try waitUntil(20) { try scrape().contains("leader=\"node2\"") }, "\(sidecar.log)")
     #expect(
-      try waitUntil(10) { try scrape().contains("pgfollow_restarts_total{result=\"success\"} 2") })
+      try waitUntil(10) {
+        try scrape().contains("pgfollow_restarts_total{app=\"app\",result=\"success\"} 2")
+      })
     let after = try scrape()
     #expect(after.contains("pgfollow_switches_total 1"), "\(after)")
     #expect(after.contains("pgfollow_node_up{node=\"node1\"} 0"))

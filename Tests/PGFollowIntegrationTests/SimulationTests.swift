@@ -58,8 +58,8 @@ final class Simulation: @unchecked Sendable {
     clockStep: @escaping (Int) -> Duration = { _ in .zero }
   ) async throws -> [CycleReport] {
     let cycle = try makeCycle()
-    var machine = try cycle.loadMachine()
-    return await repeated(count, step: step, clockStep: clockStep) { await cycle.run(&machine) }
+    var machines = FollowMachines()
+    return await repeated(count, step: step, clockStep: clockStep) { await cycle.run(&machines) }
   }
 
   /// The same as a cron loop: each run a fresh `once` on the state file, as a new process.
@@ -95,7 +95,7 @@ final class Simulation: @unchecked Sendable {
       now.update { $0 += (step + clockStep(index)).inSeconds }
       elapsed.update { $0 += step.inSeconds }
       let report = await body()
-      if report.wroteFile { writeCycles.update { $0.append(index) } }
+      if report.apps.contains(where: \.wroteFile) { writeCycles.update { $0.append(index) } }
       reports.append(report)
     }
     return reports
@@ -247,7 +247,7 @@ func down(_ node: String) -> NodeEvidence {
     let reports = try await simulation.run(mode, 7300)
     #expect(simulation.restartCycles.get() == [0, 7210])
     #expect(simulation.writeCycles.get() == [0, 7210])
-    #expect(reports[7205].settling == .seconds(5))
+    #expect(reports[7205].apps[0].settling == .seconds(5))
     #expect(try simulation.masterAddress() == "node1:5432")
   }
 
@@ -269,7 +269,7 @@ func down(_ node: String) -> NodeEvidence {
       #expect(restarts.filter { $0 >= start && $0 < start + 3600 }.count <= 20)
     }
     #expect(restarts.count >= 30)
-    #expect(reports.contains { $0.restartDeferred != nil })
+    #expect(reports.contains { $0.apps[0].restartDeferred != nil })
     #expect(try simulation.masterAddress() == "node1:5432")
   }
 
@@ -306,7 +306,7 @@ func down(_ node: String) -> NodeEvidence {
     let reports = try await simulation.run(60)
     func cycles(_ command: String, _ note: String) -> [Int] {
       reports.indices.filter { index in
-        reports[index].hooks.contains { $0.command == command && $0.note.hasPrefix(note) }
+        reports[index].apps[0].hooks.contains { $0.command == command && $0.note.hasPrefix(note) }
       }
     }
     #expect(cycles("/bin/false", "will retry (failure 1 of 3) in 5s") == [0, 11])

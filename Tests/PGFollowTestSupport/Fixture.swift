@@ -113,6 +113,16 @@ package final class Fixture: @unchecked Sendable {
     return [postmaster] + children.split(separator: "\n").compactMap { pid_t($0) }
   }
 
+  /// Replaces the short form (`app:` and `restart:`) with `section`, an `apps:` list.
+  package func useApps(_ section: String) throws {
+    let text = try String(contentsOfFile: configFile, encoding: .utf8)
+    guard let start = text.range(of: "app:\n"), let end = text.range(of: "timeouts:\n") else {
+      throw FixtureError(message: "no app: section in \(configFile)")
+    }
+    let updated = text.replacingCharacters(in: start.lowerBound..<end.lowerBound, with: section)
+    try updated.write(toFile: configFile, atomically: false, encoding: .utf8)
+  }
+
   package func editConfig(_ old: String, _ new: String) throws {
     let text = try String(contentsOfFile: configFile, encoding: .utf8)
     try text.replacing(old, with: new).write(toFile: configFile, atomically: false, encoding: .utf8)

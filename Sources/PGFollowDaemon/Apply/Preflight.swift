@@ -30,7 +30,13 @@ package struct PreflightProblem: Sendable, Equatable, CustomStringConvertible {
 /// application file's directory, giving a new file the current file's owner, group and mode,
 /// and writing the state directory. Root may do all of that.
 package func preflight(_ config: Config) -> [PreflightProblem] {
-  checkApplicationFile(config.app.file) + checkStateDirectory(config.stateDirectory)
+  config.apps.flatMap { app in
+    checkApplicationFile(app.file).map { problem in
+      var named = problem
+      named.problem = app.logPrefix + problem.problem
+      return named
+    }
+  } + checkStateDirectory(config.stateDirectory)
 }
 
 /// Asks polkit, as root, whether `user` may restart each unit, acting on nothing. polkit answers
@@ -56,7 +62,9 @@ package func polkitPreflight(_ config: Config, user: String) -> [PreflightProble
     var status: Int32 = 0
     waitpid(subject, &status, 0)
   }
-  return config.restart.units.compactMap { checkRestart($0, config.restart, subject, user) }
+  return config.apps.flatMap { app in
+    app.restart.units.compactMap { checkRestart($0, app.restart, subject, user) }
+  }
 }
 
 /// A process running as `user` (setpriv, then sleep), once it has taken that user's identity.

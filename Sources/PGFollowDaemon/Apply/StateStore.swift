@@ -5,15 +5,18 @@ import PGFollowYAML
   import Glibc
 #endif
 
-/// The state file and the run lock, both in the state directory.
+/// An app's state file and the run lock, both in the state directory: `state.json` for the short
+/// form's one app, `state.NAME.json` for each entry of `apps:`.
 package struct StateStore: Sendable {
   package let directory: String
+  package let app: String?
 
-  package init(directory: String) {
+  package init(directory: String, app: String? = nil) {
     self.directory = directory
+    self.app = app
   }
 
-  var statePath: String { directory + "/state.json" }
+  package var statePath: String { directory + (app.map { "/state.\($0).json" } ?? "/state.json") }
   var lockPath: String { directory + "/lock" }
 
   package func load() throws(FileError) -> FollowState {

@@ -23,11 +23,31 @@ package enum CycleStatus: Int32, Sendable, Comparable {
   package static func < (lhs: Self, rhs: Self) -> Bool { lhs.severity < rhs.severity }
 }
 
-/// Everything one cycle saw, decided and did.
+/// Everything one cycle saw, decided and did: one probe and decision, and each app's part.
 package struct CycleReport: Sendable {
   package var decision: Decision
   /// Whether this cycle only planned (a dry run): what it lists was not done.
   package var dryRun = false
+  /// Each app's part, in configuration order.
+  package var apps: [AppReport] = []
+  /// Held or split brain: what the decision itself says, whatever the apps did.
+  package var decisionStatus: CycleStatus = .inSync
+
+  /// The worst of the decision's and every app's status; `once` exits with it.
+  package var status: CycleStatus { apps.map(\.status).reduce(decisionStatus, max) }
+
+  /// Set while a new leader waits for more confirming cycles; nothing was applied.
+  package var confirming: Hysteresis.Verdict? { apps.lazy.compactMap(\.confirming).first }
+
+  /// Every app's errors, each named by its app when there are several.
+  package var errors: [String] {
+    apps.flatMap { app in app.errors.map { app.app.logPrefix + $0 } }
+  }
+}
+
+/// One app's part of a cycle.
+package struct AppReport: Sendable {
+  package var app: AppConfig
   /// Set while a new leader waits for more confirming cycles; nothing was applied.
   package var confirming: Hysteresis.Verdict?
   package var plan: YAMLEditPlan?
@@ -42,6 +62,10 @@ package struct CycleReport: Sendable {
   package var hooks: [HookOutcome] = []
   package var errors: [String] = []
   package var status: CycleStatus = .inSync
+
+  package init(app: AppConfig) {
+    self.app = app
+  }
 
   mutating func fail(_ status: CycleStatus, _ message: String) {
     errors.append(message)
@@ -64,15 +88,19 @@ package func wallClockNow() -> WallSeconds {
   return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }
 
-/// One cycle: probe, decide, plan the file edit, and let the follow machine say whether to write
-/// it; the restarts and hooks it makes due are carried out by `performDueWork` (in order, for
-/// `once`) or in the background (the sidecar). A dry run stops after planning and reports what
-/// would be done. It logs nothing itself: callers log the report (see `ReportLogger`).
+/// Every app's follow machine, by the app's label; an app whose state could not be read has none
+/// yet (each cycle tries again).
+package typealias FollowMachines = [String: FollowMachine]
+
+/// One cycle: probe once, decide, and for each app plan its file edit and let its follow machine
+/// say whether to write it; the restarts and hooks they make due are carried out by
+/// `performDueWork` (in order, for `once`) or in the background (the sidecar). One app's failure
+/// never stops another's work. A dry run stops after planning and reports what would be done. It
+/// logs nothing itself: callers log the report (see `ReportLogger`).
 package struct Cycle: Sendable {
   package var config: Config
   package var prober: any Prober
   package var restarter: any Restarter
-  package var store: StateStore
   package var dryRun: Bool
   package var clock: @Sendable () -> WallSeconds
   package var sleep: @Sendable (Duration) async -> Void
@@ -86,57 +114,71 @@ package struct Cycle: Sendable {
     self.config = config
     self.prober = prober
     self.restarter = restarter
-    self.store = StateStore(directory: config.stateDirectory)
     self.dryRun = dryRun
     self.clock = clock
     self.sleep = sleep
   }
 
-  /// A follow machine on the saved state and this configuration.
-  package func loadMachine() throws(FileError) -> FollowMachine {
-    FollowMachine(state: try store.load(), settings: FollowSettings(config))
+  /// Where an app's state lives.
+  package func store(_ app: AppConfig) -> StateStore {
+    StateStore(directory: config.stateDirectory, app: app.name)
   }
 
-  /// `once`: loads the state, runs a cycle, confirms a new leader by probing again
-  /// (`run.confirm_after` apart) before switching, and carries out all the work it makes due.
+  /// A follow machine on the app's saved state and this configuration.
+  package func loadMachine(_ app: AppConfig) throws(FileError) -> FollowMachine {
+    FollowMachine(state: try store(app).load(), settings: FollowSettings(app, run: config.run))
+  }
+
+  /// `once`: runs a cycle, confirms a new leader by probing again (`run.confirm_after` apart)
+  /// before switching, and carries out all the work it makes due, app after app.
   package func once() async -> CycleReport {
-    var machine: FollowMachine
-    do { machine = try loadMachine() } catch { return await stateUnusable(error) }
-    var report = await step(&machine)
+    var machines = FollowMachines()
+    var report = await step(&machines)
     for _ in 0..<config.run.confirmations where report.confirming != nil {
       await sleep(config.run.confirmAfter)
-      report = await step(&machine)
+      report = await step(&machines)
     }
-    await performDueWork(&machine, into: &report, waitingOutSpacing: true)
-    return report
-  }
-
-  /// What the nodes say, when the state file cannot be read: nothing is applied.
-  package func stateUnusable(_ error: FileError) async -> CycleReport {
-    var report = CycleReport(decision: await decideNow(applied: nil), dryRun: dryRun)
-    report.fail(.lockOrStateFailed, error.description)
+    await performDueWork(&machines, into: &report, waitingOutSpacing: true)
     return report
   }
 
   /// A cycle and then, in order, the work it makes due: the sidecar's logic with no concurrency.
-  package func run(_ machine: inout FollowMachine) async -> CycleReport {
-    var report = await step(&machine)
-    await performDueWork(&machine, into: &report)
+  package func run(_ machines: inout FollowMachines) async -> CycleReport {
+    var report = await step(&machines)
+    await performDueWork(&machines, into: &report)
     return report
   }
 
-  /// Probe, decide and plan; replaces the file when the machine says so. Runs no work.
-  package func step(_ machine: inout FollowMachine) async -> CycleReport {
-    let decision = await decideNow(applied: machine.state.applied)
-    var report = CycleReport(decision: decision, dryRun: dryRun)
-    switch decision.outcome {
-    case .follow(let leader, let standby):
-      apply(leader: leader, standby: standby, &machine, &report)
-    case .hold:
-      report.status = max(report.status, .held)
+  /// Probe and decide once; then, for each app, load its machine if need be, plan, and replace
+  /// its file when the machine says so. Runs no work.
+  package func step(_ machines: inout FollowMachines) async -> CycleReport {
+    var stateErrors: [String: FileError] = [:]
+    for app in config.apps where machines[app.label] == nil {
+      do { machines[app.label] = try loadMachine(app) } catch { stateErrors[app.label] = error }
     }
-    if !decision.splitBrain.isEmpty { report.status = max(report.status, .splitBrain) }
+    let decision = await decideNow(applied: newestApplied(machines))
+    var report = CycleReport(decision: decision, dryRun: dryRun)
+    if case .hold = decision.outcome { report.decisionStatus = .held }
+    if !decision.splitBrain.isEmpty {
+      report.decisionStatus = max(report.decisionStatus, .splitBrain)
+    }
+    for app in config.apps {
+      var appReport = AppReport(app: app)
+      if let error = stateErrors[app.label] {
+        appReport.fail(.lockOrStateFailed, error.description)
+      } else if case .follow(let leader, _) = decision.outcome, var machine = machines[app.label] {
+        apply(leader: leader, decision: decision, &machine, &appReport)
+        machines[app.label] = machine
+      }
+      report.apps.append(appReport)
+    }
     return report
+  }
+
+  /// The newest row any app has applied: no app is switched back to an older one, and a tie of
+  /// rows keeps the leader in effect.
+  private func newestApplied(_ machines: FollowMachines) -> AppliedLeader? {
+    config.apps.compactMap { machines[$0.label]?.state.applied }.max { $0.unixtime < $1.unixtime }
   }
 
   private func decideNow(applied: AppliedLeader?) async -> Decision {
@@ -146,26 +188,27 @@ package struct Cycle: Sendable {
   }
 
   private func apply(
-    leader: String, standby: String?, _ machine: inout FollowMachine, _ report: inout CycleReport
+    leader: String, decision: Decision, _ machine: inout FollowMachine, _ report: inout AppReport
   ) {
+    let app = report.app
     let snapshot: FileSnapshot
     let plan: YAMLEditPlan
     do {
-      snapshot = try readSnapshot(config.app.file)
+      snapshot = try readSnapshot(app.file)
       plan = try planYAMLEdits(
-        snapshot.bytes, edits: config.edits(leader: leader, standbys: report.decision.standbys),
-        file: config.app.file)
+        snapshot.bytes, edits: config.edits(app, leader: leader, standbys: decision.standbys),
+        file: app.file)
     } catch {
       // A path that does not resolve is named at the configuration's line that holds it.
-      let located = applicationFileProblems(config)
+      let located = applicationFileProblems(app)
       return report.fail(
         .writeFailed, located.isEmpty ? "\(error)" : located.joined(separator: "; "))
     }
     report.plan = plan
     let before = machine.state
     let step = machine.follow(
-      leader: leader, unixtime: report.decision.newestRow?.unixtime,
-      reason: report.decision.reason, change: plannedChange(plan), now: clock())
+      leader: leader, unixtime: decision.newestRow?.unixtime, reason: decision.reason,
+      change: plannedChange(plan, app: app), now: clock())
     switch step {
     case .confirming(let verdict):
       report.confirming = verdict
@@ -185,8 +228,9 @@ package struct Cycle: Sendable {
   /// the change counts as applied, and the next cycle tries again.
   private func replace(
     _ snapshot: FileSnapshot, with plan: YAMLEditPlan, _ machine: inout FollowMachine,
-    _ report: inout CycleReport
+    _ report: inout AppReport
   ) {
+    let store = self.store(report.app)
     do {
       try store.save(machine.state)
       try replaceAtomically(snapshot, with: plan.updated)
@@ -194,17 +238,19 @@ package struct Cycle: Sendable {
     } catch {
       machine.fileNotReplaced()
       try? store.save(machine.state)
-      report.fail(.writeFailed, "cannot switch \(config.app.file): \(error.description)")
+      report.fail(.writeFailed, "cannot switch \(report.app.file): \(error.description)")
     }
   }
 
-  func save(_ state: FollowState, changedFrom before: FollowState, _ report: inout CycleReport) {
+  func save(_ state: FollowState, changedFrom before: FollowState, _ report: inout AppReport) {
     guard !dryRun, state != before else { return }
-    do { try store.save(state) } catch { report.fail(.lockOrStateFailed, error.description) }
+    do { try store(report.app).save(state) } catch {
+      report.fail(.lockOrStateFailed, error.description)
+    }
   }
 
-  private func plannedChange(_ plan: YAMLEditPlan) -> PlannedChange {
-    let leaderPaths = Set(config.app.values.filter { $0.template.usesLeader }.map(\.path))
+  private func plannedChange(_ plan: YAMLEditPlan, app: AppConfig) -> PlannedChange {
+    let leaderPaths = Set(app.values.filter { $0.template.usesLeader }.map(\.path))
     return PlannedChange(
       changesFile: plan.changesFile,
       changesLeaderValues: plan.changes.contains { leaderPaths.contains($0.path) },

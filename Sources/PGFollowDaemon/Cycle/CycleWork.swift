@@ -8,15 +8,28 @@ package struct WorkOutcome: Sendable {
 }
 
 extension Cycle {
-  /// Carries out, one after another, the work the machine makes due (before-restart hooks,
+  /// Carries out, app after app, the work each machine makes due.
+  package func performDueWork(
+    _ machines: inout FollowMachines, into report: inout CycleReport,
+    waitingOutSpacing: Bool = false
+  ) async {
+    for index in report.apps.indices {
+      let label = report.apps[index].app.label
+      guard var machine = machines[label] else { continue }
+      await performDueWork(
+        &machine, into: &report.apps[index], waitingOutSpacing: waitingOutSpacing)
+      machines[label] = machine
+    }
+  }
+
+  /// Carries out, one after another, the work an app's machine makes due (before-restart hooks,
   /// restarts, after-restart hooks), saving the state after each; stops when nothing more is
   /// due now. With `waitingOutSpacing` (`once`), an owed restart held back only by the minimum
   /// spacing, and not yet tried in this call, is waited for once: the sidecar would make it a
   /// moment later.
   /// A dry run lists what would run.
-  package func performDueWork(
-    _ machine: inout FollowMachine, into report: inout CycleReport,
-    waitingOutSpacing: Bool = false
+  func performDueWork(
+    _ machine: inout FollowMachine, into report: inout AppReport, waitingOutSpacing: Bool
   ) async {
     var mayWait = waitingOutSpacing && !dryRun
     while true {
@@ -33,7 +46,7 @@ extension Cycle {
       guard !due.start.isEmpty else { return }
       let before = machine.state
       for work in due.start {
-        let result = dryRun ? nil : await execute(work, state: machine.state)
+        let result = dryRun ? nil : await execute(work, app: report.app, state: machine.state)
         let note = machine.finished(
           work, succeeded: result?.succeeded ?? true, error: result?.summary, now: clock())
         record(WorkOutcome(work: work, result: result, note: dryRun ? "would run" : note), &report)
@@ -42,26 +55,27 @@ extension Cycle {
     }
   }
 
-  /// Runs one piece of work on a thread of its own (never the cooperative pool), bounded by its
-  /// timeout.
-  package func execute(_ work: FollowMachine.Work, state: FollowState) async -> ProcessResult {
-    let restart = config.restart
+  /// Runs one piece of an app's work on a thread of its own (never the cooperative pool),
+  /// bounded by its timeout.
+  package func execute(_ work: FollowMachine.Work, app: AppConfig, state: FollowState) async
+    -> ProcessResult
+  {
+    let restart = app.restart
     let restarter = self.restarter
     switch work {
     case .restart(let unit, _):
       return await onOwnThread { restarter.restart(unit, with: restart) }
     case .hook(let key, _):
-      let hook = FollowSettings(config).hook(key)
-      let timeout = hook?.timeout ?? .seconds(30)
-      let environment = hookEnvironment(state.hooks)
+      let timeout = app.hook(key)?.timeout ?? .seconds(30)
+      let environment = hookEnvironment(state.hooks, app: app)
       return await onOwnThread {
         runProcess(key.command, timeout: timeout, environment: environment)
       }
     }
   }
 
-  /// Adds a finished piece of work to a cycle's report.
-  package func record(_ outcome: WorkOutcome, _ report: inout CycleReport) {
+  /// Adds a finished piece of work to an app's part of a cycle's report.
+  package func record(_ outcome: WorkOutcome, _ report: inout AppReport) {
     switch outcome.work {
     case .restart(let unit, _):
       report.restarts.append((unit, outcome.result))
@@ -75,7 +89,7 @@ extension Cycle {
     }
   }
 
-  private func hookEnvironment(_ debt: HookDebt?) -> [String: String] {
+  private func hookEnvironment(_ debt: HookDebt?, app: AppConfig) -> [String: String] {
     guard let debt else { return [:] }
     let leader = config.node(named: debt.leader)
     let previous = debt.previous.flatMap(config.node(named:))
@@ -88,6 +102,8 @@ extension Cycle {
       "PGFOLLOW_PREVIOUS_ADDRESS": previous?.address ?? "",
       "PGFOLLOW_PREVIOUS_HOST": previous?.host ?? "",
       "PGFOLLOW_REASON": debt.reason,
+      "PGFOLLOW_APP": app.label,
+      "PGFOLLOW_APP_FILE": app.file,
     ]
   }
 }

@@ -11,8 +11,11 @@ package final class Metrics: Sendable {
     var switches = 0
     var holds = 0
     var splitBrains = 0
-    var restarts: [String: Int] = ["success": 0, "failure": 0]
-    var hooks: [String: Int] = ["success": 0, "failure": 0]
+    /// By app label, then by result.
+    var restarts: [String: [String: Int]] = [:]
+    var hooks: [String: [String: Int]] = [:]
+    /// By app label: whether its part of the last cycle went without error.
+    var appHealthy: [String: Bool] = [:]
     var leader: (name: String, address: String)?
     var appliedLeader: String?
     var decision = "none"
@@ -27,11 +30,11 @@ package final class Metrics: Sendable {
   package init() {}
 
   /// Takes in a restart or hook that finished in the background.
-  package func observe(_ outcome: WorkOutcome) {
+  package func observe(_ outcome: WorkOutcome, app: AppConfig) {
     state.withLock { state in
       switch outcome.work {
-      case .restart: count(outcome.result, in: &state.restarts)
-      case .hook: count(outcome.result, in: &state.hooks)
+      case .restart: count(outcome.result, in: &state.restarts[app.label, default: [:]])
+      case .hook: count(outcome.result, in: &state.hooks[app.label, default: [:]])
       }
     }
   }
@@ -50,8 +53,15 @@ package final class Metrics: Sendable {
         ($0.node, $0.observation != nil, Double($0.latencyMilliseconds) / 1000)
       }
       if !decision.splitBrain.isEmpty { state.splitBrains += 1 }
-      for (_, result) in report.restarts { count(result, in: &state.restarts) }
-      for hook in report.hooks { count(hook.result, in: &state.hooks) }
+      for app in report.apps {
+        let label = app.app.label
+        state.appHealthy[label] = app.errors.isEmpty
+        // Both results are shown from the first cycle, at zero.
+        if state.restarts[label] == nil { state.restarts[label] = ["success": 0, "failure": 0] }
+        if state.hooks[label] == nil { state.hooks[label] = ["success": 0, "failure": 0] }
+        for (_, result) in app.restarts { count(result, in: &state.restarts[label, default: [:]]) }
+        for hook in app.hooks { count(hook.result, in: &state.hooks[label, default: [:]]) }
+      }
       switch decision.outcome {
       case .follow(let leader, _) where report.confirming == nil:
         state.decision = decision.splitBrain.isEmpty ? "follow" : "split_brain"
@@ -90,13 +100,14 @@ package final class Metrics: Sendable {
       out.family(
         "pgfollow_split_brain_observations_total", "counter", "Cycles that saw 2+ writable nodes.")
       out.sample("pgfollow_split_brain_observations_total", [], Double(state.splitBrains))
-      out.family("pgfollow_restarts_total", "counter", "Restart attempts by result.")
-      for (result, count) in state.restarts.sorted(by: { $0.key < $1.key }) {
-        out.sample("pgfollow_restarts_total", [("result", result)], Double(count))
-      }
-      out.family("pgfollow_hook_runs_total", "counter", "Hook runs by result.")
-      for (result, count) in state.hooks.sorted(by: { $0.key < $1.key }) {
-        out.sample("pgfollow_hook_runs_total", [("result", result)], Double(count))
+      out.family("pgfollow_restarts_total", "counter", "Restart attempts by app and result.")
+      out.samples("pgfollow_restarts_total", state.restarts)
+      out.family("pgfollow_hook_runs_total", "counter", "Hook runs by app and result.")
+      out.samples("pgfollow_hook_runs_total", state.hooks)
+      out.family(
+        "pgfollow_app_healthy", "gauge", "The app's part of the last cycle went without error.")
+      for (app, healthy) in state.appHealthy.sorted(by: { $0.key < $1.key }) {
+        out.sample("pgfollow_app_healthy", [("app", app)], healthy ? 1 : 0)
       }
       out.family("pgfollow_node_up", "gauge", "The node answered the last probe.")
       out.family("pgfollow_probe_latency_seconds", "gauge", "Duration of the last probe.")
@@ -136,6 +147,15 @@ private struct MetricsText {
     let rendered = labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",")
     let number = value == value.rounded() && abs(value) < 1e15 ? "\(Int64(value))" : "\(value)"
     text += name + (labels.isEmpty ? "" : "{\(rendered)}") + " \(number)\n"
+  }
+
+  /// Counts by app, then by result.
+  mutating func samples(_ name: String, _ counts: [String: [String: Int]]) {
+    for (app, results) in counts.sorted(by: { $0.key < $1.key }) {
+      for (result, count) in results.sorted(by: { $0.key < $1.key }) {
+        sample(name, [("app", app), ("result", result)], Double(count))
+      }
+    }
   }
 
   private func escape(_ value: String) -> String {

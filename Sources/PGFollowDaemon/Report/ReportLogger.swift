@@ -27,61 +27,83 @@ package struct ReportLogger: Sendable {
           + config.policy.splitBrain.rawValue,
       cleared: "split brain over: at most one node is writable")
     logOutcome(report)
+    for app in report.apps { log(app, dryRun: report.dryRun, config: config) }
+  }
+
+  /// An app's part: what it rewrote, restarted and ran, would do, waits for, and what failed.
+  private mutating func log(_ report: AppReport, dryRun: Bool, config: Config) {
+    let app = report.app
+    let prefix = app.logPrefix
     for change in report.plan.map({ report.wroteFile ? $0.changes : [] }) ?? [] {
       logger.notice(
-        "rewrote \(config.app.file): \(describe(change))",
-        metadata: ["yaml.path": "\(change.path)"])
+        "\(prefix)rewrote \(app.file): \(describe(change))",
+        metadata: ["yaml.path": "\(change.path)"].merging(appMetadata(app)) { $1 })
     }
     for (unit, result) in report.restarts where result?.succeeded == true {
-      logger.notice("restarted \(unit)", metadata: ["unit": "\(unit)"])
+      logRestarted(unit, app: app)
     }
     for hook in report.hooks where hook.result != nil {
-      logHook(command: hook.command, result: hook.result, note: hook.note)
+      logHook(command: hook.command, result: hook.result, note: hook.note, app: app)
     }
-    if report.dryRun { logCondition("would", .notice, wouldText(report, config: config)) }
-    logCondition("settling", .notice, settlingText(report, config: config))
-    logDeferral(report.restartDeferred)
-    logCondition("errors", .error, report.errors.joined(separator: "; "))
+    if dryRun { logCondition("would." + app.label, .notice, wouldText(report)) }
+    logCondition("settling." + app.label, .notice, settlingText(report, config: config))
+    logDeferral(report.restartDeferred, app: app)
+    logCondition(
+      "errors." + app.label, .error, report.errors.map { prefix + $0 }.joined(separator: "; "))
   }
 
   /// A restart or hook that finished in the background.
-  package mutating func log(_ outcome: WorkOutcome) {
+  package mutating func log(_ outcome: WorkOutcome, app: AppConfig) {
     switch outcome.work {
     case .restart(let unit, _):
       guard let result = outcome.result else { return }
       if result.succeeded {
-        logger.notice("restarted \(unit)", metadata: ["unit": "\(unit)"])
+        logRestarted(unit, app: app)
       } else {
-        logger.error(
-          "\(restartFailure(unit, result)); still owed, tried again within the restart limits",
-          metadata: ["unit": "\(unit)"])
+        let message =
+          "\(app.logPrefix)\(restartFailure(unit, result)); still owed, tried again within the "
+          + "restart limits"
+        logger.error("\(message)", metadata: ["unit": "\(unit)"].merging(appMetadata(app)) { $1 })
       }
     case .hook(let key, _):
-      logHook(command: key.description, result: outcome.result, note: outcome.note)
+      logHook(command: key.description, result: outcome.result, note: outcome.note, app: app)
     }
+  }
+
+  private func logRestarted(_ unit: String, app: AppConfig) {
+    logger.notice(
+      "\(app.logPrefix)restarted \(unit)",
+      metadata: ["unit": "\(unit)"].merging(appMetadata(app)) { $1 })
+  }
+
+  private func appMetadata(_ app: AppConfig) -> Logger.Metadata {
+    app.name.map { ["app": "\($0)"] } ?? [:]
   }
 
   /// Why an owed restart waits (logged when the limit that bites changes): the 2 s spacing is
   /// routine (notice), the hourly cap is not (warning).
-  package mutating func logDeferral(_ denial: RestartLimiter.Denial?) {
+  package mutating func logDeferral(_ denial: RestartLimiter.Denial?, app: AppConfig) {
     var level = Logger.Level.notice
     if case .hourlyCap? = denial { level = .warning }
     logCondition(
-      "deferred", level, denial.map(\.description) ?? "", identity: denial.map(\.kind))
+      "deferred." + app.label, level, denial.map { app.logPrefix + $0.description } ?? "",
+      identity: denial.map(\.kind))
   }
 
-  private func logHook(command: String, result: ProcessResult?, note: String) {
+  private func logHook(command: String, result: ProcessResult?, note: String, app: AppConfig) {
     guard let result else { return }
     let level: Logger.Level = result.succeeded ? .notice : .warning
     let summary = result.succeeded ? "" : ": \(result.summary)"
-    logger.log(level: level, "hook \(command)\(summary); \(note)")
+    let message = "\(app.logPrefix)hook \(command)\(summary); \(note)"
+    logger.log(level: level, "\(message)", metadata: appMetadata(app))
   }
 
   /// A change that keeps the leader, waiting to prove it lasts (logged when it starts).
-  private func settlingText(_ report: CycleReport, config: Config) -> String {
+  private func settlingText(_ report: AppReport, config: Config) -> String {
     guard report.settling != nil, let plan = report.plan else { return "" }
     return
-      "a standby changed; waiting \(formatDuration(config.run.standbySettle)) for this to last: "
+      "\(report.app.logPrefix)a standby changed; waiting "
+      + "\(formatDuration(config.run.standbySettle)) for this to last: "
       + plan.changes.map(describe).joined(separator: "; ")
   }
 
@@ -91,7 +113,7 @@ package struct ReportLogger: Sendable {
   }
 
   /// What a dry run would have done.
-  private func wouldText(_ report: CycleReport, config: Config) -> String {
+  private func wouldText(_ report: AppReport) -> String {
     var parts: [String] = []
     if let plan = report.plan, plan.changesFile, !report.wroteFile {
       parts += plan.changes.map(describe)
@@ -99,9 +121,10 @@ package struct ReportLogger: Sendable {
     parts += report.hooks.filter { $0.result == nil }.map { "run hook \($0.command)" }
     let restarts = report.restarts.filter { $0.result == nil }.map(\.unit)
     if !restarts.isEmpty {
-      parts.append("\(config.restart.action.rawValue) \(restarts.joined(separator: " "))")
+      parts.append("\(report.app.restart.action.rawValue) \(restarts.joined(separator: " "))")
     }
-    return parts.isEmpty ? "" : "dry run, would change: " + parts.joined(separator: "; ")
+    return parts.isEmpty
+      ? "" : "\(report.app.logPrefix)dry run, would change: " + parts.joined(separator: "; ")
   }
 
   private mutating func logOutcome(_ report: CycleReport) {

@@ -24,33 +24,11 @@ extension CycleReport {
     lines += decision.warnings.map { "warning: \($0)" }
     lines.append("")
     lines += evidenceTable(config: config)
-    lines.append("")
-    lines += fileSection(config: config, dryRun: dryRun)
-    lines += restarts.map { unit, result in
-      let command = "\(config.restart.systemctl) \(config.restart.action.rawValue) \(unit)"
-      guard let result else { return "would run: \(command)" }
-      return "ran: \(command): \(result.summary)"
+    for app in apps {
+      lines.append("")
+      lines += app.text(dryRun: dryRun)
     }
-    lines += hooks.map { hook in
-      guard let result = hook.result else { return "would run hook: \(hook.command)" }
-      return "ran hook: \(hook.command): \(result.summary); \(hook.note)"
-    }
-    lines += errors.map { "error: \($0)" }
     return lines.joined(separator: "\n") + "\n"
-  }
-
-  private func fileSection(config: Config, dryRun: Bool) -> [String] {
-    guard let plan else { return ["file:     \(config.app.file) left as it is"] }
-    guard plan.changesFile else {
-      return ["file:     \(config.app.file) already holds these values"]
-    }
-    let verb = dryRun ? "would change" : (wroteFile ? "changed" : "was to change")
-    let diff = plan.unifiedDiff(
-      oldLabel: config.app.file, newLabel: "\(config.app.file) (pgfollow)")
-    return ["file:     \(config.app.file) \(verb):"]
-      + diff.split(
-        separator: "\n", omittingEmptySubsequences: false
-      ).dropLast().map(String.init)
   }
 
   func evidenceTable(config: Config) -> [String] {
@@ -78,5 +56,36 @@ extension CycleReport {
         cell + String(repeating: " ", count: width - cell.count)
       }.joined(separator: "  ").trimming(leading: false).description
     }
+  }
+}
+
+extension AppReport {
+  /// The file's diff, the restarts and hooks, the errors; headed by the app's name in a list.
+  func text(dryRun: Bool) -> [String] {
+    var lines = app.name.map { ["app \($0):"] } ?? []
+    lines += fileSection(dryRun: dryRun)
+    lines += restarts.map { unit, result in
+      let command = "\(app.restart.systemctl) \(app.restart.action.rawValue) \(unit)"
+      guard let result else { return "would run: \(command)" }
+      return "ran: \(command): \(result.summary)"
+    }
+    if let restartDeferred { lines.append(restartDeferred.description) }
+    lines += hooks.map { hook in
+      guard let result = hook.result else { return "would run hook: \(hook.command)" }
+      return "ran hook: \(hook.command): \(result.summary); \(hook.note)"
+    }
+    lines += errors.map { "error: \($0)" }
+    return lines
+  }
+
+  private func fileSection(dryRun: Bool) -> [String] {
+    guard let plan else { return ["file:     \(app.file) left as it is"] }
+    guard plan.changesFile else {
+      return ["file:     \(app.file) already holds these values"]
+    }
+    let verb = dryRun ? "would change" : (wroteFile ? "changed" : "was to change")
+    let diff = plan.unifiedDiff(oldLabel: app.file, newLabel: "\(app.file) (pgfollow)")
+    return ["file:     \(app.file) \(verb):"]
+      + diff.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
   }
 }

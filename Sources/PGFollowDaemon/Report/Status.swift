@@ -1,15 +1,11 @@
 package import PGFollowCore
 import PGFollowYAML
 
-/// What `pgfollow status` shows: one probe and decision (changing nothing), what the application's
-/// file holds now, and what the state file says.
+/// What `pgfollow status` shows: one probe and decision (changing nothing), and for each app what
+/// its file holds now and what its state file says.
 package struct StatusReport: Sendable {
   package var report: CycleReport
-  /// Each configured path with its current value and the value the decision wants there.
-  package var values: [(path: String, current: String?, wanted: String?)]
-  package var fileError: String?
-  package var state: FollowState
-  package var stateError: String?
+  package var apps: [AppStatus]
   /// What a failover will need and the user running `status` may not do.
   package var preflight: [PreflightProblem] = []
 
@@ -20,15 +16,22 @@ package struct StatusReport: Sendable {
       return (2, "CRITICAL", "split brain: " + decision.splitBrain.joined(separator: ", "))
     }
     if case .hold = decision.outcome { return (2, "CRITICAL", "holding: \(decision.reason)") }
-    if let fileError { return (2, "CRITICAL", fileError) }
+    if let app = apps.first(where: { $0.fileError != nil }), let error = app.fileError {
+      return (2, "CRITICAL", app.app.logPrefix + error)
+    }
     if let problem = preflight.first {
       return (2, "CRITICAL", "a failover would fail: \(problem.problem)")
     }
-    if values.contains(where: { $0.current != $0.wanted }) {
-      return (1, "WARNING", "the application's file does not point at the leader yet")
+    if let app = apps.first(where: { $0.values.contains { $0.current != $0.wanted } }) {
+      return (
+        1, "WARNING", "\(app.app.logPrefix)the application's file does not point at the leader yet"
+      )
     }
-    if !state.pendingRestart.isEmpty {
-      return (1, "WARNING", "restart owed: " + state.pendingRestart.joined(separator: " "))
+    if let app = apps.first(where: { !$0.state.pendingRestart.isEmpty }) {
+      return (
+        1, "WARNING",
+        "\(app.app.logPrefix)restart owed: " + app.state.pendingRestart.joined(separator: " ")
+      )
     }
     let down = decision.evidence.filter { $0.observation == nil }.map(\.node)
     if !down.isEmpty { return (1, "WARNING", "unreachable: " + down.joined(separator: ", ")) }
@@ -36,36 +39,56 @@ package struct StatusReport: Sendable {
   }
 }
 
+/// One app in `pgfollow status`.
+package struct AppStatus: Sendable {
+  package var app: AppConfig
+  /// Each configured path with its current value and the value the decision wants there.
+  package var values: [(path: String, current: String?, wanted: String?)]
+  package var fileError: String?
+  package var state: FollowState
+  package var stateError: String?
+}
+
 /// Builds the status from a dry-run cycle: nothing is written, locked or restarted.
 package func collectStatus(config: Config, prober: any Prober = LibPQProber()) async -> StatusReport
 {
   let cycle = Cycle(config: config, prober: prober, dryRun: true)
-  var state = FollowState()
-  var stateError: String?
-  do { state = try cycle.store.load() } catch { stateError = error.description }
-  // Status reports what the nodes say now: no confirming cycles.
-  var settings = FollowSettings(config)
-  settings.confirmations = 1
-  var machine = FollowMachine(state: state, settings: settings)
-  let report = await cycle.run(&machine)
-  var status = StatusReport(
-    report: report, values: [], fileError: nil, state: state, stateError: stateError,
-    preflight: preflight(config))
-  let wanted = report.decision.leader.map {
-    config.edits(leader: $0, standbys: report.decision.standbys).map(\.value)
+  var machines = FollowMachines()
+  var apps: [AppStatus] = []
+  for app in config.apps {
+    var status = AppStatus(app: app, values: [], state: FollowState())
+    do { status.state = try cycle.store(app).load() } catch {
+      status.stateError = error.description
+    }
+    // Status reports what the nodes say now: no confirming cycles.
+    var settings = FollowSettings(app, run: config.run)
+    settings.confirmations = 1
+    machines[app.label] = FollowMachine(state: status.state, settings: settings)
+    apps.append(status)
+  }
+  let report = await cycle.run(&machines)
+  for index in apps.indices {
+    readValues(&apps[index], config: config, decision: report.decision)
+  }
+  return StatusReport(report: report, apps: apps, preflight: preflight(config))
+}
+
+/// The app's values as its file holds them, and as the decision wants them.
+private func readValues(_ status: inout AppStatus, config: Config, decision: Decision) {
+  let app = status.app
+  let wanted = decision.leader.map {
+    config.edits(app, leader: $0, standbys: decision.standbys).map(\.value)
   }
   do {
-    let snapshot = try readSnapshot(config.app.file)
-    let current = try readYAMLValues(
-      snapshot.bytes, paths: config.app.values.map(\.path), file: config.app.file)
-    status.values = config.app.values.enumerated().map { index, value in
+    let snapshot = try readSnapshot(app.file)
+    let current = try readYAMLValues(snapshot.bytes, paths: app.values.map(\.path), file: app.file)
+    status.values = app.values.enumerated().map { index, value in
       ("\(value.path)", current[index], wanted?[index])
     }
   } catch {
     status.fileError = "\(error)"
-    status.values = config.app.values.enumerated().map { ("\($1.path)", nil, wanted?[$0]) }
+    status.values = app.values.enumerated().map { ("\($1.path)", nil, wanted?[$0]) }
   }
-  return status
 }
 
 extension StatusReport {
@@ -83,55 +106,13 @@ extension StatusReport {
     lines += report.decision.warnings.map { "warning:  \($0)" }
     lines.append("")
     lines += report.evidenceTable(config: config)
-    lines.append("")
-    lines.append("file:     \(config.app.file)" + (fileError.map { " (\($0))" } ?? ""))
-    for value in values {
-      let now = value.current.map { quotedForLog($0) } ?? "?"
-      let want = value.wanted.map {
-        $0 == value.current ? "" : " (the leader wants \(quotedForLog($0)))"
-      }
-      lines.append("  \(value.path) = \(now)\(want ?? "")")
+    for app in apps {
+      lines.append("")
+      lines += app.text(now: wallClockNow())
     }
-    let applied = state.applied.map { "\($0.name) (row of \($0.unixtime))" } ?? "none yet"
-    lines.append("applied:  \(applied)")
-    let owed = state.pendingRestart.isEmpty ? "none" : state.pendingRestart.joined(separator: " ")
-    lines.append(
-      "restart owed: \(owed)" + (state.lastRestartError.map { "; last error: \($0)" } ?? ""))
-    lines += hookLines(config: config, now: wallClockNow())
-    if let unsettled = state.unsettled {
-      let since = max(0, Int64(wallClockNow() - unsettled.since))
-      lines.append("settling: a standby change seen \(since)s ago waits for run.standby_settle")
-    }
-    if let stateError { lines.append("state:    \(stateError)") }
     let checked = "checked as \(currentUserName())"
     lines += preflight.map { "preflight: \($0) (\(checked))" }
     return lines.joined(separator: "\n") + "\n"
-  }
-
-  /// "hook owed: ./hook failing (failure 1 of 2; next try in 4s)".
-  private func hookLines(config: Config, now: WallSeconds) -> [String] {
-    guard let debt = state.hooks else { return [] }
-    let settings = FollowSettings(config)
-    return debt.owed.map { owed in
-      let attempts = settings.hook(owed.key)?.attempts ?? 1
-      var detail = owed.failures == 0 ? "not tried yet" : "failure \(owed.failures) of \(attempts)"
-      if let next = owed.nextAttempt {
-        let wait = max(0, next - now)
-        detail +=
-          wait > 0 ? "; next try in \(formatDuration(.seconds(wait.rounded(.up))))" : "; due now"
-      }
-      return "hook owed: \(owed.key) (\(detail)) for the change to \(debt.leader)"
-    }
-  }
-
-  private var hooksJSON: String {
-    let owed = state.hooks?.owed ?? []
-    let items = owed.map { hook in
-      "{\"command\": [\(hook.key.command.map(jsonString).joined(separator: ", "))], "
-        + "\"when\": \(jsonString(hook.key.when.rawValue)), \"failures\": \(hook.failures), "
-        + "\"next_attempt_unixtime\": \(hook.nextAttempt.map { String(Int64($0.rounded(.up))) } ?? "null")}"
-    }
-    return "[" + items.joined(separator: ", ") + "]"
   }
 
   /// The same as JSON, for machines.
@@ -157,10 +138,6 @@ extension StatusReport {
       }
       return "{" + fields.joined(separator: ", ") + "}"
     }
-    let values = self.values.map { value in
-      "{\"path\": \(jsonString(value.path)), \"current\": \(value.current.map(jsonString) ?? "null"), "
-        + "\"wanted\": \(value.wanted.map(jsonString) ?? "null")}"
-    }
     var fields = [
       "\"health\": \(jsonString(health.word))",
       "\"reason\": \(jsonString(health.reason))",
@@ -169,13 +146,84 @@ extension StatusReport {
       "\"split_brain\": [\(report.decision.splitBrain.map(jsonString).joined(separator: ", "))]",
       "\"warnings\": [\(report.decision.warnings.map(jsonString).joined(separator: ", "))]",
       "\"nodes\": [\(nodes.joined(separator: ", "))]",
-      "\"file\": \(jsonString(config.app.file))",
+      "\"preflight\": [\(preflight.map { jsonString($0.description) }.joined(separator: ", "))]",
+      "\"apps\": [\(apps.map { "{" + $0.jsonFields.joined(separator: ", ") + "}" }.joined(separator: ", "))]",
+    ]
+    // The short form's one app is also given at the top level, as before `apps:` existed.
+    if config.apps.count == 1, config.apps[0].name == nil, let app = apps.first {
+      fields += app.jsonFields.dropFirst()
+    }
+    return "{" + fields.joined(separator: ", ") + "}\n"
+  }
+}
+
+extension AppStatus {
+  /// The file and its values, what was applied, and what is owed.
+  func text(now: WallSeconds) -> [String] {
+    var lines = app.name.map { ["app \($0):"] } ?? []
+    lines.append("file:     \(app.file)" + (fileError.map { " (\($0))" } ?? ""))
+    for value in values {
+      let current = value.current.map { quotedForLog($0) } ?? "?"
+      let want = value.wanted.map {
+        $0 == value.current ? "" : " (the leader wants \(quotedForLog($0)))"
+      }
+      lines.append("  \(value.path) = \(current)\(want ?? "")")
+    }
+    let applied = state.applied.map { "\($0.name) (row of \($0.unixtime))" } ?? "none yet"
+    lines.append("applied:  \(applied)")
+    let owed = state.pendingRestart.isEmpty ? "none" : state.pendingRestart.joined(separator: " ")
+    lines.append(
+      "restart owed: \(owed)" + (state.lastRestartError.map { "; last error: \($0)" } ?? ""))
+    lines += hookLines(now: now)
+    if let unsettled = state.unsettled {
+      let since = max(0, Int64(now - unsettled.since))
+      lines.append("settling: a standby change seen \(since)s ago waits for run.standby_settle")
+    }
+    if let stateError { lines.append("state:    \(stateError)") }
+    return lines
+  }
+
+  /// "hook owed: ./hook failing (failure 1 of 2; next try in 4s)".
+  private func hookLines(now: WallSeconds) -> [String] {
+    guard let debt = state.hooks else { return [] }
+    return debt.owed.map { owed in
+      let attempts = app.hook(owed.key)?.attempts ?? 1
+      var detail = owed.failures == 0 ? "not tried yet" : "failure \(owed.failures) of \(attempts)"
+      if let next = owed.nextAttempt {
+        let wait = max(0, next - now)
+        detail +=
+          wait > 0 ? "; next try in \(formatDuration(.seconds(wait.rounded(.up))))" : "; due now"
+      }
+      return "hook owed: \(owed.key) (\(detail)) for the change to \(debt.leader)"
+    }
+  }
+
+  /// The app as JSON fields, its name first.
+  var jsonFields: [String] {
+    let values = self.values.map { value in
+      "{\"path\": \(jsonString(value.path)), \"current\": \(value.current.map(jsonString) ?? "null"), "
+        + "\"wanted\": \(value.wanted.map(jsonString) ?? "null")}"
+    }
+    var fields = [
+      "\"name\": \(jsonString(app.label))",
+      "\"file\": \(jsonString(app.file))",
       "\"values\": [\(values.joined(separator: ", "))]",
+      "\"applied\": \(state.applied.map { jsonString($0.name) } ?? "null")",
       "\"restart_owed\": [\(state.pendingRestart.map(jsonString).joined(separator: ", "))]",
       "\"hooks_owed\": \(hooksJSON)",
-      "\"preflight\": [\(preflight.map { jsonString($0.description) }.joined(separator: ", "))]",
     ]
     if let fileError { fields.append("\"file_error\": \(jsonString(fileError))") }
-    return "{" + fields.joined(separator: ", ") + "}\n"
+    if let stateError { fields.append("\"state_error\": \(jsonString(stateError))") }
+    return fields
+  }
+
+  private var hooksJSON: String {
+    let owed = state.hooks?.owed ?? []
+    let items = owed.map { hook in
+      "{\"command\": [\(hook.key.command.map(jsonString).joined(separator: ", "))], "
+        + "\"when\": \(jsonString(hook.key.when.rawValue)), \"failures\": \(hook.failures), "
+        + "\"next_attempt_unixtime\": \(hook.nextAttempt.map { String(Int64($0.rounded(.up))) } ?? "null")}"
+    }
+    return "[" + items.joined(separator: ", ") + "]"
   }
 }

@@ -5,23 +5,29 @@ import Synchronization
 /// own, bounded by its timeout, and wakes the loop, which hands the result to the follow machine.
 /// The loop keeps cycling and pinging the watchdog meanwhile.
 final class BackgroundWork: Sendable {
-  private let finished = Mutex<[(FollowMachine.Work, ProcessResult)]>([])
+  struct Finished {
+    var app: AppConfig
+    var work: FollowMachine.Work
+    var result: ProcessResult
+  }
+
+  private let finished = Mutex<[Finished]>([])
   private let wake: WakeSignal
 
   init(wake: WakeSignal) {
     self.wake = wake
   }
 
-  func start(_ work: FollowMachine.Work, cycle: Cycle, state: FollowState) {
+  func start(_ work: FollowMachine.Work, app: AppConfig, cycle: Cycle, state: FollowState) {
     Task {
-      let result = await cycle.execute(work, state: state)
-      finished.withLock { $0.append((work, result)) }
+      let result = await cycle.execute(work, app: app, state: state)
+      finished.withLock { $0.append(Finished(app: app, work: work, result: result)) }
       wake.post(.workDone)
     }
   }
 
   /// The work that finished since the last call.
-  func takeFinished() -> [(FollowMachine.Work, ProcessResult)] {
+  func takeFinished() -> [Finished] {
     finished.withLock { finished in
       defer { finished = [] }
       return finished

@@ -61,7 +61,8 @@ package final class Sidecar: Service {
     let sidecar: Sidecar
     var config: Config
     let wake: WakeSignal
-    var machine: FollowMachine?
+    /// Each app's machine, by label; an app missing here has its state loaded by the next cycle.
+    var machines = FollowMachines()
     var reportLogger: ReportLogger
     let prober = SessionProber()
     let metrics = Metrics()
@@ -127,23 +128,13 @@ package final class Sidecar: Service {
     private mutating func runCycle() async -> CycleReport {
       let started = ContinuousClock.now
       let cycle = self.cycle
-      let report: CycleReport
-      switch machine.map(Result.success)
-        ?? Result(catching: { () throws(FileError) in
-          try cycle.loadMachine()
-        })
-      {
-      case .success(var current):
-        var cycleReport = await cycle.step(&current)
-        if sidecar.dryRun {
-          await cycle.performDueWork(&current, into: &cycleReport)
-        } else {
-          cycleReport.restartDeferred = startDueWork(&current)
+      var report = await cycle.step(&machines)
+      if sidecar.dryRun {
+        await cycle.performDueWork(&machines, into: &report)
+      } else {
+        for index in report.apps.indices {
+          report.apps[index].restartDeferred = startDueWork(report.apps[index].app)
         }
-        machine = current
-        report = cycleReport
-      case .failure(let error):
-        report = await cycle.stateUnusable(error)
       }
       reportLogger.log(report, config: config)
       logger.debug("cycle took \(milliseconds(started.duration(to: .now)))ms")
@@ -153,55 +144,74 @@ package final class Sidecar: Service {
       return report
     }
 
-    /// Starts what the machine says is due; returns why an owed restart must wait, if it must.
-    private mutating func startDueWork(_ machine: inout FollowMachine) -> RestartLimiter.Denial? {
+    /// Starts what the app's machine says is due; returns why an owed restart must wait, if it
+    /// must.
+    private mutating func startDueWork(_ app: AppConfig) -> RestartLimiter.Denial? {
+      guard var machine = machines[app.label] else { return nil }
+      defer { machines[app.label] = machine }
       let due = machine.dueWork(now: cycle.clock())
       for item in due.start {
-        logger.notice("\(describeStart(item)) (in the background; the sidecar keeps watching)")
-        work.start(item, cycle: cycle, state: machine.state)
+        logger.notice(
+          "\(app.logPrefix)\(describeStart(item)) (in the background; the sidecar keeps watching)")
+        work.start(item, app: app, cycle: cycle, state: machine.state)
       }
-      if !due.start.isEmpty { save(machine.state) }
+      if !due.start.isEmpty { save(machine.state, app: app) }
       return due.deferred
     }
 
-    /// Hands finished work to the machine, saves, logs, and starts what is due next.
+    /// Hands finished work to its app's machine, saves, logs, and starts what is due next.
     private mutating func handleFinishedWork() {
-      guard var current = machine else { return }
-      for (item, result) in work.takeFinished() {
-        let note = current.finished(
-          item, succeeded: result.succeeded, error: result.summary, now: cycle.clock())
-        let outcome = WorkOutcome(work: item, result: result, note: note)
-        reportLogger.log(outcome)
-        metrics.observe(outcome)
+      var touched: [AppConfig] = []
+      for done in work.takeFinished() {
+        let app = config.apps.first { $0.label == done.app.label } ?? done.app
+        guard var machine = machines[app.label] else { continue }
+        let note = machine.finished(
+          done.work, succeeded: done.result.succeeded, error: done.result.summary,
+          now: cycle.clock())
+        machines[app.label] = machine
+        let outcome = WorkOutcome(work: done.work, result: done.result, note: note)
+        reportLogger.log(outcome, app: app)
+        metrics.observe(outcome, app: app)
+        if !touched.contains(where: { $0.label == app.label }) { touched.append(app) }
       }
-      save(current.state)
-      if !stopping { reportLogger.logDeferral(startDueWork(&current)) }
-      machine = current
+      for app in touched {
+        if let machine = machines[app.label] { save(machine.state, app: app) }
+        if !stopping { reportLogger.logDeferral(startDueWork(app), app: app) }
+      }
+    }
+
+    private var inFlight: [String] {
+      machines.values.flatMap(\.inFlight).map(describeStart).sorted()
     }
 
     /// At shutdown: a restart or hook in flight is waited for (each is bounded by its timeout),
     /// so the state says truly whether it was done.
     private mutating func finishWorkInFlight() async {
       stopping = true
-      guard let inFlight = machine?.inFlight, !inFlight.isEmpty else { return }
-      let names = inFlight.map(describeStart).sorted().joined(separator: ", ")
+      guard !inFlight.isEmpty else { return }
+      let names = inFlight.joined(separator: ", ")
       logger.notice("stopping once this has finished: \(names)")
       sidecar.notifier.notify(["STATUS=stopping once this has finished: \(names)"])
-      while machine?.inFlight.isEmpty == false {
+      while !inFlight.isEmpty {
         _ = await onOwnThread { usleep(50_000) }
         handleFinishedWork()
       }
     }
 
-    private func save(_ state: FollowState) {
+    private func save(_ state: FollowState, app: AppConfig) {
       guard !sidecar.dryRun else { return }
-      do { try cycle.store.save(state) } catch { logger.error("\(error)") }
+      do { try cycle.store(app).save(state) } catch { logger.error("\(app.logPrefix)\(error)") }
     }
 
     private mutating func reloadConfig() {
       guard let fresh = sidecar.reloaded(config) else { return }
       config = fresh
-      machine?.reconfigure(FollowSettings(fresh))
+      // An app no longer configured is forgotten; one that is new is loaded by the next cycle.
+      let labels = Set(fresh.apps.map(\.label))
+      machines = machines.filter { labels.contains($0.key) || !$0.value.inFlight.isEmpty }
+      for app in fresh.apps {
+        machines[app.label]?.reconfigure(FollowSettings(app, run: fresh.run))
+      }
       reportPreflight()
     }
 
