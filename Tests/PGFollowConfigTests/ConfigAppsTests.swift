@@ -1,3 +1,4 @@
+import Foundation
 import PGFollowCore
 import Testing
 
@@ -98,6 +99,19 @@ private let nodes = """
         "/etc/pgfollow/pgfollow.yaml:21:5: unknown key \"sets\" in apps[worker]; did you mean \"set\"?",
         "/etc/pgfollow/pgfollow.yaml:22:10: restart is for the short form; with apps, give each entry its own restart",
       ])
+  }
+
+  /// The commented example is the documented two-app, three-node configuration, and loads.
+  @Test func theExampleLoads() throws {
+    let path = URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appending(path: "examples/pgfollow.yaml").path
+    let bytes = Array(try Data(contentsOf: URL(filePath: path)))
+    let config = try loadConfig(bytes: bytes, file: "/etc/pgfollow/pgfollow.yaml")
+    #expect(config.nodes.count == 3)
+    #expect(config.apps.map(\.name) == ["shop", "shop-worker"])
+    #expect(config.allUnits == ["shop.service", "shop-worker.service"])
+    let edits = config.edits(config.apps[0], leader: "db02", standbys: ["db03"])
+    #expect(edits.map(\.value) == ["db02:5432", "db03:5432", "db03:5432"])
   }
 
   @Test func anEmptyListIsRefused() {

@@ -182,7 +182,7 @@ import Testing
     }
     let rule = try String(
       contentsOfFile: Fixture.packageRoot.path + "/examples/50-pgfollow.rules", encoding: .utf8
-    ).replacing("[\"shop.service\"]", with: "[\"\(ruleUnits)\"]")
+    ).replacing("[\"shop.service\", \"shop-worker.service\"]", with: "[\"\(ruleUnits)\"]")
     try rule.write(toFile: fixture.directory + "/rule.js", atomically: false, encoding: .utf8)
     try container.exec(["cp", "/opt/t/rule.js", "/etc/polkit-1/rules.d/50-pgfollow.rules"])
     return container
