@@ -1,6 +1,6 @@
 package import Logging
 package import PGFollowCore
-package import ServiceLifecycle
+import ServiceLifecycle
 import UnixSignals
 
 #if canImport(Glibc)
@@ -178,6 +178,9 @@ package final class Sidecar: Service {
         if let machine = machines[app.label] { save(machine.state, app: app) }
         if !stopping { reportLogger.logDeferral(startDueWork(app), app: app) }
       }
+      // An app dropped by a reload is forgotten once its last work has finished.
+      let labels = Set(config.apps.map(\.label))
+      machines = machines.filter { labels.contains($0.key) || !$0.value.inFlight.isEmpty }
     }
 
     private var inFlight: [String] {
@@ -206,7 +209,8 @@ package final class Sidecar: Service {
     private mutating func reloadConfig() {
       guard let fresh = sidecar.reloaded(config) else { return }
       config = fresh
-      // An app no longer configured is forgotten; one that is new is loaded by the next cycle.
+      // An app no longer configured is forgotten (once its work in flight has finished); one
+      // that is new is loaded by the next cycle.
       let labels = Set(fresh.apps.map(\.label))
       machines = machines.filter { labels.contains($0.key) || !$0.value.inFlight.isEmpty }
       for app in fresh.apps {
@@ -263,42 +267,4 @@ package final class Sidecar: Service {
     if case .hold = report.decision.outcome { return run.holdInterval }
     return run.interval * Double.random(in: 0.9...1.1)
   }
-}
-
-/// "restarting app.service", "running hook /usr/lib/pgfollow/hooks/move-elastic-ip".
-func describeStart(_ work: FollowMachine.Work) -> String {
-  switch work {
-  case .restart(let unit, _): "restarting \(unit)"
-  case .hook(let key, _): "running hook \(key)"
-  }
-}
-
-/// A cycle must fit well inside the watchdog's period; say so at start if it may not.
-func warnAboutWatchdog(_ config: Config, watchdog: Duration?, logger: Logger) {
-  guard let watchdog else { return }
-  let cycleBound = config.run.cycleDeadline
-  if cycleBound * 2 >= watchdog {
-    let message =
-      "run.cycle_deadline (\(formatDuration(cycleBound))) is not below half of WatchdogSec "
-      + "(\(formatDuration(watchdog))): a slow cycle could be taken for a hung one"
-    logger.warning("\(message)")
-  }
-}
-
-/// One line for systemd's STATUS and `systemctl status`.
-func statusLine(_ report: CycleReport) -> String {
-  var line: String
-  if case .confirming(let leader, let sightings, let required) = report.confirming {
-    line = "confirming new leader \(leader) (\(sightings)/\(required))"
-  } else {
-    switch report.decision.outcome {
-    case .follow(let leader, _): line = "following \(leader)"
-    case .hold: line = "holding: \(report.decision.reason)"
-    }
-  }
-  if !report.decision.splitBrain.isEmpty {
-    line += "; SPLIT BRAIN: " + report.decision.splitBrain.joined(separator: ", ")
-  }
-  if let error = report.errors.first { line += "; error: \(error)" }
-  return line
 }

@@ -1,0 +1,40 @@
+import Logging
+import PGFollowCore
+
+/// "restarting app.service", "running hook /usr/lib/pgfollow/hooks/move-elastic-ip".
+func describeStart(_ work: FollowMachine.Work) -> String {
+  switch work {
+  case .restart(let unit, _): "restarting \(unit)"
+  case .hook(let key, _): "running hook \(key)"
+  }
+}
+
+/// A cycle must fit well inside the watchdog's period; say so at start if it may not.
+func warnAboutWatchdog(_ config: Config, watchdog: Duration?, logger: Logger) {
+  guard let watchdog else { return }
+  let cycleBound = config.run.cycleDeadline
+  if cycleBound * 2 >= watchdog {
+    let message =
+      "run.cycle_deadline (\(formatDuration(cycleBound))) is not below half of WatchdogSec "
+      + "(\(formatDuration(watchdog))): a slow cycle could be taken for a hung one"
+    logger.warning("\(message)")
+  }
+}
+
+/// One line for systemd's STATUS and `systemctl status`.
+func statusLine(_ report: CycleReport) -> String {
+  var line: String
+  if case .confirming(let leader, let sightings, let required) = report.confirming {
+    line = "confirming new leader \(leader) (\(sightings)/\(required))"
+  } else {
+    switch report.decision.outcome {
+    case .follow(let leader, _): line = "following \(leader)"
+    case .hold: line = "holding: \(report.decision.reason)"
+    }
+  }
+  if !report.decision.splitBrain.isEmpty {
+    line += "; SPLIT BRAIN: " + report.decision.splitBrain.joined(separator: ", ")
+  }
+  if let error = report.errors.first { line += "; error: \(error)" }
+  return line
+}
