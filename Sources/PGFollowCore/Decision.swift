@@ -107,7 +107,8 @@ package func decide(
 ) -> Decision {
   var decision = Decision(
     outcome: .hold(.noNodeReachable), newestRow: nil, splitBrain: [],
-    warnings: unknownHostWarnings(evidence, nodes: nodes), evidence: evidence)
+    warnings: unknownHostWarnings(evidence, nodes: nodes) + superuserWarnings(evidence),
+    evidence: evidence)
   let reachable = evidence.filter { $0.observation != nil }
   guard !reachable.isEmpty else { return decision }
   guard let row = newestRow(reachable, nodes: nodes, previous: previous) else {
@@ -184,6 +185,18 @@ private func unknownHostWarnings(_ evidence: [NodeEvidence], nodes: [String]) ->
     }
   }
   return warnings
+}
+
+/// A watcher that logs in as a superuser escapes its role's CONNECTION LIMIT and takes the slots
+/// reserved for administrators: a fleet of them can lock the administrators out.
+package func superuserWarnings(_ evidence: [NodeEvidence]) -> [String] {
+  let nodes = evidence.filter { $0.observation?.superuser == true }.map(\.node)
+  guard !nodes.isEmpty else { return [] }
+  return [
+    "pgfollow logs in to \(nodes.joined(separator: ", ")) as a superuser, which escapes any "
+      + "CONNECTION LIMIT and takes the slots reserved for administrators; log in as the "
+      + "watchers' role (pgfollow init --grant pgfollow --connection-limit N)"
+  ]
 }
 
 /// A value from the database, made safe for a one-line message.

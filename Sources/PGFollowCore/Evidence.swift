@@ -20,21 +20,29 @@ package struct Observation: Sendable, Hashable {
   package var newestRow: FailoverRow?
   /// The newest row of all, when it names a host that is not configured.
   package var newestUnknownRow: FailoverRow?
+  /// pgfollow's session runs as a superuser (through a pooler: the pooler's server login).
+  package var superuser: Bool
 
   package init(
     inRecovery: Bool, walReceiverActive: Bool = false, newestRow: FailoverRow?,
-    newestUnknownRow: FailoverRow? = nil
+    newestUnknownRow: FailoverRow? = nil, superuser: Bool = false
   ) {
     self.inRecovery = inRecovery
     self.walReceiverActive = walReceiverActive
     self.newestRow = newestRow
     self.newestUnknownRow = newestUnknownRow
+    self.superuser = superuser
   }
 }
 
 package struct ProbeFailure: Error, Sendable, Hashable, CustomStringConvertible {
   package enum Stage: String, Sendable, Hashable {
     case connect, query, timeout
+    /// The node (or its pooler) has no connection slot for pgfollow: never evidence of anything
+    /// but load, and retried with a longer, jittered backoff.
+    case noSlot = "no-slot"
+    /// A pooler answered for the node, and its server is down.
+    case pooler
   }
 
   package var stage: Stage

@@ -26,3 +26,32 @@ func oneLine(_ text: String) -> String {
   text.split(whereSeparator: \.isNewline).map { $0.trimming(\.isWhitespace) }.filter { !$0.isEmpty }
     .joined(separator: "; ")
 }
+
+extension PostgresError {
+  /// Why a server or a pooler turned pgfollow away, when it said so.
+  package enum Refusal: Sendable, Hashable {
+    /// No connection slot left: `max_connections`, the reserved slots, or the role's
+    /// `CONNECTION LIMIT` (SQLSTATE 53300), or a pooler's `max_client_conn`.
+    case noSlot
+    /// A pooler that answers while the server behind it does not.
+    case poolerCannotReachServer
+  }
+
+  /// What the message says, in the English of PostgreSQL and PgBouncer (their SQLSTATE is not
+  /// given for a refused login), or by SQLSTATE when there is one.
+  package var refusal: Refusal? {
+    if sqlState == "53300" || Self.noSlotMarks.contains(where: message.contains) { return .noSlot }
+    if Self.poolerMarks.contains(where: message.contains) { return .poolerCannotReachServer }
+    return nil
+  }
+
+  private static let noSlotMarks = [
+    "too many connections for role", "remaining connection slots are reserved",
+    "sorry, too many clients already", "no more connections allowed (max_client_conn)",
+  ]
+
+  private static let poolerMarks = [
+    "server login has been failing", "query_wait_timeout", "pgbouncer cannot connect to server",
+    "server conn crashed?", "server_connect_timeout",
+  ]
+}

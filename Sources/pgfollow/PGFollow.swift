@@ -146,7 +146,7 @@ struct Status: AsyncParsableCommand {
   }
 }
 
-struct CheckConfig: ParsableCommand {
+struct CheckConfig: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "check-config", abstract: "Validate a configuration file and summarize it.")
 
@@ -155,7 +155,8 @@ struct CheckConfig: ParsableCommand {
   @Flag(help: "Print nothing when all is well (for ExecStartPre).")
   var quiet = false
 
-  @Flag(help: "Check only the file, not what this user may do at a failover.")
+  @Flag(
+    help: "Check only the file: not what this user may do at a failover, nor how the nodes see it.")
   var skipPreflight = false
 
   @Option(
@@ -164,7 +165,7 @@ struct CheckConfig: ParsableCommand {
       valueName: "USER"))
   var polkitFor: String?
 
-  func run() throws {
+  func run() async throws {
     let config = try options.load()
     let missing = polkitFor == nil ? applicationFileProblems(config) : []
     if !missing.isEmpty {
@@ -177,6 +178,10 @@ struct CheckConfig: ParsableCommand {
       print(config.summary)
     }
     guard !skipPreflight else { return }
+    if polkitFor == nil {
+      let evidence = await LibPQProber().probe(config)
+      for warning in superuserWarnings(evidence) { printError("warning: \(warning)") }
+    }
     let problems = polkitFor.map { polkitPreflight(config, user: $0) } ?? preflight(config)
     for problem in problems { printError("pgfollow cannot follow a failover: \(problem)") }
     if let worst = problems.map(\.status).max() {

@@ -161,7 +161,7 @@ import Testing
         "column t.hostname does not exist (state_table.timestamp_column and host_column must name columns of failover_log)"
       ),
       (
-        ("user=postgres", "user=reader"), "",
+        ("user=pgfollow", "user=reader"), "",
         "permission denied for table failover_log (grant SELECT on failover_log to this node's user, e.g. with `pgfollow init --grant USER`)"
       ),
     ]

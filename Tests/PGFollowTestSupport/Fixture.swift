@@ -60,7 +60,7 @@ package final class Fixture: @unchecked Sendable {
     for index in 1...nodes {
       nodeLines += """
           - name: node\(index)
-            conninfo: host=127.0.0.1 port=\(try port("node\(index)")) dbname=pg_state user=postgres password=topsecret
+            conninfo: host=127.0.0.1 port=\(try port("node\(index)")) dbname=pg_state user=pgfollow password=topsecret
             address: node\(index):5432
 
         """
@@ -111,6 +111,20 @@ package final class Fixture: @unchecked Sendable {
     }
     let children = try run("/usr/bin/pgrep", ["-P", "\(postmaster)"], timeout: 10).output
     return [postmaster] + children.split(separator: "\n").compactMap { pid_t($0) }
+  }
+
+  /// A PgBouncer (transaction pooling) in front of each of the first `nodes` nodes, and the
+  /// configuration's conninfo pointed through them.
+  package func usePoolers(nodes: Int = 2, poolSize: Int = 5) throws {
+    for index in 1...nodes {
+      let node = "node\(index)"
+      try clusterCommand("pooler", node, "\(poolSize)")
+      try editConfig("port=\(try port(node)) ", "port=\(try poolerPort(node)) ")
+    }
+  }
+
+  package func poolerPort(_ node: String) throws -> Int {
+    try port(node + ".pooler")
   }
 
   /// Replaces the short form (`app:` and `restart:`) with `section`, an `apps:` list.

@@ -11,6 +11,8 @@ package enum Needs {
   package static let systemd = trait(missingCluster() ?? missingRoot() ?? missingNspawn())
   /// The cluster, and moto's server with the aws CLI (a local EC2 and Route53).
   package static let moto = trait(missingCluster() ?? missingMoto())
+  /// The cluster and PgBouncer (one started in front of each node).
+  package static let pooler = trait(missingCluster() ?? missingPgBouncer())
   /// The cluster and root (small file systems are mounted, files given to other users).
   package static let root = trait(missingCluster() ?? missingRoot())
 
@@ -29,6 +31,11 @@ private func missingCluster() -> String? {
     FileManager.default.isExecutableFile(atPath: "/usr/lib/postgresql/\($0)/bin/pg_ctl")
   }
   return found ? nil : "needs PostgreSQL's server (pg_ctl under /usr/lib/postgresql)"
+}
+
+private func missingPgBouncer() -> String? {
+  FileManager.default.isExecutableFile(atPath: "/usr/sbin/pgbouncer")
+    ? nil : "needs PgBouncer (Debian's pgbouncer)"
 }
 
 private func missingRoot() -> String? {

@@ -17,7 +17,7 @@ struct ProbeQuery: Sendable {
     sql = """
       SELECT pg_catalog.pg_is_in_recovery(),
         EXISTS (SELECT 1 FROM pg_catalog.pg_stat_wal_receiver),
-        k.ts, k.host, u.ts, u.host
+        k.ts, k.host, u.ts, u.host, pg_catalog.current_setting('is_superuser')
       FROM (SELECT 1) AS one
       LEFT JOIN LATERAL (
         SELECT \(ts)::int8 AS ts, \(host) AS host FROM \(relation) AS t
@@ -42,14 +42,15 @@ struct ProbeQuery: Sendable {
     } catch {
       throw error.withHint(table.hint(for: error))
     }
-    guard let row = rows.first, row.count == 6 else {
+    guard let row = rows.first, row.count == 7 else {
       throw PostgresError(kind: .query, message: "unexpected answer to the probe query")
     }
     let known = Self.failoverRow(row[2], row[3])
     let newest = Self.failoverRow(row[4], row[5])
     return Observation(
       inRecovery: row[0] == "t", walReceiverActive: row[1] == "t", newestRow: known,
-      newestUnknownRow: newest.flatMap { nodes.contains($0.host) ? nil : $0 })
+      newestUnknownRow: newest.flatMap { nodes.contains($0.host) ? nil : $0 },
+      superuser: row[6] == "on")
   }
 
   private static func failoverRow(_ unixtime: String?, _ host: String?) -> FailoverRow? {

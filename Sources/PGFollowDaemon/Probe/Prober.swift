@@ -60,10 +60,19 @@ func probeNode(_ node: NodeConfig, query: ProbeQuery, timeouts: Timeouts) async 
 
 extension ProbeFailure {
   init(_ error: PostgresError) {
-    switch error.kind {
-    case .connect: self.init(stage: .connect, message: error.message)
-    case .query: self.init(stage: .query, message: error.message)
-    case .timeout: self.init(stage: .timeout, message: error.message)
+    switch (error.refusal, error.kind) {
+    case (.noSlot?, _):
+      self.init(
+        stage: .noSlot,
+        message: error.message + " (no connection slot for pgfollow: raise the watchers' role's "
+          + "CONNECTION LIMIT or the server's max_connections, or watch through a PgBouncer; see "
+          + "\"Running a fleet\" in the README)")
+    case (.poolerCannotReachServer?, _):
+      self.init(
+        stage: .pooler, message: "the pooler answers, its server does not: " + error.message)
+    case (nil, .connect): self.init(stage: .connect, message: error.message)
+    case (nil, .query): self.init(stage: .query, message: error.message)
+    case (nil, .timeout): self.init(stage: .timeout, message: error.message)
     }
   }
 }

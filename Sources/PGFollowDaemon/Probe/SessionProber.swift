@@ -100,7 +100,9 @@ final class NodeSession: @unchecked Sendable {
       backoff = .zero
       return .success(observation)
     } catch {
-      if error.kind != .query || connection?.isHealthy != true { dropConnection() }
+      if error.kind != .query || connection?.isHealthy != true {
+        dropConnection(noSlot: error.refusal == .noSlot)
+      }
       return .failure(ProbeFailure(error))
     }
   }
@@ -116,10 +118,15 @@ final class NodeSession: @unchecked Sendable {
     return connection
   }
 
-  private func dropConnection() {
+  /// Waits before the next attempt: 250 ms doubling to 5 s, or, when the node had no slot left,
+  /// 2 s doubling to a minute. Each wait is jittered (half to one and a half times), so that a
+  /// fleet that lost a node at the same moment does not knock on it at the same moments.
+  private func dropConnection(noSlot: Bool) {
     connection = nil
-    backoff = min(max(backoff * 2, .milliseconds(250)), .seconds(5))
-    nextAttempt = .now + backoff
+    let (first, cap): (Duration, Duration) =
+      noSlot ? (.seconds(2), .seconds(60)) : (.milliseconds(250), .seconds(5))
+    backoff = min(max(backoff * 2, first), cap)
+    nextAttempt = .now + backoff * Double.random(in: 0.5...1.5)
   }
 }
 
