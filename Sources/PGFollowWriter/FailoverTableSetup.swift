@@ -11,6 +11,9 @@ package struct FailoverTableSetup: Sendable {
   package var wide: Bool
   package var readers: [String]
   package var writers: [String]
+  /// When set, each reader role is created if absent (LOGIN, not a superuser) and its
+  /// CONNECTION LIMIT set to this: a fleet of watchers can never take every slot.
+  package var connectionLimit: Int?
 
   package init(
     conninfo: String, database: String, table: FailoverTable, wide: Bool, readers: [String],
@@ -55,11 +58,50 @@ package struct FailoverTableSetup: Sendable {
 
   /// What a dry run prints.
   package var script: String {
-    ([
+    var lines = [
       "-- on the server's maintenance database, if \(database) is absent:",
       "CREATE DATABASE \(quoteIdentifier(database));",
-      "-- in \(database):",
-    ] + tableStatements.map { $0 + ";" }).joined(separator: "\n") + "\n"
+    ]
+    if let limit = connectionLimit {
+      lines.append("-- each watcher role: created if absent, else altered")
+      for role in readers {
+        lines.append(createRole(role, limit: limit) + ";")
+        lines.append(alterRole(role, limit: limit) + ";")
+      }
+    }
+    lines.append("-- in \(database):")
+    return (lines + tableStatements.map { $0 + ";" }).joined(separator: "\n") + "\n"
+  }
+
+  func createRole(_ role: String, limit: Int) -> String {
+    "CREATE ROLE \(quoteIdentifier(role)) LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
+      + "NOREPLICATION CONNECTION LIMIT \(limit)"
+  }
+
+  func alterRole(_ role: String, limit: Int) -> String {
+    "ALTER ROLE \(quoteIdentifier(role)) LOGIN CONNECTION LIMIT \(limit)"
+  }
+
+  /// Creates or caps the watcher roles (with a connection limit); refuses a superuser, which no
+  /// limit binds. Returns what it did.
+  private func prepareWatcherRoles(_ admin: PostgresConnection, limit: Int, timeout: Duration)
+    throws -> [String]
+  {
+    var statements: [String] = []
+    for role in readers {
+      let found = try admin.query(
+        "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1", parameters: [role],
+        deadline: .now + timeout)
+      if found.first?.first == "t" {
+        throw RecordError.database(
+          "\(role) is a superuser: superusers escape CONNECTION LIMIT and take the slots reserved "
+            + "for administrators; give the watchers a role of their own; nothing was changed")
+      }
+      statements.append(
+        found.isEmpty ? createRole(role, limit: limit) : alterRole(role, limit: limit))
+    }
+    for statement in statements { _ = try admin.query(statement, deadline: .now + timeout) }
+    return statements
   }
 
   /// Runs the statements; returns what it did, a line each. Blocks the calling thread.
@@ -67,6 +109,9 @@ package struct FailoverTableSetup: Sendable {
     var done: [String] = []
     do {
       let admin = try PostgresConnection.connect(conninfo: conninfo, deadline: .now + timeout)
+      if let limit = connectionLimit {
+        done += try prepareWatcherRoles(admin, limit: limit, timeout: timeout)
+      }
       // Every role named must exist before anything is created.
       for role in Set(readers + writers).sorted() {
         let found = try admin.query(

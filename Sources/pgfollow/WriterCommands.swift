@@ -153,6 +153,12 @@ struct Init: ParsableCommand {
   @Option(name: .customLong("grant-writer"), help: "A role `record` uses: INSERT (repeatable).")
   var writers: [String] = []
 
+  @Option(
+    help: ArgumentHelp(
+      "Create each --grant role if absent (LOGIN, not a superuser) and cap its connections at N.",
+      valueName: "N"))
+  var connectionLimit: Int?
+
   @Flag(help: "Print the SQL; run nothing.")
   var dryRun = false
 
@@ -164,9 +170,14 @@ struct Init: ParsableCommand {
       table = loaded.failoverTable
       configuredDatabase = loaded.nodes.first.flatMap { databaseName($0.conninfo) }
     }
-    let setup = FailoverTableSetup(
+    var setup = FailoverTableSetup(
       conninfo: conninfo, database: database ?? configuredDatabase ?? "pg_state", table: table,
       wide: wide, readers: readers, writers: writers)
+    setup.connectionLimit = connectionLimit
+    if let connectionLimit, connectionLimit < 1 || readers.isEmpty {
+      printError("pgfollow init: --connection-limit needs a number above 0 and a --grant role")
+      throw ExitCode.validationFailure
+    }
     if dryRun {
       print(setup.script, terminator: "")
       return

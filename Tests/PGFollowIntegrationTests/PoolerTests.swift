@@ -109,4 +109,21 @@ import Testing
     #expect(fixture.restarts().count == 1)
     #expect(sidecar.stop() == 0)
   }
+
+  /// Watchers logging in as a superuser escape every limit: check-config and status say so.
+  @Test func superuserLoginsAreWarnedAbout() throws {
+    let fixture = try Fixture()
+    try fixture.editConfig("user=pgfollow", "user=postgres")
+    let check = try fixture.pgfollow("check-config", "--quiet")
+    #expect(check.status == 0, "\(check.output)")
+    #expect(
+      check.output.contains(
+        "warning: pgfollow logs in to node1, node2 as a superuser, which escapes any CONNECTION "
+          + "LIMIT"), "\(check.output)")
+    let status = try fixture.pgfollow("status")
+    #expect(status.output.contains("warning:  pgfollow logs in to node1, node2 as a superuser"))
+    try fixture.editConfig("user=postgres", "user=pgfollow")
+    let clean = try fixture.pgfollow("check-config", "--quiet")
+    #expect(clean.status == 0 && clean.output.isEmpty, "\(clean.output)")
+  }
 }

@@ -95,11 +95,28 @@ import Testing
     let fixture = try Fixture()
     let admin = "host=127.0.0.1 port=\(try fixture.port("node1")) dbname=postgres user=postgres"
     let arguments = [
-      "init", "--conninfo", admin, "--database", "pg_wide", "--wide", "--grant", "pg_monitor",
+      "init", "--conninfo", admin, "--database", "pg_wide", "--wide", "--grant", "pgfollow",
+      "--connection-limit", "7",
     ]
     let first = try run(Fixture.binary, arguments, timeout: 60)
     #expect(first.status == 0, "\(first.output)")
     #expect(first.output.contains("created database pg_wide"))
+    #expect(first.output.contains("ALTER ROLE \"pgfollow\" LOGIN CONNECTION LIMIT 7"))
+    let role = try Fixture.cluster(
+      "sql", fixture.cluster,
+      "node1 select rolconnlimit, rolsuper from pg_roles where rolname = 'pgfollow'")
+    #expect(role.output.trimmingCharacters(in: .whitespacesAndNewlines) == "7|f")
+    let created = try run(
+      Fixture.binary,
+      ["init", "--conninfo", admin, "--grant", "watcher2", "--connection-limit", "3"], timeout: 60)
+    #expect(created.status == 0, "\(created.output)")
+    #expect(created.output.contains("CREATE ROLE \"watcher2\" LOGIN NOSUPERUSER"))
+    let superuser = try run(
+      Fixture.binary,
+      ["init", "--conninfo", admin, "--grant", "postgres", "--connection-limit", "3"], timeout: 60)
+    #expect(superuser.status != 0)
+    #expect(
+      superuser.output.contains("postgres is a superuser: superusers escape CONNECTION LIMIT"))
     let second = try run(Fixture.binary, arguments, timeout: 60)
     #expect(second.status == 0 && second.output.contains("database pg_wide exists"))
     let dryRun = try run(Fixture.binary, arguments + ["--dry-run"], timeout: 60)
