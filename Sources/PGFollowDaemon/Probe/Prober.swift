@@ -1,7 +1,6 @@
 import Dispatch
 package import PGFollowCore
 import PGFollowPostgres
-import Synchronization
 
 /// Looks at every node once and says what it saw.
 package protocol Prober: Sendable {
@@ -95,10 +94,10 @@ func onOwnThread<T: Sendable>(
 }
 
 private final class ResumeOnce<T: Sendable>: Sendable {
-  private let continuation: Mutex<CheckedContinuation<T?, Never>?>
+  private let continuation: Locked<CheckedContinuation<T?, Never>?>
 
   init(_ continuation: CheckedContinuation<T?, Never>) {
-    self.continuation = Mutex(continuation)
+    self.continuation = Locked(continuation)
   }
 
   func resume(_ value: T?) {

@@ -1,14 +1,13 @@
 import Dispatch
 package import PGFollowCore
 import PGFollowPostgres
-import Synchronization
 
 /// Probes over one persistent connection per node (the sidecar's prober). Connections are
 /// re-established with backoff when lost; at steady state no new connection is opened. Every
 /// probe of a cycle ends by the cycle deadline, and a node that stops answering mid-session has
 /// its connection dropped.
 package final class SessionProber: Prober {
-  private let sessions = Mutex<[String: NodeSession]>([:])
+  private let sessions = Locked<[String: NodeSession]>([:])
 
   package init() {}
 
@@ -45,8 +44,8 @@ package final class SessionProber: Prober {
 final class NodeSession: @unchecked Sendable {
   let node: NodeConfig
   private let queue: DispatchQueue
-  private let busy = Mutex(false)
-  private let watchable = Mutex<Int32?>(nil)
+  private let busy = Locked(false)
+  private let watchable = Locked<Int32?>(nil)
   private var connection: PostgresConnection? {
     didSet { watchable.withLock { $0 = connection?.socket } }
   }

@@ -1,5 +1,4 @@
 package import PGFollowCore
-import Synchronization
 
 /// pgfollow's metrics in the Prometheus text exposition format (version 0.0.4), written by hand:
 /// a few dozen lines, where a client library would add two dependencies to a small daemon.
@@ -25,7 +24,7 @@ package final class Metrics: Sendable {
     var durationSum = 0.0
   }
 
-  private let state = Mutex(State())
+  private let state = Locked(State())
 
   package init() {}
 

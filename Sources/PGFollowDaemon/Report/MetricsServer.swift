@@ -1,5 +1,4 @@
 import PGFollowCore
-import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -24,7 +23,7 @@ package struct SocketError: Error, Sendable, CustomStringConvertible {
 package final class MetricsServer: Sendable {
   private let listener: Int32
   /// Closing the write end wakes the serving thread's poll and ends it.
-  private let stopWriter: Mutex<Int32>
+  private let stopWriter: Locked<Int32>
 
   /// Binds `listen` (`host:port`, an IPv4 address or localhost) or says why it cannot.
   package init(listen: String, metrics: Metrics) throws(SocketError) {
@@ -42,7 +41,7 @@ package final class MetricsServer: Sendable {
       throw error
     }
     for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-    stopWriter = Mutex(ends[1])
+    stopWriter = Locked(ends[1])
     let (listener, stopReader) = (listener, ends[0])
     startThread { serve(listener, stopReader, metrics) }
   }

@@ -1,5 +1,4 @@
 import PGFollowCore
-import Synchronization
 
 /// Restarts and hooks started by the sidecar, run off its loop: each finishes on a thread of its
 /// own, bounded by its timeout, and wakes the loop, which hands the result to the follow machine.
@@ -11,7 +10,7 @@ final class BackgroundWork: Sendable {
     var result: ProcessResult
   }
 
-  private let finished = Mutex<[Finished]>([])
+  private let finished = Locked<[Finished]>([])
   private let wake: WakeSignal
 
   init(wake: WakeSignal) {

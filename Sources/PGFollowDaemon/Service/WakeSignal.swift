@@ -1,4 +1,3 @@
-import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -22,7 +21,7 @@ final class WakeSignal: Sendable {
     var pending: [Wake] = []
   }
 
-  private let state = Mutex(State())
+  private let state = Locked(State())
 
   func post(_ wake: Wake) {
     deliver(wake, generation: nil)
