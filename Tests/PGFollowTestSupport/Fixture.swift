@@ -29,17 +29,44 @@ package final class Fixture: @unchecked Sendable {
 
     """
 
+  /// The failover tool that runs the cluster (scripts/failover-tools), if not the plain one.
+  package let tool: String?
+
   package init(nodes: Int = 2, extraNodes: [(name: String, port: Int)] = [], systemctlExit: Int = 0)
     throws
   {
     directory = try makeTemporaryDirectory()
+    tool = nil
     try Self.cluster("start", cluster, "\(nodes)")
     try Self.appText.write(toFile: appFile, atomically: false, encoding: .utf8)
     try setSystemctl(exitCode: systemctlExit)
     try writeConfig(nodes: nodes, extraNodes: extraNodes)
   }
 
+  /// A two-node cluster run by a real failover tool, `repmgr` or `patroni`, whose promotion hook
+  /// runs this build's `pgfollow record`.
+  package init(failoverTool: String) throws {
+    directory = try makeTemporaryDirectory()
+    tool = failoverTool
+    try toolCommand("\(failoverTool)-start", Self.binary)
+    try Self.appText.write(toFile: appFile, atomically: false, encoding: .utf8)
+    try setSystemctl(exitCode: 0)
+    try writeConfig(nodes: 2)
+  }
+
+  /// scripts/failover-tools COMMAND on this fixture's cluster.
+  @discardableResult
+  package func toolCommand(_ command: String, _ rest: String...) throws -> RunResult {
+    let result = try run(
+      Self.packageRoot.path + "/scripts/failover-tools", [command, cluster] + rest, timeout: 180)
+    guard result.status == 0 else {
+      throw FixtureError(message: "failover-tools \(command) failed: \(result.output)")
+    }
+    return result
+  }
+
   deinit {
+    if tool != nil { _ = try? toolCommand("stop") }
     _ = try? Self.cluster("stop", cluster)
     try? FileManager.default.removeItem(atPath: directory)
   }

@@ -13,6 +13,8 @@ package enum Needs {
   package static let moto = trait(missingCluster() ?? missingMoto())
   /// The cluster and PgBouncer (one started in front of each node).
   package static let pooler = trait(missingCluster() ?? missingPgBouncer())
+  /// The cluster, repmgr with repmgrd, and Patroni with etcd.
+  package static let failoverTools = trait(missingCluster() ?? missingFailoverTools())
   /// The cluster and root (small file systems are mounted, files given to other users).
   package static let root = trait(missingCluster() ?? missingRoot())
 
@@ -36,6 +38,15 @@ private func missingCluster() -> String? {
 private func missingPgBouncer() -> String? {
   FileManager.default.isExecutableFile(atPath: "/usr/sbin/pgbouncer")
     ? nil : "needs PgBouncer (Debian's pgbouncer)"
+}
+
+private func missingFailoverTools() -> String? {
+  let programs = ["/usr/bin/repmgrd", "/usr/bin/patroni", "/usr/bin/etcd"]
+  let missing = programs.filter { !FileManager.default.isExecutableFile(atPath: $0) }
+  return missing.isEmpty
+    ? nil
+    : "needs \(missing.joined(separator: ", ")) (Debian's postgresql-15-repmgr, patroni, "
+      + "etcd-server)"
 }
 
 private func missingRoot() -> String? {
