@@ -30,7 +30,8 @@ import Testing
 
     let examples = Fixture.packageRoot.path + "/examples/hooks/"
     let env =
-      "[/usr/bin/env, AWS_ACCESS_KEY_ID=test, AWS_SECRET_ACCESS_KEY=test, AWS_DEFAULT_REGION=us-east-1"
+      "[/usr/bin/env, \"PATH=\(TestVenv.bin):/usr/bin:/bin\", AWS_ACCESS_KEY_ID=test, "
+      + "AWS_SECRET_ACCESS_KEY=test, AWS_DEFAULT_REGION=us-east-1"
     let endpoint = "--endpoint-url, \(moto.url)"
     try fixture.editConfig(
       "state_directory:",

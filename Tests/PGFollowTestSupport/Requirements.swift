@@ -59,7 +59,8 @@ private func missingNspawn() -> String? {
 }
 
 private func missingMoto() -> String? {
-  let check = try? run(
-    "/bin/sh", ["-c", "python3 -c 'import moto.server' && command -v aws"], timeout: 60)
-  return check?.status == 0 ? nil : "needs moto's server and the aws CLI"
+  let check = try? run(TestVenv.bin + "/python3", ["-c", "import moto.server"], timeout: 60)
+  let aws = FileManager.default.isExecutableFile(atPath: TestVenv.bin + "/aws")
+  return check?.status == 0 && aws
+    ? nil : "needs moto's server and the aws CLI in .build/test-venv (scripts/setup makes it)"
 }

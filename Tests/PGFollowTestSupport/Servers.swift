@@ -1,5 +1,11 @@
 import Foundation
 
+/// The test-only Python tools (moto's server, the aws CLI), in the virtual environment that
+/// scripts/setup makes under .build.
+package enum TestVenv {
+  package static let bin = Fixture.packageRoot.path + "/.build/test-venv/bin"
+}
+
 /// moto's server on a free loopback port, and the aws CLI pointed at it.
 package final class MotoServer {
   package let process = Process()
@@ -8,8 +14,8 @@ package final class MotoServer {
   package init(directory: String) throws {
     let port = try freePort()
     url = "http://127.0.0.1:\(port)"
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", "\(port)"]
+    process.executableURL = URL(fileURLWithPath: TestVenv.bin + "/python3")
+    process.arguments = ["-m", "moto.server", "-H", "127.0.0.1", "-p", "\(port)"]
     FileManager.default.createFile(atPath: directory + "/moto.log", contents: nil)
     let log = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/moto.log"))
     process.standardOutput = log
@@ -34,7 +40,7 @@ package final class MotoServer {
       "/usr/bin/env",
       [
         "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_DEFAULT_REGION=us-east-1",
-        "aws", "--endpoint-url", url, "--output", "text",
+        TestVenv.bin + "/aws", "--endpoint-url", url, "--output", "text",
       ] + arguments, timeout: 60)
     guard result.status == 0 else {
       throw FixtureError(message: "aws \(arguments.joined(separator: " ")): \(result.output)")
