@@ -56,8 +56,10 @@ import Testing
     #expect(try waitUntil(20) { try master(fixture) == "node2:5432" }, "\(sidecar.log)")
     #expect(waitUntil(20) { fixture.restarts().count == 2 }, "\(sidecar.log)")
     let restarted = Date().timeIntervalSince1970
-    let record = recordLog(fixture)
-    #expect(record.contains("pgfollow record: recorded ("), "\(record)")
+    // The hook's output lands when it exits (under ThreadSanitizer, a second after its commit).
+    #expect(
+      waitUntil(30) { recordLog(fixture).contains("pgfollow record: recorded (") },
+      "\(recordLog(fixture))")
     if let committed = row?.committed {
       #expect(started < committed && committed < restarted)
       print(
@@ -75,13 +77,18 @@ import Testing
     let killed = Date().timeIntervalSince1970
     try fixture.toolCommand("kill-node", "node1")
     try Self.followToNode2(fixture, sidecar, started: killed, what: "repmgr failover")
-    let events = try run(
-      "/usr/bin/psql",
-      [
-        "-X", "-At", "host=127.0.0.1 port=\(try fixture.port("node2")) dbname=repmgr user=postgres",
-        "-c", "select event from repmgr.events where event = 'repmgrd_failover_promote'",
-      ], timeout: 30)
-    #expect(events.output.contains("repmgrd_failover_promote"), "\(events.output)")
+    // repmgrd writes its event once the notification command has returned.
+    let conninfo = "host=127.0.0.1 port=\(try fixture.port("node2")) dbname=repmgr user=postgres"
+    #expect(
+      try waitUntil(30) {
+        try run(
+          "/usr/bin/psql",
+          [
+            "-X", "-At", conninfo, "-c",
+            "select event from repmgr.events where event = 'repmgrd_failover_promote'",
+          ], timeout: 30
+        ).output.contains("repmgrd_failover_promote")
+      }, "repmgrd recorded no failover promotion")
     #expect(sidecar.stop() == 0)
   }
 
