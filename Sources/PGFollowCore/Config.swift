@@ -171,8 +171,6 @@ package struct AppConfig: Sendable, Hashable {
       YAMLEdit(path: $0.path, value: $0.template.render(leader: leader, standbys: standbys))
     }
   }
-
-  package func hook(_ key: HookKey) -> HookConfig? { hooks.first { HookKey($0) == key } }
 }
 
 package struct Config: Sendable, Hashable {

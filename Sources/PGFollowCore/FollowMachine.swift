@@ -31,8 +31,6 @@ package struct FollowSettings: Sendable, Equatable {
     self.restartMinimumInterval = restartMinimumInterval
     self.restartMaximumPerHour = restartMaximumPerHour
   }
-
-  package func hook(_ key: HookKey) -> HookConfig? { hooks.first { HookKey($0) == key } }
 }
 
 /// The file edit a decision leads to, as the machine needs to know it.
@@ -227,14 +225,14 @@ package struct FollowMachine: Sendable {
       debt.owed.remove(at: index)
       return "succeeded"
     }
-    let attempts = settings.hook(key)?.attempts ?? 1
+    let attempts = settings.hooks.hook(key)?.attempts ?? 1
     debt.owed[index].failures += 1
     let failures = debt.owed[index].failures
     if failures >= attempts {
       debt.owed.remove(at: index)
       return "gave up after \(failures) failures"
     }
-    let delay = retryDelay(first: settings.hook(key)?.retryAfter ?? .seconds(5), failures)
+    let delay = retryDelay(first: settings.hooks.hook(key)?.retryAfter ?? .seconds(5), failures)
     debt.owed[index].nextAttempt = now + delay.inSeconds
     return "will retry (failure \(failures) of \(attempts)) in \(formatDuration(delay))"
   }

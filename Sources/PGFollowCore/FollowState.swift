@@ -79,3 +79,8 @@ package struct HookKey: Sendable, Hashable, CustomStringConvertible {
 
   package var description: String { command.joined(separator: " ") }
 }
+
+extension [HookConfig] {
+  /// The configured hook a key names, if it is still configured.
+  package func hook(_ key: HookKey) -> HookConfig? { first { HookKey($0) == key } }
+}

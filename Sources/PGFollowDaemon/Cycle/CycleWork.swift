@@ -66,7 +66,7 @@ extension Cycle {
     case .restart(let unit, _):
       return await onOwnThread { restarter.restart(unit, with: restart) }
     case .hook(let key, _):
-      let timeout = app.hook(key)?.timeout ?? .seconds(30)
+      let timeout = app.hooks.hook(key)?.timeout ?? .seconds(30)
       let environment = hookEnvironment(state.hooks, app: app)
       return await onOwnThread {
         runProcess(key.command, timeout: timeout, environment: environment)

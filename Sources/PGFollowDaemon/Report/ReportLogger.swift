@@ -37,7 +37,7 @@ package struct ReportLogger: Sendable {
     for change in report.plan.map({ report.wroteFile ? $0.changes : [] }) ?? [] {
       logger.notice(
         "\(prefix)rewrote \(app.file): \(describe(change))",
-        metadata: ["yaml.path": "\(change.path)"].merging(appMetadata(app)) { $1 })
+        metadata: appMetadata(app, ["yaml.path": "\(change.path)"]))
     }
     for (unit, result) in report.restarts where result?.succeeded == true {
       logRestarted(unit, app: app)
@@ -63,7 +63,7 @@ package struct ReportLogger: Sendable {
         let message =
           "\(app.logPrefix)\(restartFailure(unit, result)); still owed, tried again within the "
           + "restart limits"
-        logger.error("\(message)", metadata: ["unit": "\(unit)"].merging(appMetadata(app)) { $1 })
+        logger.error("\(message)", metadata: appMetadata(app, ["unit": "\(unit)"]))
       }
     case .hook(let key, _):
       logHook(command: key.description, result: outcome.result, note: outcome.note, app: app)
@@ -73,11 +73,14 @@ package struct ReportLogger: Sendable {
   private func logRestarted(_ unit: String, app: AppConfig) {
     logger.notice(
       "\(app.logPrefix)restarted \(unit)",
-      metadata: ["unit": "\(unit)"].merging(appMetadata(app)) { $1 })
+      metadata: appMetadata(app, ["unit": "\(unit)"]))
   }
 
-  private func appMetadata(_ app: AppConfig) -> Logger.Metadata {
-    app.name.map { ["app": "\($0)"] } ?? [:]
+  /// `metadata`, and the app's name for an entry of `apps:`.
+  private func appMetadata(_ app: AppConfig, _ metadata: Logger.Metadata = [:]) -> Logger.Metadata {
+    var metadata = metadata
+    if let name = app.name { metadata["app"] = "\(name)" }
+    return metadata
   }
 
   /// Why an owed restart waits (logged when the limit that bites changes): the 2 s spacing is

@@ -187,7 +187,7 @@ extension AppStatus {
   private func hookLines(now: WallSeconds) -> [String] {
     guard let debt = state.hooks else { return [] }
     return debt.owed.map { owed in
-      let attempts = app.hook(owed.key)?.attempts ?? 1
+      let attempts = app.hooks.hook(owed.key)?.attempts ?? 1
       var detail = owed.failures == 0 ? "not tried yet" : "failure \(owed.failures) of \(attempts)"
       if let next = owed.nextAttempt {
         let wait = max(0, next - now)

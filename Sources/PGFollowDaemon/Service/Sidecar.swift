@@ -178,7 +178,11 @@ package final class Sidecar: Service {
         if let machine = machines[app.label] { save(machine.state, app: app) }
         if !stopping { reportLogger.logDeferral(startDueWork(app), app: app) }
       }
-      // An app dropped by a reload is forgotten once its last work has finished.
+      forgetDroppedApps()
+    }
+
+    /// An app no longer configured is forgotten once its work in flight has finished.
+    private mutating func forgetDroppedApps() {
       let labels = Set(config.apps.map(\.label))
       machines = machines.filter { labels.contains($0.key) || !$0.value.inFlight.isEmpty }
     }
@@ -209,10 +213,8 @@ package final class Sidecar: Service {
     private mutating func reloadConfig() {
       guard let fresh = sidecar.reloaded(config) else { return }
       config = fresh
-      // An app no longer configured is forgotten (once its work in flight has finished); one
-      // that is new is loaded by the next cycle.
-      let labels = Set(fresh.apps.map(\.label))
-      machines = machines.filter { labels.contains($0.key) || !$0.value.inFlight.isEmpty }
+      // An app that is new is loaded by the next cycle.
+      forgetDroppedApps()
       for app in fresh.apps {
         machines[app.label]?.reconfigure(FollowSettings(app, run: fresh.run))
       }
