@@ -6,18 +6,30 @@ import Testing
 /// examples/writer/, paths put in) runs `pgfollow record`, and the sidecar switches the
 /// application and restarts it. Each step is checked in order, and the timeline printed.
 @Suite(.serialized, Needs.failoverTools) struct FailoverToolsTests {
+  /// A query on one node, as postgres.
+  static func sql(_ fixture: Fixture, _ node: String, _ database: String, _ query: String)
+    throws -> RunResult
+  {
+    let conninfo = "host=127.0.0.1 port=\(try fixture.port(node)) dbname=\(database) user=postgres"
+    return try run("/usr/bin/psql", ["-X", "-At", conninfo, "-c", query], timeout: 30)
+  }
+
+  /// A cluster run by `tool`, and a sidecar that has applied its first leader.
+  static func startChain(_ tool: String) throws -> (Fixture, Sidecar) {
+    let fixture = try Fixture(failoverTool: tool)
+    let sidecar = try Sidecar(fixture: fixture)
+    #expect(waitUntil(20) { fixture.restarts().count == 1 }, "\(sidecar.log)")
+    return (fixture, sidecar)
+  }
+
   /// What the new primary's row says: its host and the time it was committed.
   static func newestRow(_ fixture: Fixture, on node: String) throws -> (
     host: String, committed: Double
   )? {
-    let port = try fixture.port(node)
-    let result = try run(
-      "/usr/bin/psql",
-      [
-        "-X", "-At", "host=127.0.0.1 port=\(port) dbname=pg_state user=postgres", "-c",
-        "select host, extract(epoch from pg_xact_commit_timestamp(xmin)) from failover_log "
-          + "order by unixtime desc limit 1",
-      ], timeout: 30)
+    let result = try sql(
+      fixture, node, "pg_state",
+      "select host, extract(epoch from pg_xact_commit_timestamp(xmin)) from failover_log "
+        + "order by unixtime desc limit 1")
     let fields = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
       .split(separator: "|")
     guard result.status == 0, fields.count == 2, let committed = Double(fields[1]) else {
@@ -29,11 +41,6 @@ import Testing
   /// What the tool's hook printed.
   static func recordLog(_ fixture: Fixture) -> String {
     (try? String(contentsOfFile: fixture.cluster + "/record.log", encoding: .utf8)) ?? ""
-  }
-
-  static func master(_ fixture: Fixture) throws -> String {
-    let line = try fixture.appValues().split(separator: "\n").first { $0.contains("- address:") }
-    return line.map { String($0.split(separator: " ")[2]) } ?? ""
   }
 
   /// Follows one change of primary to node2 through the sidecar, and prints the timeline.
@@ -53,7 +60,7 @@ import Testing
         row = try newestRow(fixture, on: "node2")
         return row?.host == "node2"
       }, "no row for node2: \(recordLog(fixture))")
-    #expect(try waitUntil(20) { try master(fixture) == "node2:5432" }, "\(sidecar.log)")
+    #expect(try waitUntil(20) { try fixture.masterAddress() == "node2:5432" }, "\(sidecar.log)")
     #expect(waitUntil(20) { fixture.restarts().count == 2 }, "\(sidecar.log)")
     let restarted = Date().timeIntervalSince1970
     // The hook's output lands when it exits (under ThreadSanitizer, a second after its commit).
@@ -71,31 +78,23 @@ import Testing
   }
 
   @Test func repmgrdPromotesRecordWritesTheSidecarSwitches() throws {
-    let fixture = try Fixture(failoverTool: "repmgr")
-    let sidecar = try Sidecar(fixture: fixture)
-    #expect(waitUntil(20) { fixture.restarts().count == 1 }, "\(sidecar.log)")
+    let (fixture, sidecar) = try Self.startChain("repmgr")
     let killed = Date().timeIntervalSince1970
     try fixture.toolCommand("kill-node", "node1")
     try Self.followToNode2(fixture, sidecar, started: killed, what: "repmgr failover")
     // repmgrd writes its event once the notification command has returned.
-    let conninfo = "host=127.0.0.1 port=\(try fixture.port("node2")) dbname=repmgr user=postgres"
     #expect(
       try waitUntil(30) {
-        try run(
-          "/usr/bin/psql",
-          [
-            "-X", "-At", conninfo, "-c",
-            "select event from repmgr.events where event = 'repmgrd_failover_promote'",
-          ], timeout: 30
+        try Self.sql(
+          fixture, "node2", "repmgr",
+          "select event from repmgr.events where event = 'repmgrd_failover_promote'"
         ).output.contains("repmgrd_failover_promote")
       }, "repmgrd recorded no failover promotion")
     #expect(sidecar.stop() == 0)
   }
 
   @Test func patroniFailoverWhenTheLeaderDies() throws {
-    let fixture = try Fixture(failoverTool: "patroni")
-    let sidecar = try Sidecar(fixture: fixture)
-    #expect(waitUntil(20) { fixture.restarts().count == 1 }, "\(sidecar.log)")
+    let (fixture, sidecar) = try Self.startChain("patroni")
     let killed = Date().timeIntervalSince1970
     try fixture.toolCommand("kill-node", "node1")
     try Self.followToNode2(fixture, sidecar, started: killed, what: "Patroni failover")
@@ -105,22 +104,17 @@ import Testing
   /// A planned switchover: the old primary stops cleanly, comes back as a replica, and the
   /// application is not moved back.
   @Test func patroniSwitchoverAndTheOldPrimaryReturnsAsAReplica() throws {
-    let fixture = try Fixture(failoverTool: "patroni")
-    let sidecar = try Sidecar(fixture: fixture)
-    #expect(waitUntil(20) { fixture.restarts().count == 1 }, "\(sidecar.log)")
+    let (fixture, sidecar) = try Self.startChain("patroni")
     let asked = Date().timeIntervalSince1970
     try fixture.toolCommand("switchover", "node2")
     try Self.followToNode2(fixture, sidecar, started: asked, what: "Patroni switchover")
-    let conninfo = "host=127.0.0.1 port=\(try fixture.port("node1")) dbname=postgres user=postgres"
     #expect(
       try waitUntil(60) {
-        try run(
-          "/usr/bin/psql", ["-X", "-At", conninfo, "-c", "select pg_is_in_recovery()"],
-          timeout: 10
-        ).output.hasPrefix("t")
+        try Self.sql(fixture, "node1", "postgres", "select pg_is_in_recovery()").output
+          .hasPrefix("t")
       }, "node1 did not come back as a replica")
     Thread.sleep(forTimeInterval: 3)
-    #expect(try Self.master(fixture) == "node2:5432")
+    #expect(try fixture.masterAddress() == "node2:5432")
     #expect(fixture.restarts().count == 2, "moved again: \(sidecar.log)")
     #expect(sidecar.stop() == 0)
   }

@@ -5,11 +5,6 @@ import Testing
 /// The fleet layout: pgfollow watches each node through a PgBouncer of its own in transaction
 /// pooling, started by the tests from Debian's package on 127.0.0.1.
 @Suite(.serialized, Needs.pooler) struct PoolerTests {
-  static func master(_ fixture: Fixture) throws -> String {
-    let line = try fixture.appValues().split(separator: "\n").first { $0.contains("- address:") }
-    return line.map { String($0.split(separator: " ")[2]) } ?? ""
-  }
-
   /// `once` through the poolers: the normal state, a failover (the old primary's server dead
   /// behind its live pooler), the old primary back as a stale writable node, and the leader's
   /// pooler down.
@@ -18,13 +13,13 @@ import Testing
     try fixture.usePoolers()
     let first = try fixture.pgfollow("once")
     #expect(first.status == 2, "\(first.output)")
-    #expect(try Self.master(fixture) == "node1:5432")
+    #expect(try fixture.masterAddress() == "node1:5432")
     #expect(try fixture.pgfollow("once").status == 0)
 
     try fixture.failOver()
     let switched = try fixture.pgfollow("once")
     #expect(switched.status == 2, "\(switched.output)")
-    #expect(try Self.master(fixture) == "node2:5432")
+    #expect(try fixture.masterAddress() == "node2:5432")
     #expect(switched.output.contains("node node1 unreachable"), "\(switched.output)")
     #expect(fixture.restarts().count == 2)
 
@@ -36,7 +31,7 @@ import Testing
         stale = try fixture.pgfollow("once")
         return stale.status == 4
       }, "split brain, following the newest row: \(stale.output)")
-    #expect(try Self.master(fixture) == "node2:5432")
+    #expect(try fixture.masterAddress() == "node2:5432")
     #expect(fixture.restarts().count == 2)
 
     // The leader's pooler down: its node cannot be checked, so pgfollow holds.
@@ -44,7 +39,7 @@ import Testing
     try fixture.clusterCommand("pooler-kill", "node2")
     let held = try fixture.pgfollow("once")
     #expect(held.status == 3, "\(held.output)")
-    #expect(try Self.master(fixture) == "node2:5432")
+    #expect(try fixture.masterAddress() == "node2:5432")
   }
 
   /// The sidecar through the poolers: a server dying behind its live pooler is noticed, named
@@ -55,7 +50,7 @@ import Testing
     let sidecar = try Sidecar(fixture: fixture)
     #expect(waitUntil(20) { fixture.restarts().count == 1 }, "\(sidecar.log)")
     try fixture.failOver()
-    #expect(try waitUntil(20) { try Self.master(fixture) == "node2:5432" }, "\(sidecar.log)")
+    #expect(try waitUntil(20) { try fixture.masterAddress() == "node2:5432" }, "\(sidecar.log)")
     #expect(waitUntil(10) { fixture.restarts().count == 2 }, "\(sidecar.log)")
     #expect(
       sidecar.log.contains("the pooler answers, its server does not")
@@ -103,7 +98,7 @@ import Testing
     #expect(
       blocked.output.contains("too many connections for role \"pgfollow\""), "\(blocked.output)")
     #expect(blocked.output.contains("no connection slot for pgfollow: raise the watchers' role's"))
-    #expect(try Self.master(fixture) == "node1:5432")
+    #expect(try fixture.masterAddress() == "node1:5432")
     let json = try fixture.pgfollow("status", "--json")
     #expect(json.output.contains("\"error\": \"no-slot: "), "\(json.output)")
     #expect(fixture.restarts().count == 1)

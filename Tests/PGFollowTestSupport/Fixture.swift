@@ -193,6 +193,12 @@ package final class Fixture: @unchecked Sendable {
     try String(contentsOfFile: appFile, encoding: .utf8)
   }
 
+  /// The primary's address in the application's file (`db_master[0].address` of `appText`).
+  package func masterAddress() throws -> String {
+    let line = try appValues().split(separator: "\n").first { $0.contains("- address:") }
+    return line.map { String($0.split(separator: " ")[2]) } ?? ""
+  }
+
   package func pgfollow(_ arguments: String..., timeout: TimeInterval = 60) throws -> RunResult {
     try run(Self.binary, Array(arguments) + ["-c", configFile], timeout: timeout)
   }
