@@ -25,23 +25,10 @@ import tempfile
 import time
 from datetime import datetime, timezone
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.environ.get("PGFOLLOW_BIN", os.path.join(ROOT, ".build/release/pgfollow"))
-CLUSTER = os.path.join(ROOT, "scripts/test-cluster")
+from sidecar import (BINARY, as_postgres, cluster, percentile, pg_bin, rebuild_standby,
+                     wait_for)
+
 APP_TEXT = "db_master:\n  - address: none   # the primary\n"
-
-
-def pg_bin():
-    versions = sorted(os.listdir("/usr/lib/postgresql"), key=int)
-    return f"/usr/lib/postgresql/{versions[-1]}/bin"
-
-
-def as_postgres(argv):
-    return (["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []) + argv
-
-
-def cluster(*args):
-    return subprocess.run([CLUSTER, *args], check=True, capture_output=True, text=True).stdout
 
 
 class Fleet:
@@ -122,15 +109,6 @@ class Fleet:
         shutil.rmtree(self.work, ignore_errors=True)
 
 
-def wait_for(condition, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
 def pss_kib(pid):
     try:
         text = open(f"/proc/{pid}/smaps_rollup").read()
@@ -172,17 +150,6 @@ def steady_state(fleet, seconds=10):
     }
 
 
-def rebuild_standby(fleet, node, primary):
-    data = f"{fleet.dir}/{node}"
-    shutil.rmtree(data)
-    subprocess.run(as_postgres([f"{pg_bin()}/pg_basebackup", "-h", "127.0.0.1", "-p",
-                                fleet.port(primary), "-U", "postgres", "-D", data, "-R",
-                                "-X", "stream", "-c", "fast"]), check=True, capture_output=True)
-    with open(f"{data}/postgresql.conf", "a") as f:
-        f.write(f"port = {fleet.port(node)}\n")
-    cluster("restart", fleet.dir, node)
-
-
 def failover(fleet, primary, standby):
     """Kill the primary, promote the standby, record its row; per host, commit -> restart."""
     before = {host: len(fleet.restarts(host)) for host in fleet.hosts}
@@ -192,23 +159,18 @@ def failover(fleet, primary, standby):
     committed = float(fleet.sql(
         standby, "insert into failover_log values (extract(epoch from now())::int, "
         f"'{standby}') returning extract(epoch from clock_timestamp())"))
-    wait_for(lambda: all(len(fleet.restarts(h)) > before[h] for h in fleet.hosts), 30)
+    wait_for(lambda: all(len(fleet.restarts(h)) > before[h] for h in fleet.hosts), 30, 0.05)
     latencies = [fleet.restarts(h)[-1] - committed for h in fleet.hosts
                  if len(fleet.restarts(h)) > before[h]]
     rebuild_standby(fleet, primary, standby)
     return latencies
 
 
-def percentile(values, p):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
 def run_mode(mode, hosts, failovers):
     fleet = Fleet(hosts, mode)
     try:
         fleet.start()
-        wait_for(lambda: all(fleet.restarts(h) for h in fleet.hosts), 30)
+        wait_for(lambda: all(fleet.restarts(h) for h in fleet.hosts), 30, 0.05)
         time.sleep(3)
         state = steady_state(fleet)
         switched, latencies = [], []
@@ -229,7 +191,7 @@ def storm(hosts, binary):
     fleet = Fleet(hosts, "direct", binary)
     try:
         fleet.start()
-        wait_for(lambda: all(fleet.restarts(h) for h in fleet.hosts), 30)
+        wait_for(lambda: all(fleet.restarts(h) for h in fleet.hosts), 30, 0.05)
         time.sleep(3)
         cluster("kill", fleet.dir, "node2")
         time.sleep(3)

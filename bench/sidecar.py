@@ -109,12 +109,12 @@ def stop(process):
     process.wait(timeout=30)
 
 
-def wait_for(condition, seconds):
+def wait_for(condition, seconds, every=0.01):
     deadline = time.time() + seconds
     while time.time() < deadline:
         if condition():
             return True
-        time.sleep(0.01)
+        time.sleep(every)
     return condition()
 
 
