@@ -17,6 +17,7 @@ struct PGFollow: AsyncParsableCommand {
       confirmed leader), 4 split brain, 5 configuration error, 6 application file error or write \
       failure, 7 restart failure, 8 lock busy or state directory unusable.
       """,
+    version: pgfollowVersion,
     subcommands: [
       Once.self, Run.self, Status.self, CheckConfig.self, Record.self, Init.self,
     ])
