@@ -64,6 +64,29 @@ package final class Container {
     try systemctl("daemon-reload")
   }
 
+  /// A clean Debian 12 root (scripts/debian-root, made once and cached) booted over a throwaway
+  /// overlay, with the fixture's directory at /opt/t. Nothing of pgfollow is in it.
+  package init(debianRootFor fixture: Fixture) throws {
+    directory = fixture.directory
+    let made = try run(Fixture.packageRoot.path + "/scripts/debian-root", [], timeout: 1200)
+    guard made.status == 0, let root = made.output.split(separator: "\n").last else {
+      throw FixtureError(message: "cannot make a Debian 12 root: \(made.output)")
+    }
+    let boot = try run(script, ["boot-root", directory, String(root)], timeout: 180)
+    guard boot.status == 0 else {
+      throw FixtureError(message: "cannot boot the Debian 12 root: \(boot.output)")
+    }
+  }
+
+  /// A command inside, as root, with a clean environment (not the test's); its status and output.
+  package func execResult(_ arguments: [String], timeout: TimeInterval = 300) throws -> RunResult {
+    let environment = [
+      "env", "-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      "LANG=C.UTF-8", "DEBIAN_FRONTEND=noninteractive",
+    ]
+    return try run(script, ["exec", directory] + environment + arguments, timeout: timeout)
+  }
+
   @discardableResult
   package func exec(_ arguments: String...) throws -> String {
     try exec(arguments)

@@ -228,6 +228,7 @@ package final class Fixture: @unchecked Sendable {
 
 package struct FixtureError: Error, CustomStringConvertible {
   package var message: String
+  package init(message: String) { self.message = message }
   package var description: String { message }
 }
 

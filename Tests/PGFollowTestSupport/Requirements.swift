@@ -15,6 +15,10 @@ package enum Needs {
   package static let pooler = trait(missingCluster() ?? missingPgBouncer())
   /// The cluster, repmgr with repmgrd, and Patroni with etcd.
   package static let failoverTools = trait(missingCluster() ?? missingFailoverTools())
+  /// The cluster, root, systemd-nspawn, debootstrap (a clean Debian 12 root), dpkg-deb and
+  /// lintian: the Debian package is built, checked, and installed in that root.
+  package static let debianPackage = trait(
+    missingCluster() ?? missingRoot() ?? missingNspawn() ?? missingPackaging())
   /// The cluster and root (small file systems are mounted, files given to other users).
   package static let root = trait(missingCluster() ?? missingRoot())
 
@@ -56,6 +60,15 @@ private func missingRoot() -> String? {
 private func missingNspawn() -> String? {
   FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-nspawn")
     ? nil : "needs systemd-nspawn (Debian's systemd-container)"
+}
+
+private func missingPackaging() -> String? {
+  let programs = [
+    "/usr/sbin/debootstrap", "/usr/bin/dpkg-deb", "/usr/bin/dpkg-shlibdeps", "/usr/bin/lintian",
+  ]
+  let missing = programs.filter { !FileManager.default.isExecutableFile(atPath: $0) }
+  return missing.isEmpty
+    ? nil : "needs \(missing.joined(separator: ", ")) (Debian's debootstrap, dpkg-dev, lintian)"
 }
 
 private func missingMoto() -> String? {

@@ -152,17 +152,26 @@ private func checkRestart(
       "pkcheck", "--action-id", "org.freedesktop.systemd1.manage-units", "--process",
       String(subject), "--detail", "unit", unit, "--detail", "verb", verb,
     ], timeout: .seconds(10))
-  if result.succeeded { return nil }
-  if case .couldNotStart = result.termination {
+  switch result.termination {
+  case .exited(0): return nil
+  case .exited(1), .exited(2), .exited(3):  // not authorized, needs a password, dismissed
+    return PreflightProblem(
+      area: .restart,
+      problem: "\(user) may not \(verb) \(unit): polkit says no",
+      remedy: "list \(unit) in the polkit rule (examples/50-pgfollow.rules in "
+        + "/etc/polkit-1/rules.d/)")
+  case .couldNotStart:
     return PreflightProblem(
       area: .restart, problem: "cannot ask polkit whether \(unit) may be restarted (no pkcheck)",
       remedy: "install polkitd, or run pgfollow as root")
+  default:
+    let said = result.output.split(separator: "\n").first.map { ": \($0)" } ?? ""
+    return PreflightProblem(
+      area: .restart,
+      problem: "cannot ask polkit whether \(user) may \(verb) \(unit) (pkcheck\(said))",
+      remedy: "start the system bus, which polkit and systemctl need (systemctl start dbus; "
+        + "a dbus that apt has just installed runs only after that or a reboot)")
   }
-  return PreflightProblem(
-    area: .restart,
-    problem: "\(user) may not \(verb) \(unit): polkit says no",
-    remedy: "list \(unit) in the polkit rule (examples/50-pgfollow.rules in "
-      + "/etc/polkit-1/rules.d/)")
 }
 
 /// Nil if a file could be created (and was removed again) in `directory`; else the error.
