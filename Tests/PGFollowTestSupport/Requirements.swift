@@ -25,23 +25,25 @@ package enum Needs {
   private static func trait(_ missing: String?) -> ConditionTrait {
     .enabled(
       if: missing == nil || requireAll,
-      Comment(rawValue: "skipped: \(missing ?? ""); scripts/setup installs what is missing"))
+      Comment(rawValue: "skipped: \(missing ?? "")"))
   }
 
   private static let requireAll = ProcessInfo.processInfo.environment["PGFOLLOW_REQUIRE_ALL"] == "1"
 }
+
+private let setupHint = "; scripts/setup installs what is missing"
 
 private func missingCluster() -> String? {
   let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
   let found = versions.contains {
     FileManager.default.isExecutableFile(atPath: "/usr/lib/postgresql/\($0)/bin/pg_ctl")
   }
-  return found ? nil : "needs PostgreSQL's server (pg_ctl under /usr/lib/postgresql)"
+  return found ? nil : "needs PostgreSQL's server (pg_ctl under /usr/lib/postgresql)\(setupHint)"
 }
 
 private func missingPgBouncer() -> String? {
   FileManager.default.isExecutableFile(atPath: "/usr/sbin/pgbouncer")
-    ? nil : "needs PgBouncer (Debian's pgbouncer)"
+    ? nil : "needs PgBouncer (Debian's pgbouncer)\(setupHint)"
 }
 
 private func missingFailoverTools() -> String? {
@@ -50,16 +52,16 @@ private func missingFailoverTools() -> String? {
   return missing.isEmpty
     ? nil
     : "needs \(missing.joined(separator: ", ")) (Debian's postgresql-15-repmgr, patroni, "
-      + "etcd-server)"
+      + "etcd-server)\(setupHint)"
 }
 
 private func missingRoot() -> String? {
-  getuid() == 0 ? nil : "needs root"
+  getuid() == 0 ? nil : "needs root (it boots containers, mounts and changes owners)"
 }
 
 private func missingNspawn() -> String? {
   FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-nspawn")
-    ? nil : "needs systemd-nspawn (Debian's systemd-container)"
+    ? nil : "needs systemd-nspawn (Debian's systemd-container)\(setupHint)"
 }
 
 private func missingPackaging() -> String? {
@@ -68,7 +70,8 @@ private func missingPackaging() -> String? {
   ]
   let missing = programs.filter { !FileManager.default.isExecutableFile(atPath: $0) }
   return missing.isEmpty
-    ? nil : "needs \(missing.joined(separator: ", ")) (Debian's debootstrap, dpkg-dev, lintian)"
+    ? nil
+    : "needs \(missing.joined(separator: ", ")) (Debian's debootstrap, dpkg-dev, lintian)\(setupHint)"
 }
 
 private func missingMoto() -> String? {
