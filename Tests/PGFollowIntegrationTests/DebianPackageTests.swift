@@ -77,8 +77,7 @@ struct Machine {
   }
 
   func journal() -> String {
-    let result = try? container.execResult(["journalctl", "--no-pager", "-n", "60"])
-    return result?.output ?? ""
+    (try? container.journal()) ?? ""
   }
 
   func unit(_ unit: String, _ property: String) throws -> String {
