@@ -88,7 +88,7 @@ import Testing
       _ = try? Fixture.cluster("stop", directory + "/c")
       try? FileManager.default.removeItem(atPath: directory)
     }
-    let base = try freePort()
+    let base = try freePortRun(count: 2)
     try Fixture.cluster("start", directory + "/c", "2 \(base)")
     for (node, port) in [("node1", base), ("node2", base + 1)] {
       let text = try String(contentsOfFile: directory + "/c/\(node).port", encoding: .utf8)

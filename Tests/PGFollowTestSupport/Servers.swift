@@ -60,23 +60,35 @@ package func freePort() throws -> Int {
   try HungListener().port
 }
 
-/// A TCP listener that completes the handshake (the kernel does) and never answers.
+/// The first of `count` consecutive loopback ports nothing listens on, below Linux's ephemeral
+/// range (32768 up), so that no client socket or other free port can take one before it is used.
+package func freePortRun(count: Int) throws -> Int {
+  for _ in 0..<200 {
+    let base = Int.random(in: 20000...(32000 - count))
+    if (try? (0..<count).map { try HungListener(port: base + $0) }) != nil { return base }
+  }
+  throw FixtureError(message: "no \(count) consecutive free loopback ports in 20000-32000")
+}
+
+/// A TCP listener that completes the handshake (the kernel does) and never answers; on a free
+/// port unless one is given.
 package final class HungListener {
   package let descriptor: Int32
   package let port: Int
 
-  package init() throws {
+  package init(port wanted: Int = 0) throws {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
+    address.sin_port = UInt16(wanted).bigEndian
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafePointer(to: &address) {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
     }
     guard bound == 0, listen(descriptor, 16) == 0 else {
-      throw FixtureError(message: "cannot listen on 127.0.0.1")
+      close(descriptor)
+      throw FixtureError(message: "cannot listen on 127.0.0.1:\(wanted)")
     }
     _ = withUnsafeMutablePointer(to: &address) {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
