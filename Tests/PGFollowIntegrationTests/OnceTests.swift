@@ -181,7 +181,8 @@ import Testing
   }
 
   /// A configuration file its user may not read, or that is missing: exit 5, the file named.
-  @Test func unreadableOrMissingConfigIsExitFiveNamingTheFile() throws {
+  /// Root runs it as nobody.
+  @Test(Needs.root) func unreadableOrMissingConfigIsExitFiveNamingTheFile() throws {
     let directory = try makeTemporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let binary = directory + "/pgfollow"

@@ -56,7 +56,7 @@ private func missingFailoverTools() -> String? {
 }
 
 private func missingRoot() -> String? {
-  getuid() == 0 ? nil : "needs root (it boots containers, mounts and changes owners)"
+  getuid() == 0 ? nil : "needs root (it boots containers, mounts, changes owners or runs as another user)"
 }
 
 private func missingNspawn() -> String? {
