@@ -56,7 +56,8 @@ private func missingFailoverTools() -> String? {
 }
 
 private func missingRoot() -> String? {
-  getuid() == 0 ? nil : "needs root (it boots containers, mounts, changes owners or runs as another user)"
+  getuid() == 0
+    ? nil : "needs root (it boots containers, mounts, changes owners or runs as another user)"
 }
 
 private func missingNspawn() -> String? {
