@@ -55,9 +55,9 @@ package final class MotoServer {
   }
 }
 
-/// A loopback port nothing listens on (taken from a listener that is closed again).
+/// A loopback port nothing listens on, below the ephemeral range (see `freePortRun`).
 package func freePort() throws -> Int {
-  try HungListener().port
+  try freePortRun(count: 1)
 }
 
 /// The first of `count` consecutive loopback ports nothing listens on, below Linux's ephemeral
