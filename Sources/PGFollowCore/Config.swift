@@ -196,6 +196,11 @@ package struct Config: Sendable, Hashable {
 
   package var nodeNames: [String] { nodes.map(\.name) }
 
+  /// How long a node's evidence counts once taken: one interval with its jitter, plus the query
+  /// timeout, the longest a node that answers can go between two answers. Older evidence counts
+  /// as unreachable.
+  package var freshness: Duration { run.interval * 1.1 + timeouts.query }
+
   package func node(named name: String) -> NodeConfig? { nodes.first { $0.name == name } }
 
   /// Every unit of every app, each once, in configuration order.

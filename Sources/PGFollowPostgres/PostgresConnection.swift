@@ -18,14 +18,29 @@ package final class PostgresConnection {
     PQfinish(connection)
   }
 
+  /// TCP liveness for an established connection, set before the conninfo is read so that the
+  /// conninfo's own values win: a peer that goes silent (a blackholed network, a dead VM) is
+  /// dropped within about 10 s, whether the connection is idle (keepalives: 5 s, then 3 probes
+  /// 2 s apart) or has data unacknowledged (`tcp_user_timeout`). libpq ignores both on Unix
+  /// sockets.
+  package static let livenessDefaults = [
+    ("keepalives", "1"), ("keepalives_idle", "5"), ("keepalives_interval", "2"),
+    ("keepalives_count", "3"), ("tcp_user_timeout", "10000"),
+  ]
+
   /// Connects, giving up at `deadline`. `conninfo` may be a keyword string or a URI.
   /// `database`, when given, replaces the conninfo's own dbname.
   package static func connect(
     conninfo: String, database: String? = nil, applicationName: String = "pgfollow",
     deadline: ContinuousClock.Instant
   ) throws(PostgresError) -> PostgresConnection {
-    let keys = ["dbname", "fallback_application_name"] + (database == nil ? [] : ["dbname"])
-    let values = [conninfo, applicationName] + (database.map { [$0] } ?? [])
+    // libpq keeps the last value of a repeated keyword: defaults before the expanded conninfo,
+    // overrides after it.
+    let keys =
+      livenessDefaults.map(\.0) + ["dbname", "fallback_application_name"]
+      + (database == nil ? [] : ["dbname"])
+    let values =
+      livenessDefaults.map(\.1) + [conninfo, applicationName] + (database.map { [$0] } ?? [])
     let raw = withCStringArray(keys) { keyPointers in
       withCStringArray(values) { valuePointers in
         PQconnectStartParams(keyPointers, valuePointers, 1)
@@ -70,12 +85,25 @@ package final class PostgresConnection {
         connection, sql, Int32(parameters.count), nil, pointers, nil, nil, 0)
     }
     guard sent == 1 else { throw failure(.query) }
+    try flush(deadline: deadline)
+    return try collectRows(deadline: deadline)
+  }
+
+  private func flush(deadline: ContinuousClock.Instant) throws(PostgresError) {
     while true {
       let flushed = PQflush(connection)
-      if flushed == 0 { break }
+      if flushed == 0 { return }
       if flushed < 0 { throw failure(.query) }
       try waitForSocket(reading: false, deadline: deadline, .query)
     }
+  }
+
+  /// After a query timed out: waits until `deadline` for its answer, so that a slow link costs
+  /// a late answer rather than the connection. The connection is usable again once this returns.
+  package func awaitLateAnswer(deadline: ContinuousClock.Instant) throws(PostgresError)
+    -> [[String?]]
+  {
+    try flush(deadline: deadline)
     return try collectRows(deadline: deadline)
   }
 

@@ -71,7 +71,7 @@ struct Once: AsyncParsableCommand {
     let config = try options.load()
     let lock = dryRun ? nil : try options.lock(config, kind: "once", logger: logger)
     let started = ContinuousClock.now
-    let report = await Cycle(config: config, dryRun: dryRun).once()
+    let report = await Cycle(config: config, prober: ConfirmingProber(), dryRun: dryRun).once()
     if let textfile = config.metrics.textfile, !dryRun {
       do {
         try writeMetricsTextfile(

@@ -38,3 +38,34 @@ func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
     startThread { continuation.resume(returning: work()) }
   }
 }
+
+/// Runs blocking work on a thread of its own; returns nil if it is not done by `deadline` (the
+/// work then finishes on its own and its result is dropped).
+func onOwnThread<T: Sendable>(
+  deadline: ContinuousClock.Instant, _ work: @escaping @Sendable () -> T
+) async -> T? {
+  await withCheckedContinuation { continuation in
+    let once = ResumeOnce(continuation)
+    startThread { once.resume(work()) }
+    Task {
+      try? await Task.sleep(until: deadline + .milliseconds(50), clock: .continuous)
+      once.resume(nil)
+    }
+  }
+}
+
+private final class ResumeOnce<T: Sendable>: Sendable {
+  private let continuation: Locked<CheckedContinuation<T?, Never>?>
+
+  init(_ continuation: CheckedContinuation<T?, Never>) {
+    self.continuation = Locked(continuation)
+  }
+
+  func resume(_ value: T?) {
+    let taken = continuation.withLock { stored -> CheckedContinuation<T?, Never>? in
+      defer { stored = nil }
+      return stored
+    }
+    taken?.resume(returning: value)
+  }
+}

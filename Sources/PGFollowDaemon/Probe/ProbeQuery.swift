@@ -3,7 +3,7 @@ import PGFollowPostgres
 
 /// The one query a probe runs: recovery state, whether a WAL receiver runs, the newest row naming
 /// a configured node, and the newest row of all (to warn about unknown hosts).
-struct ProbeQuery: Sendable {
+struct ProbeQuery: Sendable, Equatable {
   let table: FailoverTable
   let sql: String
   let nodeArray: String
@@ -42,6 +42,11 @@ struct ProbeQuery: Sendable {
     } catch {
       throw error.withHint(table.hint(for: error))
     }
+    return try observation(rows)
+  }
+
+  /// What the query's answer says; also used for an answer that came after its deadline.
+  func observation(_ rows: [[String?]]) throws(PostgresError) -> Observation {
     guard let row = rows.first, row.count == 7 else {
       throw PostgresError(kind: .query, message: "unexpected answer to the probe query")
     }

@@ -1,4 +1,3 @@
-import Dispatch
 package import PGFollowCore
 import PGFollowPostgres
 
@@ -17,6 +16,50 @@ package struct LibPQProber: Prober {
     return await concurrentlyInOrder(config.nodes) { node in
       await probeNode(node, query: query, timeouts: config.timeouts)
     }
+  }
+}
+
+/// The sidecar's prober: the board's evidence as it stands, without waiting for any node. It
+/// keeps the snapshot it last handed out, so the sidecar knows what its decision saw.
+final class BoardProber: Prober {
+  let board: EvidenceBoard
+  private let lastSnapshot = Locked<EvidenceBoard.Snapshot?>(nil)
+
+  init(board: EvidenceBoard) {
+    self.board = board
+  }
+
+  var last: EvidenceBoard.Snapshot? { lastSnapshot.withLock { $0 } }
+
+  func probe(_ config: Config) async -> [NodeEvidence] {
+    let snapshot = board.snapshot(config.nodeNames)
+    lastSnapshot.withLock { $0 = snapshot }
+    return snapshot.evidence
+  }
+}
+
+/// `once`'s prober: the first probe asks every node at once; a confirming probe asks again only
+/// the nodes that answered, and keeps the others' failures, so a silent node is waited for once.
+package final class ConfirmingProber: Prober {
+  private let base: any Prober
+  private let previous = Locked<[NodeEvidence]?>(nil)
+
+  package init(_ base: any Prober = LibPQProber()) {
+    self.base = base
+  }
+
+  package func probe(_ config: Config) async -> [NodeEvidence] {
+    var asked = config
+    let earlier = previous.withLock { $0 } ?? []
+    let silent = Dictionary(
+      earlier.filter { $0.observation == nil }.map { ($0.node, $0) }, uniquingKeysWith: { a, _ in a })
+    asked.nodes = config.nodes.filter { silent[$0.name] == nil }
+    let answers = asked.nodes.isEmpty ? [] : await base.probe(asked)
+    let evidence = config.nodes.compactMap { node in
+      silent[node.name] ?? answers.first { $0.node == node.name }
+    }
+    previous.withLock { $0 = evidence }
+    return evidence
   }
 }
 
@@ -54,7 +97,7 @@ func probeNode(_ node: NodeConfig, query: ProbeQuery, timeouts: Timeouts) async 
     result: result
       ?? .failure(
         ProbeFailure(stage: .timeout, message: "no answer within \(formatDuration(budget))")),
-    latencyMilliseconds: milliseconds(start.duration(to: .now)))
+    latencyMilliseconds: Int(start.duration(to: .now).wholeMilliseconds))
 }
 
 extension ProbeFailure {
@@ -73,38 +116,5 @@ extension ProbeFailure {
     case (nil, .query): self.init(stage: .query, message: error.message)
     case (nil, .timeout): self.init(stage: .timeout, message: error.message)
     }
-  }
-}
-
-/// Runs blocking work on a thread outside the cooperative pool; returns nil if it is not done by
-/// `deadline` (the work then finishes on its own and its result is dropped).
-func onOwnThread<T: Sendable>(
-  deadline: ContinuousClock.Instant, queue: DispatchQueue = .global(),
-  _ work: @escaping @Sendable () -> T
-) async -> T? {
-  await withCheckedContinuation { continuation in
-    let once = ResumeOnce(continuation)
-    queue.async { once.resume(work()) }
-    let remaining = ContinuousClock.now.duration(to: deadline) + .milliseconds(50)
-    let wait = max(0, milliseconds(remaining))
-    DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(wait)) {
-      once.resume(nil)
-    }
-  }
-}
-
-private final class ResumeOnce<T: Sendable>: Sendable {
-  private let continuation: Locked<CheckedContinuation<T?, Never>?>
-
-  init(_ continuation: CheckedContinuation<T?, Never>) {
-    self.continuation = Locked(continuation)
-  }
-
-  func resume(_ value: T?) {
-    let taken = continuation.withLock { stored -> CheckedContinuation<T?, Never>? in
-      defer { stored = nil }
-      return stored
-    }
-    taken?.resume(returning: value)
   }
 }

@@ -40,7 +40,7 @@ package final class Metrics: Sendable {
 
   /// Takes in one cycle's report and how long the cycle took.
   package func observe(_ report: CycleReport, duration: Duration, config: Config) {
-    let seconds = Double(milliseconds(duration)) / 1000
+    let seconds = duration.inSeconds
     state.withLock { state in
       state.cycles += 1
       state.durationSum += seconds
@@ -118,7 +118,7 @@ package final class Metrics: Sendable {
         out.family(
           "pgfollow_seconds_since_leader_confirmed", "gauge",
           "Seconds since a cycle last confirmed the leader.")
-        let age = Double(milliseconds(confirmed.duration(to: .now))) / 1000
+        let age = confirmed.duration(to: .now).inSeconds
         out.sample("pgfollow_seconds_since_leader_confirmed", [], age)
       }
       out.family("pgfollow_cycle_duration_seconds", "histogram", "Duration of a cycle.")

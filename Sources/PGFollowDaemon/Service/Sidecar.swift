@@ -64,10 +64,13 @@ package final class Sidecar: Service {
     /// Each app's machine, by label; an app missing here has its state loaded by the next cycle.
     var machines = FollowMachines()
     var reportLogger: ReportLogger
-    let prober = SessionProber()
+    let watchers: NodeWatchers
+    let prober: BoardProber
     let metrics = Metrics()
     let work: BackgroundWork
     var watchdog = WatchdogPacer(watchdog: SystemdNotifier.watchdogInterval)
+    /// While a new leader is confirmed: it, and how often it had answered when last decided on.
+    var confirming: (leader: String, sequence: Int)?
     var ready = false
     var stopping = false
     var status = "starting"
@@ -79,6 +82,10 @@ package final class Sidecar: Service {
       self.wake = wake
       reportLogger = ReportLogger(logger: sidecar.logger, onlyChanges: true)
       work = BackgroundWork(wake: wake)
+      watchers = NodeWatchers(config, pace: sidecar.watchPace(nil, config)) {
+        wake.post(.evidence)
+      }
+      prober = BoardProber(board: watchers.board)
     }
 
     var cycle: Cycle { Cycle(config: config, prober: prober, dryRun: sidecar.dryRun) }
@@ -88,27 +95,21 @@ package final class Sidecar: Service {
       let mode = sidecar.dryRun ? " (dry run: nothing will be changed)" : ""
       logger.notice(
         "watching \(config.nodes.count) nodes every \(formatDuration(config.run.interval))\(mode)")
-      warnAboutWatchdog(config, watchdog: SystemdNotifier.watchdogInterval, logger: logger)
       reportPreflight()
-      var lastConnectionWake = ContinuousClock.now - .seconds(1)
+      await awaitFirstAnswers()
       while true {
-        let started = ContinuousClock.now
         let report = await runCycle()
-        let next = started + sidecar.pace(report, config.run)
+        let next = ContinuousClock.now + sidecar.pace(report, config)
         waiting: while true {
-          // A socket that stays readable must not spin the loop: watch at most every 100 ms.
-          let watching = lastConnectionWake.duration(to: .now) > .milliseconds(100)
           let timeout = watchdog.wait(atMost: ContinuousClock.now.duration(to: next))
-          switch await wake.wait(timeout: timeout, watching: watching ? prober.idleSockets() : [])
-          {
+          switch await wake.wait(timeout: timeout) {
           case .timer:
             if watchdog.isDue { ping() }
             if ContinuousClock.now >= next { break waiting }
+          case .evidence:
+            if worthDeciding { break waiting }
           case .cycleNow:
-            break waiting
-          case .connection:
-            lastConnectionWake = .now
-            logger.debug("a connection spoke up or closed; cycling now")
+            watchers.probeNow()
             break waiting
           case .workDone:
             handleFinishedWork()
@@ -117,6 +118,7 @@ package final class Sidecar: Service {
             break waiting
           case .stop:
             await finishWorkInFlight()
+            watchers.stopAll()
             server?.stop()
             return
           }
@@ -124,11 +126,38 @@ package final class Sidecar: Service {
       }
     }
 
+    /// At start, every node's first answer (or failure) is waited for, at most one connect and
+    /// query timeout, so the first decision is not made blind.
+    private func awaitFirstAnswers() async {
+      let deadline = ContinuousClock.now + config.timeouts.connect + config.timeouts.query
+      while !watchers.board.hasHeard(from: config.nodeNames), ContinuousClock.now < deadline {
+        let woken = await wake.wait(timeout: ContinuousClock.now.duration(to: deadline))
+        if woken != .evidence && woken != .timer {
+          wake.post(woken)
+          return
+        }
+      }
+    }
+
+    /// New evidence is worth a decision when it changes what the last one saw; while a new
+    /// leader is confirmed, only the leader's next answer is (a confirmation is a new probe).
+    private var worthDeciding: Bool {
+      if let confirming {
+        return watchers.board.sequence(of: confirming.leader) > confirming.sequence
+      }
+      return watchers.board.version != prober.last?.version
+    }
+
     /// One cycle, then the work it makes due started in the background.
     private mutating func runCycle() async -> CycleReport {
       let started = ContinuousClock.now
       let cycle = self.cycle
       var report = await cycle.step(&machines)
+      confirming = report.confirming.flatMap { verdict in
+        guard case .confirming(let leader, _, _) = verdict else { return nil }
+        return (leader, prober.last?.sequences[leader] ?? 0)
+      }
+      watchers.setPace(sidecar.watchPace(report, config))
       if sidecar.dryRun {
         await cycle.performDueWork(&machines, into: &report)
       } else {
@@ -137,7 +166,7 @@ package final class Sidecar: Service {
         }
       }
       reportLogger.log(report, config: config)
-      logger.debug("cycle took \(milliseconds(started.duration(to: .now)))ms")
+      logger.debug("cycle took \(started.duration(to: .now).wholeMilliseconds)ms")
       metrics.observe(report, duration: started.duration(to: .now), config: config)
       status = statusLine(report)
       ping()
@@ -200,8 +229,7 @@ package final class Sidecar: Service {
       logger.notice("stopping once this has finished: \(names)")
       sidecar.notifier.notify(["STATUS=stopping once this has finished: \(names)"])
       while !inFlight.isEmpty {
-        _ = await onOwnThread { usleep(50_000) }
-        handleFinishedWork()
+        if await wake.wait(timeout: .seconds(60)) == .workDone { handleFinishedWork() }
       }
     }
 
@@ -213,6 +241,7 @@ package final class Sidecar: Service {
     private mutating func reloadConfig() {
       guard let fresh = sidecar.reloaded(config) else { return }
       config = fresh
+      watchers.update(fresh)
       // An app that is new is loaded by the next cycle.
       forgetDroppedApps()
       for app in fresh.apps {
@@ -262,11 +291,24 @@ package final class Sidecar: Service {
     }
   }
 
-  /// The time from this cycle's start to the next: short while a new leader is being confirmed
-  /// or no leader is confirmed (a failover may be under way), the jittered interval otherwise.
-  fileprivate func pace(_ report: CycleReport, _ run: RunConfig) -> Duration {
-    if report.confirming != nil { return run.confirmAfter }
-    if case .hold = report.decision.outcome { return run.holdInterval }
-    return run.interval * Double.random(in: 0.9...1.1)
+  /// The time to the next decision if no evidence comes first: the jittered interval, the hold
+  /// pace while no leader is confirmed (a failover may be under way), and, while a new leader is
+  /// confirmed, as long as its last answer counts (its next answer normally comes much sooner).
+  fileprivate func pace(_ report: CycleReport, _ config: Config) -> Duration {
+    if report.confirming != nil { return config.freshness }
+    if case .hold = report.decision.outcome { return config.run.holdInterval }
+    return config.run.interval * Double.random(in: 0.9...1.1)
+  }
+
+  /// How often the watchers probe: every interval (± 10 %); while no leader is confirmed, every
+  /// `hold_interval`, ± 50 % so that a fleet that lost its primary at once does not probe the
+  /// new one in step; while a new leader is confirmed, `confirm_after` after its last answer.
+  fileprivate func watchPace(_ report: CycleReport?, _ config: Config) -> Pace {
+    guard let report else { return Pace(every: config.run.interval, jitter: 0.1) }
+    if report.confirming != nil { return Pace(every: config.run.confirmAfter, jitter: 0) }
+    if case .hold = report.decision.outcome {
+      return Pace(every: config.run.holdInterval, jitter: 0.5)
+    }
+    return Pace(every: config.run.interval, jitter: 0.1)
   }
 }

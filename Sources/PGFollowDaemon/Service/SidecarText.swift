@@ -1,4 +1,3 @@
-import Logging
 import PGFollowCore
 
 /// "restarting app.service", "running hook /usr/lib/pgfollow/hooks/move-elastic-ip".
@@ -6,18 +5,6 @@ func describeStart(_ work: FollowMachine.Work) -> String {
   switch work {
   case .restart(let unit, _): "restarting \(unit)"
   case .hook(let key, _): "running hook \(key)"
-  }
-}
-
-/// A cycle must fit well inside the watchdog's period; say so at start if it may not.
-func warnAboutWatchdog(_ config: Config, watchdog: Duration?, logger: Logger) {
-  guard let watchdog else { return }
-  let cycleBound = config.run.cycleDeadline
-  if cycleBound * 2 >= watchdog {
-    let message =
-      "run.cycle_deadline (\(formatDuration(cycleBound))) is not below half of WatchdogSec "
-      + "(\(formatDuration(watchdog))): a slow cycle could be taken for a hung one"
-    logger.warning("\(message)")
   }
 }
 

@@ -1,0 +1,115 @@
+package import PGFollowCore
+
+/// The latest evidence of every node, each stamped with when it was taken. Node watchers publish
+/// to it; the sidecar decides over a snapshot of it and never waits for a node.
+package final class EvidenceBoard: Sendable {
+  struct Entry: Sendable {
+    var evidence: NodeEvidence
+    /// When the probe behind an answer was sent (the node's state is at least this recent), or
+    /// when a failure was seen.
+    var takenAt: ContinuousClock.Instant
+    /// Counts the node's publications.
+    var sequence: Int
+  }
+
+  private struct State {
+    var entries: [String: Entry] = [:]
+    /// Counts the publications that changed what a decision would see.
+    var version = 0
+  }
+
+  private let state = Locked(State())
+  private let freshFor: Locked<Duration>
+  private let published: @Sendable () -> Void
+
+  /// `published` is called after every publication (from the publishing watcher's thread).
+  package init(freshFor: Duration, published: @escaping @Sendable () -> Void = {}) {
+    self.freshFor = Locked(freshFor)
+    self.published = published
+  }
+
+  /// How long evidence counts once taken.
+  package var freshness: Duration {
+    get { freshFor.withLock { $0 } }
+    set { freshFor.withLock { $0 = newValue } }
+  }
+
+  func publish(_ evidence: NodeEvidence, takenAt: ContinuousClock.Instant) {
+    let freshFor = freshness
+    state.withLock { state in
+      let previous = state.entries[evidence.node]
+      if previous.map({ !sameVerdict($0.evidence, evidence) || isStale($0, freshFor) }) ?? true {
+        state.version += 1
+      }
+      state.entries[evidence.node] = Entry(
+        evidence: evidence, takenAt: takenAt, sequence: (previous?.sequence ?? 0) + 1)
+    }
+    published()
+  }
+
+  func forget(_ node: String) {
+    state.withLock { state in
+      if state.entries.removeValue(forKey: node) != nil { state.version += 1 }
+    }
+  }
+
+  /// Grows whenever a publication changes what a decision would see: a node's answer differs,
+  /// it starts or stops answering, or it answers again after its evidence went stale.
+  package var version: Int { state.withLock { $0.version } }
+
+  /// How many times `node` has published.
+  package func sequence(of node: String) -> Int {
+    state.withLock { $0.entries[node]?.sequence ?? 0 }
+  }
+
+  /// Whether every one of `nodes` has published at least once.
+  package func hasHeard(from nodes: [String]) -> Bool {
+    state.withLock { state in nodes.allSatisfy { state.entries[$0] != nil } }
+  }
+
+  /// What a decision was made from: the evidence, and the board's marks when it was taken.
+  package struct Snapshot: Sendable {
+    package var evidence: [NodeEvidence]
+    package var version: Int
+    package var sequences: [String: Int]
+  }
+
+  /// The evidence of `nodes`, in their order, as a decision may use it now: evidence older than
+  /// `freshness` counts as unreachable, and so does a node not heard from yet.
+  package func snapshot(_ nodes: [String], now: ContinuousClock.Instant = .now) -> Snapshot {
+    let freshFor = freshness
+    let (entries, version) = state.withLock { ($0.entries, $0.version) }
+    let evidence = nodes.map { node in
+      guard let entry = entries[node] else {
+        return NodeEvidence(
+          node: node, result: .failure(ProbeFailure(stage: .connect, message: "no answer yet")),
+          latencyMilliseconds: 0)
+      }
+      let age = entry.takenAt.duration(to: now)
+      guard age > freshFor, entry.evidence.observation != nil else { return entry.evidence }
+      var stale = entry.evidence
+      stale.result = .failure(
+        ProbeFailure(
+          stage: .timeout,
+          message: "no fresh answer: the last is \(formatDuration(age)) old, "
+            + "more than \(formatDuration(freshFor))"))
+      return stale
+    }
+    return Snapshot(
+      evidence: evidence, version: version, sequences: entries.mapValues(\.sequence))
+  }
+}
+
+/// Whether two pieces of evidence lead a decision the same way: the same answer, or a failure
+/// at the same stage (a failure's wording may change from one attempt to the next).
+private func sameVerdict(_ old: NodeEvidence, _ new: NodeEvidence) -> Bool {
+  switch (old.result, new.result) {
+  case (.success(let a), .success(let b)): a == b
+  case (.failure(let a), .failure(let b)): a.stage == b.stage
+  default: false
+  }
+}
+
+private func isStale(_ entry: EvidenceBoard.Entry, _ freshFor: Duration) -> Bool {
+  entry.takenAt.duration(to: .now) > freshFor
+}

@@ -1,0 +1,204 @@
+import PGFollowCore
+import PGFollowPostgres
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// How often a watcher probes: every `every`, each wait jittered by ± `jitter` of it.
+package struct Pace: Sendable, Equatable {
+  package var every: Duration
+  package var jitter: Double
+
+  package init(every: Duration, jitter: Double) {
+    self.every = every
+    self.jitter = jitter
+  }
+
+  func jittered() -> Duration {
+    jitter > 0 ? every * Double.random(in: (1 - jitter)...(1 + jitter)) : every
+  }
+}
+
+/// One node's prober, on a thread of its own: it keeps the node's connection, connects with the
+/// configured timeout, reconnects with jittered backoff, probes at the pace it is given, and
+/// publishes every result to the board. A slow, silent or lossy node delays only its own
+/// evidence. A probe that misses the query timeout is published as a failure at once, and its
+/// answer is still waited for (up to `lateAnswerLimit`), so one lost packet costs a late answer
+/// rather than the connection. An idle connection that speaks up or closes (a server shutting
+/// down) is probed at once.
+final class NodeWatcher: @unchecked Sendable {
+  private struct Control {
+    var pace: Pace
+    var probeNow = false
+    var stopped = false
+  }
+
+  let node: NodeConfig
+  let query: ProbeQuery
+  let timeouts: Timeouts
+  private let board: EvidenceBoard
+  private let control: Locked<Control>
+  /// Written to wake the thread's wait; both ends are closed by the thread when it stops.
+  private let wakeRead: Int32
+  private let wakeWrite: Int32
+  // Touched only on the watcher's thread.
+  private var connection: PostgresConnection?
+  private var backoff = Duration.zero
+  private var nextAttempt = ContinuousClock.now
+  private var lastSocketWake = ContinuousClock.now - .seconds(1)
+
+  init(node: NodeConfig, query: ProbeQuery, timeouts: Timeouts, pace: Pace, board: EvidenceBoard) {
+    self.node = node
+    self.query = query
+    self.timeouts = timeouts
+    self.board = board
+    control = Locked(Control(pace: pace))
+    var ends: [Int32] = [-1, -1]
+    if pipe(&ends) == 0 {
+      for end in ends {
+        _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
+      }
+    }
+    (wakeRead, wakeWrite) = (ends[0], ends[1])
+    startThread { [self] in run() }
+  }
+
+  /// How long an answer that missed the query timeout is still waited for.
+  var lateAnswerLimit: Duration { max(timeouts.query * 4, .seconds(5)) }
+
+  func setPace(_ pace: Pace) { change { if $0.pace != pace { $0.pace = pace } } }
+
+  func probeNow() { change { $0.probeNow = true } }
+
+  /// Ends the watcher once its current step returns; its connection is closed then.
+  func stop() { change { $0.stopped = true } }
+
+  private func change(_ body: (inout Control) -> Void) {
+    control.withLock { control in
+      guard !control.stopped else { return }
+      body(&control)
+      var byte: UInt8 = 1
+      _ = write(wakeWrite, &byte, 1)
+    }
+  }
+
+  private func run() {
+    while true {
+      let started = ContinuousClock.now
+      let stopped = control.withLock { control in
+        defer { control.probeNow = false }
+        return control.stopped
+      }
+      if stopped { break }
+      probe()
+      waitForNextProbe(after: started, factor: Double.random(in: 0...1))
+    }
+    connection = nil
+    control.withLock { _ in
+      close(wakeRead)
+      close(wakeWrite)
+    }
+  }
+
+  private func probe() {
+    guard let connection = connectIfDue() else { return }
+    let sent = ContinuousClock.now
+    do throws(PostgresError) {
+      let observation = try query.run(on: connection, deadline: sent + timeouts.query)
+      backoff = .zero
+      publish(.success(observation), sent: sent, takenAt: sent)
+    } catch {
+      publish(.failure(ProbeFailure(error)), sent: sent, takenAt: .now)
+      if error.kind == .timeout && connection.isHealthy {
+        awaitLateAnswer(on: connection, sent: sent)
+      } else if error.kind != .query || !connection.isHealthy {
+        dropConnection(noSlot: false)
+      }
+    }
+  }
+
+  private func awaitLateAnswer(on connection: PostgresConnection, sent: ContinuousClock.Instant) {
+    do throws(PostgresError) {
+      let rows = try connection.awaitLateAnswer(deadline: sent + lateAnswerLimit)
+      publish(.success(try query.observation(rows)), sent: sent, takenAt: sent)
+    } catch {
+      dropConnection(noSlot: false)
+      let limit = formatDuration(lateAnswerLimit)
+      let failure = ProbeFailure(
+        stage: .timeout, message: "no answer within \(limit); the connection is dropped")
+      publish(.failure(failure), sent: sent, takenAt: .now)
+    }
+  }
+
+  private func connectIfDue() -> PostgresConnection? {
+    if let connection { return connection }
+    let started = ContinuousClock.now
+    guard started >= nextAttempt else { return nil }
+    do throws(PostgresError) {
+      let fresh = try PostgresConnection.connect(
+        conninfo: node.conninfo, deadline: started + timeouts.connect)
+      connection = fresh
+      return fresh
+    } catch {
+      dropConnection(noSlot: error.refusal == .noSlot)
+      publish(.failure(ProbeFailure(error)), sent: started, takenAt: .now)
+      return nil
+    }
+  }
+
+  /// Waits before the next attempt: 250 ms doubling to 5 s, or, when the node had no slot left,
+  /// 2 s doubling to a minute. Each wait is jittered (half to one and a half times), so that a
+  /// fleet that lost a node at the same moment does not knock on it at the same moments.
+  private func dropConnection(noSlot: Bool) {
+    connection = nil
+    let (first, cap): (Duration, Duration) =
+      noSlot ? (.seconds(2), .seconds(60)) : (.milliseconds(250), .seconds(5))
+    backoff = min(max(backoff * 2, first), cap)
+    nextAttempt = .now + backoff * Double.random(in: 0.5...1.5)
+  }
+
+  private func publish(
+    _ result: Result<Observation, ProbeFailure>, sent: ContinuousClock.Instant,
+    takenAt: ContinuousClock.Instant
+  ) {
+    let latency = Int(sent.duration(to: .now).wholeMilliseconds)
+    board.publish(
+      NodeEvidence(node: node.name, result: result, latencyMilliseconds: latency),
+      takenAt: takenAt)
+  }
+
+  /// Sleeps until the next probe is due (the pace after `started`, or the end of a backoff),
+  /// a change of pace or a request wakes it, or an idle connection becomes readable.
+  private func waitForNextProbe(after started: ContinuousClock.Instant, factor: Double) {
+    while true {
+      let (pace, wanted) = control.withLock { ($0.pace, $0.probeNow || $0.stopped) }
+      if wanted { return }
+      let spread = pace.every * (pace.jitter * (factor * 2 - 1))
+      var due = started + pace.every + spread
+      if connection == nil { due = max(due, nextAttempt) }
+      let remaining = ContinuousClock.now.duration(to: due)
+      if remaining <= .zero { return }
+      // A socket that stays readable must not spin the loop: watch it at most every 100 ms.
+      let watchSocket = lastSocketWake.duration(to: .now) > .milliseconds(100)
+      let socket = watchSocket ? connection?.socket ?? -1 : -1
+      var descriptors = [
+        pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
+        pollfd(fd: socket, events: Int16(POLLIN), revents: 0),
+      ]
+      let wait = Int32(clamping: remaining.wholeMilliseconds + 1)
+      guard poll(&descriptors, 2, watchSocket ? wait : min(wait, 100)) > 0 else { continue }
+      if descriptors[0].revents != 0 { drainWakes() }
+      if socket >= 0, descriptors[1].revents != 0 {
+        lastSocketWake = .now
+        return
+      }
+    }
+  }
+
+  private func drainWakes() {
+    var buffer = [UInt8](repeating: 0, count: 64)
+    while read(wakeRead, &buffer, buffer.count) > 0 {}
+  }
+}
