@@ -19,6 +19,9 @@ package enum Needs {
   /// lintian: the Debian package is built, checked, and installed in that root.
   package static let debianPackage = trait(
     missingCluster() ?? missingRoot() ?? missingNspawn() ?? missingPackaging())
+  /// The cluster, root, ip, socat and /dev/net/tun: real links with delay, loss and silence
+  /// between a network namespace where pgfollow runs and each node (scripts/faulty-network).
+  package static let network = trait(missingCluster() ?? missingRoot() ?? missingNetworkTools())
   /// The cluster and root (small file systems are mounted, files given to other users).
   package static let root = trait(missingCluster() ?? missingRoot())
 
@@ -80,4 +83,11 @@ private func missingMoto() -> String? {
   let aws = FileManager.default.isExecutableFile(atPath: TestVenv.bin + "/aws")
   return check?.status == 0 && aws
     ? nil : "needs moto's server and the aws CLI in .build/test-venv (scripts/setup makes it)"
+}
+
+private func missingNetworkTools() -> String? {
+  let needed = ["/usr/sbin/ip", "/usr/bin/socat", "/dev/net/tun"]
+  let missing = needed.filter { !FileManager.default.fileExists(atPath: $0) }
+  return missing.isEmpty
+    ? nil : "needs \(missing.joined(separator: ", ")) (Debian's iproute2, socat)\(setupHint)"
 }

@@ -5,14 +5,17 @@ package final class Sidecar: @unchecked Sendable {
   package let process = Process()
   package let logPath: String
 
-  package init(fixture: Fixture, arguments: [String] = [], environment: [String: String] = [:])
-    throws
-  {
+  /// `launcher`, when given, is the argv prefix that runs pgfollow (`FaultyNetwork.launcher`).
+  package init(
+    fixture: Fixture, arguments: [String] = [], environment: [String: String] = [:],
+    launcher: [String] = []
+  ) throws {
     logPath = fixture.directory + "/run-\(UUID().uuidString.prefix(6)).log"
     FileManager.default.createFile(atPath: logPath, contents: nil)
     let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-    process.executableURL = URL(fileURLWithPath: Fixture.binary)
-    process.arguments = ["run", "-c", fixture.configFile] + arguments
+    let argv = launcher + [Fixture.binary, "run", "-c", fixture.configFile] + arguments
+    process.executableURL = URL(fileURLWithPath: argv[0])
+    process.arguments = Array(argv.dropFirst())
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     process.standardOutput = log
     process.standardError = log

@@ -10,6 +10,8 @@ package final class EvidenceBoard: Sendable {
     var takenAt: ContinuousClock.Instant
     /// Counts the node's publications.
     var sequence: Int
+    /// A probe sent since has missed the query timeout, and its answer is still awaited.
+    var late = false
   }
 
   private struct State {
@@ -45,6 +47,32 @@ package final class EvidenceBoard: Sendable {
         evidence: evidence, takenAt: takenAt, sequence: (previous?.sequence ?? 0) + 1)
     }
     published()
+  }
+
+  /// The node's probe missed the query timeout; its evidence stands until it is no longer
+  /// fresh, and a late answer may still renew it.
+  func markLate(_ node: String) {
+    state.withLock { state in
+      guard state.entries[node]?.late == false else { return }
+      state.entries[node]?.late = true
+      state.version += 1
+    }
+    published()
+  }
+
+  /// The nodes whose probe is late.
+  package var lateNodes: [String] {
+    state.withLock { state in state.entries.filter(\.value.late).map(\.key).sorted() }
+  }
+
+  /// When the first of the answers that count now stops counting.
+  package func nextExpiry() -> ContinuousClock.Instant? {
+    let freshFor = freshness
+    let now = ContinuousClock.now
+    return state.withLock { state in
+      state.entries.values.filter { $0.evidence.observation != nil }.map { $0.takenAt + freshFor }
+        .filter { $0 > now }.min()
+    }
   }
 
   func forget(_ node: String) {

@@ -23,10 +23,10 @@ package struct Pace: Sendable, Equatable {
 /// One node's prober, on a thread of its own: it keeps the node's connection, connects with the
 /// configured timeout, reconnects with jittered backoff, probes at the pace it is given, and
 /// publishes every result to the board. A slow, silent or lossy node delays only its own
-/// evidence. A probe that misses the query timeout is published as a failure at once, and its
-/// answer is still waited for (up to `lateAnswerLimit`), so one lost packet costs a late answer
-/// rather than the connection. An idle connection that speaks up or closes (a server shutting
-/// down) is probed at once.
+/// evidence. A probe that misses the query timeout marks the node late (its last answer counts
+/// while fresh), and its answer is still waited for, up to `lateAnswerLimit`: one lost packet
+/// costs a late answer, not the connection. An idle connection that speaks up or closes (a
+/// server shutting down) is probed at once.
 final class NodeWatcher: @unchecked Sendable {
   private struct Control {
     var pace: Pace
@@ -110,12 +110,13 @@ final class NodeWatcher: @unchecked Sendable {
       backoff = .zero
       publish(.success(observation), sent: sent, takenAt: sent)
     } catch {
-      publish(.failure(ProbeFailure(error)), sent: sent, takenAt: .now)
       if error.kind == .timeout && connection.isHealthy {
+        board.markLate(node.name)
         awaitLateAnswer(on: connection, sent: sent)
-      } else if error.kind != .query || !connection.isHealthy {
-        dropConnection(noSlot: false)
+        return
       }
+      publish(.failure(ProbeFailure(error)), sent: sent, takenAt: .now)
+      if error.kind != .query || !connection.isHealthy { dropConnection(noSlot: false) }
     }
   }
 

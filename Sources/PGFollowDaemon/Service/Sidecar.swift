@@ -90,6 +90,8 @@ package final class Sidecar: Service {
 
     var cycle: Cycle { Cycle(config: config, prober: prober, dryRun: sidecar.dryRun) }
 
+    var lateNodes: [String] { watchers.board.lateNodes }
+
     mutating func run() async {
       let server = sidecar.startMetricsServer(config, metrics)
       let mode = sidecar.dryRun ? " (dry run: nothing will be changed)" : ""
@@ -99,7 +101,9 @@ package final class Sidecar: Service {
       await awaitFirstAnswers()
       while true {
         let report = await runCycle()
-        let next = ContinuousClock.now + sidecar.pace(report, config)
+        let paced = ContinuousClock.now + sidecar.pace(report, config, late: lateNodes)
+        // An answer that stops counting changes the decision as surely as a new one.
+        let next = min(paced, (watchers.board.nextExpiry() ?? paced) + .milliseconds(1))
         waiting: while true {
           let timeout = watchdog.wait(atMost: ContinuousClock.now.duration(to: next))
           switch await wake.wait(timeout: timeout) {
@@ -157,7 +161,7 @@ package final class Sidecar: Service {
         guard case .confirming(let leader, _, _) = verdict else { return nil }
         return (leader, prober.last?.sequences[leader] ?? 0)
       }
-      watchers.setPace(sidecar.watchPace(report, config))
+      watchers.setPace(sidecar.watchPace(report, config, late: lateNodes))
       if sidecar.dryRun {
         await cycle.performDueWork(&machines, into: &report)
       } else {
@@ -294,21 +298,26 @@ package final class Sidecar: Service {
   /// The time to the next decision if no evidence comes first: the jittered interval, the hold
   /// pace while no leader is confirmed (a failover may be under way), and, while a new leader is
   /// confirmed, as long as its last answer counts (its next answer normally comes much sooner).
-  fileprivate func pace(_ report: CycleReport, _ config: Config) -> Duration {
+  fileprivate func pace(_ report: CycleReport, _ config: Config, late: [String]) -> Duration {
     if report.confirming != nil { return config.freshness }
     if case .hold = report.decision.outcome { return config.run.holdInterval }
+    if !late.isEmpty { return config.run.holdInterval }
     return config.run.interval * Double.random(in: 0.9...1.1)
   }
 
-  /// How often the watchers probe: every interval (± 10 %); while no leader is confirmed, every
-  /// `hold_interval`, ± 50 % so that a fleet that lost its primary at once does not probe the
-  /// new one in step; while a new leader is confirmed, `confirm_after` after its last answer.
-  fileprivate func watchPace(_ report: CycleReport?, _ config: Config) -> Pace {
+  /// How often the watchers probe: every interval (± 10 %); while no leader is confirmed or a
+  /// node is late (a failover may be under way), every `hold_interval`, ± 50 % so that a fleet
+  /// that lost its primary at once does not probe the new one in step; while a new leader is
+  /// confirmed, `confirm_after` after its last answer.
+  fileprivate func watchPace(_ report: CycleReport?, _ config: Config, late: [String] = [])
+    -> Pace
+  {
     guard let report else { return Pace(every: config.run.interval, jitter: 0.1) }
     if report.confirming != nil { return Pace(every: config.run.confirmAfter, jitter: 0) }
     if case .hold = report.decision.outcome {
       return Pace(every: config.run.holdInterval, jitter: 0.5)
     }
+    if !late.isEmpty { return Pace(every: config.run.holdInterval, jitter: 0.5) }
     return Pace(every: config.run.interval, jitter: 0.1)
   }
 }
