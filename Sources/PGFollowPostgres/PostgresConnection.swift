@@ -60,6 +60,7 @@ package final class PostgresConnection {
       switch wait {
       case PGRES_POLLING_OK:
         guard PQsetnonblocking(connection, 1) == 0 else { throw failure(.connect) }
+        retransmitLinearly()
         return
       case PGRES_POLLING_FAILED:
         throw failure(.connect)
@@ -68,6 +69,16 @@ package final class PostgresConnection {
         wait = PQconnectPoll(connection)
       }
     }
+  }
+
+  /// A probe is a thin stream (one small packet in flight): Linux then retransmits a lost one
+  /// at a steady interval instead of doubling it each time, so a lossy link delays an answer by
+  /// a fraction of a second rather than by seconds. Nothing happens on a Unix socket.
+  private func retransmitLinearly() {
+    var on: Int32 = 1
+    _ = setsockopt(
+      PQsocket(connection), Int32(IPPROTO_TCP), TCP_THIN_LINEAR_TIMEOUTS, &on,
+      socklen_t(MemoryLayout<Int32>.size))
   }
 
   /// The connection's socket, for watching it between queries (never read from it directly).
