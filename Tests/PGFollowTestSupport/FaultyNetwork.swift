@@ -13,7 +13,8 @@ package final class FaultyNetwork: @unchecked Sendable {
       try command("up", node, "\(port)", "\(index + 1)")
       let address = try command("address", node).output.trimmingCharacters(in: .whitespaces)
       try fixture.editConfig(
-        "host=127.0.0.1 port=\(port) ", "host=\(address.trimmingCharacters(in: .newlines)) port=5432 ")
+        "host=127.0.0.1 port=\(port) ",
+        "host=\(address.trimmingCharacters(in: .newlines)) port=5432 ")
     }
   }
 
@@ -33,7 +34,9 @@ package final class FaultyNetwork: @unchecked Sendable {
 
   /// pgfollow with `arguments`, run in pgfollow's namespace.
   package func pgfollow(_ fixture: Fixture, _ arguments: String...) throws -> RunResult {
-    try run(Self.script, ["exec", directory, Fixture.binary] + arguments + ["-c", fixture.configFile], timeout: 60)
+    try run(
+      Self.script, ["exec", directory, Fixture.binary] + arguments + ["-c", fixture.configFile],
+      timeout: 60)
   }
 
   @discardableResult
@@ -41,7 +44,8 @@ package final class FaultyNetwork: @unchecked Sendable {
 
   @discardableResult
   private func command(_ arguments: [String]) throws -> RunResult {
-    let result = try run(Self.script, [arguments[0], directory] + arguments.dropFirst(), timeout: 60)
+    let result = try run(
+      Self.script, [arguments[0], directory] + arguments.dropFirst(), timeout: 60)
     guard result.status == 0 else {
       throw FixtureError(message: "faulty-network \(arguments[0]) failed: \(result.output)")
     }

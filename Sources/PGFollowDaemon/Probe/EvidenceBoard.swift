@@ -36,7 +36,7 @@ package final class EvidenceBoard: Sendable {
     set { freshFor.withLock { $0 = newValue } }
   }
 
-  func publish(_ evidence: NodeEvidence, takenAt: ContinuousClock.Instant) {
+  package func publish(_ evidence: NodeEvidence, takenAt: ContinuousClock.Instant) {
     let freshFor = freshness
     state.withLock { state in
       let previous = state.entries[evidence.node]
@@ -51,7 +51,7 @@ package final class EvidenceBoard: Sendable {
 
   /// The node's probe missed the query timeout; its evidence stands until it is no longer
   /// fresh, and a late answer may still renew it.
-  func markLate(_ node: String) {
+  package func markLate(_ node: String) {
     state.withLock { state in
       guard state.entries[node]?.late == false else { return }
       state.entries[node]?.late = true

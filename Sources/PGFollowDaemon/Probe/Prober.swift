@@ -52,7 +52,8 @@ package final class ConfirmingProber: Prober {
     var asked = config
     let earlier = previous.withLock { $0 } ?? []
     let silent = Dictionary(
-      earlier.filter { $0.observation == nil }.map { ($0.node, $0) }, uniquingKeysWith: { a, _ in a })
+      earlier.filter { $0.observation == nil }.map { ($0.node, $0) },
+      uniquingKeysWith: { a, _ in a })
     asked.nodes = config.nodes.filter { silent[$0.name] == nil }
     let answers = asked.nodes.isEmpty ? [] : await base.probe(asked)
     let evidence = config.nodes.compactMap { node in

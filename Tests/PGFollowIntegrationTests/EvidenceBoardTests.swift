@@ -1,0 +1,84 @@
+import PGFollowCore
+import PGFollowDaemon
+import Testing
+
+/// The sidecar's evidence: an answer counts only while fresh, and stale evidence can never make
+/// pgfollow follow, or stay on, a node it could not just check. No server needed.
+@Suite struct EvidenceBoardTests {
+  private let nodes = ["node1", "node2"]
+  private let freshFor = Duration.milliseconds(2100)
+
+  private func answer(_ node: String, writable: Bool, row: FailoverRow?) -> NodeEvidence {
+    NodeEvidence(
+      node: node,
+      result: .success(
+        Observation(inRecovery: !writable, walReceiverActive: !writable, newestRow: row)),
+      latencyMilliseconds: 1)
+  }
+
+  private func decision(_ evidence: [NodeEvidence], applied: AppliedLeader? = nil) -> Decision {
+    decide(evidence: evidence, nodes: nodes, previous: applied, policy: DecisionPolicy())
+  }
+
+  @Test func anAnswerCountsWhileFreshAndThenAsUnreachable() {
+    let board = EvidenceBoard(freshFor: freshFor)
+    let taken = ContinuousClock.now
+    let row = FailoverRow(unixtime: 100, host: "node2")
+    board.publish(answer("node2", writable: true, row: row), takenAt: taken)
+    board.publish(answer("node1", writable: false, row: row), takenAt: taken)
+    let fresh = board.snapshot(nodes, now: taken + freshFor).evidence
+    #expect(decision(fresh).leader == "node2")
+    let stale = board.snapshot(nodes, now: taken + freshFor + .milliseconds(1)).evidence
+    #expect(stale.allSatisfy { $0.observation == nil })
+    #expect(stale.first { $0.node == "node2" }?.result.failureStage == .timeout)
+    #expect(decision(stale).leader == nil)
+  }
+
+  @Test func staleEvidenceOfTheNewLeaderNeverSwitchesAndNeverKeepsTheOldOne() {
+    let board = EvidenceBoard(freshFor: freshFor)
+    let start = ContinuousClock.now
+    let newRow = FailoverRow(unixtime: 200, host: "node2")
+    // node2's promotion was seen once, long ago; node1 answers now, as a standby with the row.
+    board.publish(answer("node2", writable: true, row: newRow), takenAt: start)
+    let now = start + .seconds(5)
+    board.publish(answer("node1", writable: false, row: newRow), takenAt: now)
+    let applied = AppliedLeader(name: "node1", unixtime: 100)
+    let outcome = decision(board.snapshot(nodes, now: now).evidence, applied: applied).outcome
+    #expect(outcome == .hold(.leaderUnreachable("node2")))
+    // The old leader, stale too, is not followed either: the file stays as it is.
+    let later = now + freshFor + .milliseconds(1)
+    #expect(decision(board.snapshot(nodes, now: later).evidence, applied: applied).leader == nil)
+  }
+
+  @Test func aLateProbeKeepsTheAnswerAndCountsAsAChange() {
+    let board = EvidenceBoard(freshFor: freshFor)
+    let taken = ContinuousClock.now
+    let evidence = answer("node1", writable: true, row: FailoverRow(unixtime: 1, host: "node1"))
+    board.publish(evidence, takenAt: taken)
+    let before = board.version
+    board.publish(evidence, takenAt: taken + .milliseconds(10))
+    #expect(board.version == before, "the same answer again changes nothing a decision sees")
+    #expect(board.sequence(of: "node1") == 2, "but it is a new answer, for confirmations")
+    board.markLate("node1")
+    #expect(board.version == before + 1)
+    #expect(board.lateNodes == ["node1"])
+    #expect(board.snapshot(nodes, now: taken + .seconds(1)).evidence[0] == evidence)
+    board.publish(evidence, takenAt: taken + .seconds(2))
+    #expect(board.lateNodes.isEmpty)
+  }
+
+  @Test func aNodeNotHeardFromIsUnreachable() {
+    let board = EvidenceBoard(freshFor: freshFor)
+    let snapshot = board.snapshot(nodes)
+    #expect(snapshot.evidence.map(\.node) == nodes)
+    #expect(snapshot.evidence.allSatisfy { $0.observation == nil })
+    #expect(!board.hasHeard(from: nodes))
+  }
+}
+
+extension Result where Failure == ProbeFailure {
+  fileprivate var failureStage: ProbeFailure.Stage? {
+    if case .failure(let failure) = self { return failure.stage }
+    return nil
+  }
+}
