@@ -99,6 +99,8 @@ def failovers(setup, trials, fault, heal, delay=(0.3, 0.3)):
         assert wait_for(lambda: len(setup.restarts()) > before, 20), setup.log()[-3000:]
         latencies.append(setup.restarts()[-1] - committed)
         heal(primary)
+        subprocess.run([f"{ROOT}/scripts/test-cluster", "kill", f"{setup.work}/cluster", primary],
+                       capture_output=True)
         rebuild_standby(setup, primary, standby)
         primary, standby = standby, primary
     return latencies
