@@ -198,7 +198,8 @@ def bench_once(trials):
         in_sync = [setup.once(config) for _ in range(trials)]
         switching = []
         for _ in range(trials):
-            open(f"{setup.work}/app.yaml", "w").write(open(f"{ROOT}/examples/app.yaml").read())
+            text = open(f"{ROOT}/examples/app.yaml").read()
+            open(f"{setup.work}/app.yaml", "w").write(text.replace("address: node1:5432", "address: old:5432"))
             subprocess.run(["rm", "-rf", f"{setup.work}/state"])
             switching.append(setup.once(config))
         return in_sync, switching
