@@ -159,11 +159,14 @@ def failover(fleet, primary, standby):
     committed = float(fleet.sql(
         standby, "insert into failover_log values (extract(epoch from now())::int, "
         f"'{standby}') returning extract(epoch from clock_timestamp())"))
+    probes_before = commits(fleet, standby)
     wait_for(lambda: all(len(fleet.restarts(h)) > before[h] for h in fleet.hosts), 30, 0.05)
     latencies = [fleet.restarts(h)[-1] - committed for h in fleet.hosts
                  if len(fleet.restarts(h)) > before[h]]
+    time.sleep(max(0.0, committed + 10 - time.time()))
+    probes = (commits(fleet, standby) - probes_before) / max(10.0, time.time() - committed)
     rebuild_standby(fleet, primary, standby)
-    return latencies
+    return latencies, probes
 
 
 def run_mode(mode, hosts, failovers):
@@ -173,15 +176,16 @@ def run_mode(mode, hosts, failovers):
         wait_for(lambda: all(fleet.restarts(h) for h in fleet.hosts), 30, 0.05)
         time.sleep(3)
         state = steady_state(fleet)
-        switched, latencies = [], []
+        switched, latencies, probes = [], [], []
         primary, standby = "node1", "node2"
         for _ in range(failovers):
             time.sleep(random.uniform(2.5, 3.5))  # past the restart spacing, at a random phase
-            result = failover(fleet, primary, standby)
+            result, rate = failover(fleet, primary, standby)
             switched.append(len(result))
             latencies += result
+            probes.append(rate)
             primary, standby = standby, primary
-        return state, switched, latencies
+        return state, switched, latencies, probes
     finally:
         fleet.close()
 
@@ -264,10 +268,10 @@ def main():
     print(f"{args.hosts} sidecars, 2 nodes (max_connections 100), interval 1 s\n")
     print("| mode | pgfollow backends node1/node2 | app role connects (node1 / node2) | blind "
           "| fleet Pss | fleet CPU | xact/s node1/node2 | switched per failover "
-          "| commit → restart median / p90 / max |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| commit → restart median / p90 / max | probes/s at the new primary, 10 s after |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for mode in args.modes:
-        state, switched, latencies = run_mode(mode, args.hosts, args.failovers)
+        state, switched, latencies, probes = run_mode(mode, args.hosts, args.failovers)
         app = " / ".join("yes" if v == "connects" else v.replace("ERROR: ", "")[:90]
                          for v in state["app"].values())
         lat = (f"{statistics.median(latencies)*1000:.0f} / {percentile(latencies, 90)*1000:.0f}"
@@ -275,7 +279,8 @@ def main():
         print(f"| {mode} | {state['backends']['node1']} / {state['backends']['node2']} | {app} "
               f"| {state['blind']} | {state['pss_mib']:.0f} MiB | {state['cpu_cores']:.2f} cores "
               f"| {state['tps']['node1']:.0f} / {state['tps']['node2']:.0f} "
-              f"| {', '.join(f'{s}/{args.hosts}' for s in switched)} | {lat} |", flush=True)
+              f"| {', '.join(f'{s}/{args.hosts}' for s in switched)} | {lat} "
+              f"| {', '.join(f'{rate:.0f}' for rate in probes)} |", flush=True)
     if args.storm:
         print("\nConnection attempts per second at node2 after it restarts (seconds 0-9):\n")
         for label, binary in [("jittered (this build)", BINARY), ("no jitter", args.storm_binary)]:

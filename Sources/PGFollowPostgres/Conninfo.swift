@@ -12,7 +12,16 @@ package enum Conninfo {
       return maskQuoted(oneLine(text))
     }
     PQconninfoFree(options)
-    return nil
+    return portProblem(parse(conninfo)["port"])
+  }
+
+  /// libpq takes any text as a port and fails only at the connection; say so at once.
+  private static func portProblem(_ port: String?) -> String? {
+    guard let port else { return nil }
+    let bad = port.split(separator: ",", omittingEmptySubsequences: false).first { part in
+      !part.isEmpty && !(Int(part).map { (1...65535).contains($0) } ?? false)
+    }
+    return bad.map { "port=\(port): \"\($0)\" is not a port number (1-65535)" }
   }
 
   /// `host=… port=… dbname=… user=…` from a conninfo, with nothing secret.

@@ -160,6 +160,10 @@ struct CheckConfig: AsyncParsableCommand {
     help: "Check only the file: not what this user may do at a failover, nor how the nodes see it.")
   var skipPreflight = false
 
+  @Flag(
+    help: "Do not log in to the nodes (for ExecStartPre: a node may be down when pgfollow starts).")
+  var skipNodes = false
+
   @Option(
     help: ArgumentHelp(
       "As root: ask polkit whether USER may restart the units (and check nothing else).",
@@ -179,10 +183,7 @@ struct CheckConfig: AsyncParsableCommand {
       print(config.summary)
     }
     guard !skipPreflight else { return }
-    if polkitFor == nil {
-      let evidence = await LibPQProber().probe(config)
-      for warning in superuserWarnings(evidence) { printError("warning: \(warning)") }
-    }
+    if polkitFor == nil && !skipNodes { try await checkTheNodes(config) }
     let problems = polkitFor.map { polkitPreflight(config, user: $0) } ?? preflight(config)
     for problem in problems { printError("pgfollow cannot follow a failover: \(problem)") }
     if let worst = problems.map(\.status).max() {
@@ -196,6 +197,28 @@ struct CheckConfig: AsyncParsableCommand {
       }
         ?? "preflight: \(currentUserName()) may replace \(config.apps.map(\.file).joined(separator: " ")) "
         + "and write the state")
+  }
+}
+
+extension CheckConfig {
+  /// Logs in to every node as configured and says what each answered; a node that cannot work
+  /// as configured, or no node answering at all, is exit code 5.
+  func checkTheNodes(_ config: Config) async throws {
+    let evidence = await LibPQProber().probe(config)
+    let checks = checkNodes(evidence)
+    for check in checks {
+      switch check.verdict {
+      case .answers: if !quiet { print(check) }
+      case .cannotWork: printError("error: \(check)")
+      case .unreachable: printError("warning: \(check)")
+      }
+    }
+    for warning in superuserWarnings(evidence) { printError("warning: \(warning)") }
+    let noneAnswers = !checks.contains { $0.verdict == .answers }
+    if noneAnswers { printError("error: no node answers: pgfollow would see nothing") }
+    if noneAnswers || checks.contains(where: { $0.verdict == .cannotWork }) {
+      throw ExitCode(CycleStatus.configError.exitCode)
+    }
   }
 }
 

@@ -7,7 +7,7 @@ package import PGFollowCore
 /// Something pgfollow will need at a failover and may not do now, with how to fix it.
 package struct PreflightProblem: Sendable, Equatable, CustomStringConvertible {
   package enum Area: Sendable, Equatable {
-    case file, stateDirectory, restart
+    case file, stateDirectory, restart, hook
   }
 
   package var area: Area
@@ -22,6 +22,7 @@ package struct PreflightProblem: Sendable, Equatable, CustomStringConvertible {
     case .file: .writeFailed
     case .stateDirectory: .lockOrStateFailed
     case .restart: .restartFailed
+    case .hook: .configError
     }
   }
 }
@@ -36,7 +37,33 @@ package func preflight(_ config: Config) -> [PreflightProblem] {
       named.problem = app.logPrefix + problem.problem
       return named
     }
-  } + checkStateDirectory(config.stateDirectory)
+  } + checkStateDirectory(config.stateDirectory) + checkHookPrograms(config)
+}
+
+/// Each hook's program must exist and be executable by this user, or the hook fails at the
+/// first failover.
+private func checkHookPrograms(_ config: Config) -> [PreflightProblem] {
+  config.apps.flatMap { app in
+    app.hooks.compactMap { hook -> PreflightProblem? in
+      guard let program = hook.command.first, findExecutable(program) == nil else { return nil }
+      return PreflightProblem(
+        area: .hook,
+        problem: "\(app.logPrefix)the hook's program \(program) "
+          + (program.contains("/") ? "is missing or not executable" : "is not found in PATH")
+          + " for \(currentUserName())",
+        remedy: "install it, make it executable, or remove the hook from \(app.key("hooks"))")
+    }
+  }
+}
+
+/// The path a program runs from: itself when it names a path, else the first executable of that
+/// name in PATH; nil when there is none this user may run.
+func findExecutable(_ program: String) -> String? {
+  if program.contains("/") { return access(program, X_OK) == 0 ? program : nil }
+  let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin"
+  return path.split(separator: ":").map { "\($0)/\(program)" }.first {
+    access($0, X_OK) == 0
+  }
 }
 
 /// Asks polkit, as root, whether `user` may restart each unit, acting on nothing. polkit answers

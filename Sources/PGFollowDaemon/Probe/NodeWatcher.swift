@@ -65,8 +65,11 @@ final class NodeWatcher: @unchecked Sendable {
     startThread { [self] in run() }
   }
 
-  /// How long an answer that missed the query timeout is still waited for.
-  var lateAnswerLimit: Duration { max(timeouts.query * 4, .seconds(5)) }
+  /// How long an answer that missed the query timeout is still waited for before the connection
+  /// is given up. Long, because a new connection costs several round trips, each of which a
+  /// lossy link may lose, while a dead peer is found sooner anyway: `tcp_user_timeout` and the
+  /// keepalives close the connection within about 10 s, and a server that goes away closes it.
+  var lateAnswerLimit: Duration { max(timeouts.query * 10, .seconds(60)) }
 
   func setPace(_ pace: Pace) { change { if $0.pace != pace { $0.pace = pace } } }
 

@@ -1,0 +1,50 @@
+package import PGFollowCore
+
+/// What `check-config` found at one node: it answers, it cannot work as configured (an error),
+/// or it does not answer now (a warning: a node may be down while you check).
+package struct NodeCheck: Sendable, Equatable, CustomStringConvertible {
+  package enum Verdict: Sendable, Equatable {
+    case answers, cannotWork, unreachable
+  }
+
+  package var node: String
+  package var verdict: Verdict
+  package var detail: String
+
+  package var description: String {
+    switch verdict {
+    case .answers: "node \(node): answers, \(detail)"
+    case .cannotWork: "node \(node): \(detail)"
+    case .unreachable: "node \(node) unreachable now: \(detail)"
+    }
+  }
+}
+
+/// Judges each node's evidence as `check-config` reports it.
+package func checkNodes(_ evidence: [NodeEvidence]) -> [NodeCheck] {
+  evidence.map { item in
+    switch item.result {
+    case .success(let observation):
+      let role = observation.inRecovery ? "a standby" : "writable (a primary)"
+      let row = observation.newestRow.map { "; the newest row is \($0)" } ?? "; no row names a node"
+      return NodeCheck(node: item.node, verdict: .answers, detail: role + row)
+    case .failure(let failure):
+      return NodeCheck(node: item.node, verdict: verdict(failure), detail: failure.message)
+    }
+  }
+}
+
+/// A node that answered with a refusal cannot work as configured; silence, a refused TCP
+/// connection, a full server or a pooler without its server may be passing.
+private func verdict(_ failure: ProbeFailure) -> NodeCheck.Verdict {
+  switch failure.stage {
+  case .query: return .cannotWork
+  case .timeout, .noSlot, .pooler: return .unreachable
+  case .connect:
+    let refusals = [
+      "authentication failed", "no password supplied", "no pg_hba.conf entry", "does not exist",
+      "could not translate host name", "invalid ", "certificate", "SSL", "password",
+    ]
+    return refusals.contains(where: failure.message.contains) ? .cannotWork : .unreachable
+  }
+}
