@@ -1,4 +1,5 @@
 internal import CLibPQ
+import PGFollowCore
 
 /// Checks and describes libpq connection strings without ever repeating their secrets.
 package enum Conninfo {
@@ -9,7 +10,7 @@ package enum Conninfo {
     guard let options = PQconninfoParse(conninfo, &message) else {
       let text = message.map { String(cString: $0) } ?? "cannot parse"
       if let message { PQfreemem(message) }
-      return maskQuoted(oneLine(text))
+      return misspelledKeyword(text) ?? maskQuoted(oneLine(text))
     }
     PQconninfoFree(options)
     return portProblem(parse(conninfo)["port"])
@@ -78,6 +79,17 @@ package enum Conninfo {
     return result
   }
 
+  /// `invalid connection option "passwrod"`: a key within two edits of a keyword is a typo,
+  /// not a secret, so it is shown with the keyword it misspells. Any other key stays masked: it
+  /// may be part of an unquoted value with a space in it.
+  private static func misspelledKeyword(_ text: String) -> String? {
+    let prefix = "invalid connection option \""
+    guard text.hasPrefix(prefix) else { return nil }
+    let key = String(text.dropFirst(prefix.count).prefix { $0 != "\"" })
+    guard let keyword = keywords.first(where: { editDistance(key, $0) <= 2 }) else { return nil }
+    return "invalid connection option \"\(key)\"; did you mean \"\(keyword)\"?"
+  }
+
   private static func isHarmless(_ part: String) -> Bool {
     part.unicodeScalars.allSatisfy { $0.properties.generalCategory.isPunctuationOrSymbol }
       || keywords.contains(part)
@@ -108,3 +120,4 @@ extension Unicode.GeneralCategory {
     }
   }
 }
+
