@@ -15,12 +15,21 @@ struct PGFollow: AsyncParsableCommand {
     discussion: """
       Exit codes of `once`: 0 in sync, 2 changed (file rewritten or restart done), 3 held (no \
       confirmed leader), 4 split brain, 5 configuration error, 6 application file error or write \
-      failure, 7 restart failure, 8 lock busy or state directory unusable.
+      failure, 7 restart failure, 8 lock busy or state directory unusable. check-config: 0 valid, \
+      5 the file or a node cannot work, 6 the application's file cannot be replaced, 7 a unit may \
+      not be restarted, 8 the state directory is unusable. No subcommand: 64.
       """,
     version: pgfollowVersion,
     subcommands: [
       Once.self, Run.self, Status.self, CheckConfig.self, Record.self, Init.self,
     ])
+
+  /// No subcommand is a usage error (64, EX_USAGE): a failover hook whose arguments were lost
+  /// must not report success.
+  func run() async throws {
+    printError(Self.helpMessage())
+    throw ExitCode(64)
+  }
 }
 
 struct ConfigOptions: ParsableArguments {

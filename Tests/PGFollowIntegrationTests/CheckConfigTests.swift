@@ -69,6 +69,12 @@ import Testing
     #expect(result.output.contains("app file: \(directory)/app.yaml\n"), "\(result.output)")
   }
 
+  @Test func noSubcommandIsAUsageErrorNotASuccess() throws {
+    let result = try run(Fixture.binary, [], timeout: 60)
+    #expect(result.status == 64, "\(result.output)")
+    #expect(result.output.contains("USAGE: pgfollow"), "\(result.output)")
+  }
+
   /// Outside journald every log line starts with the time, in UTC to the millisecond.
   @Test func logLinesCarryATimestampOutsideTheJournal() throws {
     let directory = try makeTemporaryDirectory()

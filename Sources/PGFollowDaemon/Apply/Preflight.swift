@@ -149,8 +149,11 @@ private func checkApplicationFile(_ file: String) -> [PreflightProblem] {
         area: .file,
         problem: "\(file) has the group \(group), which \(currentUserName()) is not a member of, "
           + "so its new file could not keep that group",
-        remedy: "add SupplementaryGroups=\(group) to the unit (the application keeps reading the "
-          + "file through its group)"))
+        remedy: info.st_gid == 0
+          ? "give the file the application's own group (chgrp APPGROUP \(file)), then add "
+            + "SupplementaryGroups=APPGROUP to the unit; never the group root"
+          : "add SupplementaryGroups=\(group) to the unit (the application keeps reading the "
+            + "file through its group)"))
   }
   return problems
 }
@@ -185,8 +188,8 @@ private func checkRestart(
     return PreflightProblem(
       area: .restart,
       problem: "\(user) may not \(verb) \(unit): polkit says no",
-      remedy: "list \(unit) in the polkit rule (examples/50-pgfollow.rules in "
-        + "/etc/polkit-1/rules.d/)")
+      remedy: "list \(unit) in `var units` of /etc/polkit-1/rules.d/50-pgfollow.rules (the "
+        + "package installs it; otherwise copy examples/50-pgfollow.rules there)")
   case .couldNotStart:
     return PreflightProblem(
       area: .restart, problem: "cannot ask polkit whether \(unit) may be restarted (no pkcheck)",

@@ -8,6 +8,8 @@ package struct ReportLogger: Sendable {
   package var logger: Logger
   package let onlyChanges: Bool
   private var last: [String: String] = [:]
+  /// Nodes already warned about for a superuser login: a reconnect does not repeat it.
+  private var warnedSuperusers: Set<String> = []
 
   package init(logger: Logger, onlyChanges: Bool) {
     self.logger = logger
@@ -16,7 +18,7 @@ package struct ReportLogger: Sendable {
 
   package mutating func log(_ report: CycleReport, config: Config) {
     let decision = report.decision
-    logCondition("warnings", .warning, decision.warnings.joined(separator: "; "))
+    logCondition("warnings", .warning, warningsToLog(decision).joined(separator: "; "))
     for item in decision.evidence { logNode(item) }
     let split = decision.splitBrain.joined(separator: " and ")
     logCondition(
@@ -28,6 +30,17 @@ package struct ReportLogger: Sendable {
       cleared: "split brain over: at most one node is writable")
     logOutcome(report)
     for app in report.apps { log(app, dryRun: report.dryRun, config: config) }
+  }
+
+  /// The decision's warnings, less a superuser warning that names no node not warned about yet.
+  private mutating func warningsToLog(_ decision: Decision) -> [String] {
+    guard onlyChanges else { return decision.warnings }
+    let superusers = Set(
+      decision.evidence.filter { $0.observation?.superuser == true }.map(\.node))
+    let new = !superusers.isSubset(of: warnedSuperusers)
+    warnedSuperusers.formUnion(superusers)
+    let superuserWarning = superuserWarnings(decision.evidence).first
+    return decision.warnings.filter { new || $0 != superuserWarning }
   }
 
   /// An app's part: what it rewrote, restarted and ran, would do, waits for, and what failed.

@@ -164,12 +164,16 @@ package final class Sidecar: Service {
       watchers.setPace(sidecar.watchPace(report, config, late: lateNodes))
       if sidecar.dryRun {
         await cycle.performDueWork(&machines, into: &report)
+        reportLogger.log(report, config: config)
       } else {
+        // What the cycle did is logged before the work it makes due starts.
+        reportLogger.log(report, config: config)
         for index in report.apps.indices {
-          report.apps[index].restartDeferred = startDueWork(report.apps[index].app)
+          let app = report.apps[index].app
+          report.apps[index].restartDeferred = startDueWork(app)
+          reportLogger.logDeferral(report.apps[index].restartDeferred, app: app)
         }
       }
-      reportLogger.log(report, config: config)
       logger.debug("cycle took \(started.duration(to: .now).wholeMilliseconds)ms")
       metrics.observe(report, duration: started.duration(to: .now), config: config)
       status = statusLine(report)
