@@ -5,22 +5,23 @@ package import PGFollowYAML
   import Glibc
 #endif
 
-/// How a cycle ended, from best to worst; `once` exits with `exitCode`.
-package enum CycleStatus: Int32, Sendable, Comparable {
+/// How a cycle ended, declared from best to worst (that order is `<`); `once` exits with
+/// `exitCode`, the raw value.
+package enum CycleStatus: Int32, Sendable, Comparable, CaseIterable {
   case inSync = 0
   case changed = 2
   case held = 3
   case splitBrain = 4
-  case configError = 5
-  case writeFailed = 6
   case restartFailed = 7
+  case writeFailed = 6
   case lockOrStateFailed = 8
+  case configError = 5
 
   package var exitCode: Int32 { rawValue }
 
-  var severity: Int { [0: 0, 2: 1, 3: 2, 4: 3, 7: 4, 6: 5, 8: 6, 5: 7][rawValue] ?? 7 }
-
-  package static func < (lhs: Self, rhs: Self) -> Bool { lhs.severity < rhs.severity }
+  package static func < (lhs: Self, rhs: Self) -> Bool {
+    allCases.firstIndex(of: lhs) ?? 0 < allCases.firstIndex(of: rhs) ?? 0
+  }
 }
 
 /// Everything one cycle saw, decided and did: one probe and decision, and each app's part.

@@ -23,9 +23,9 @@ package struct Pace: Sendable, Equatable {
 /// One node's prober, on a thread of its own: it keeps the node's connection, connects with the
 /// configured timeout, reconnects with jittered backoff, probes at the pace it is given, and
 /// publishes every result to the board. A slow, silent or lossy node delays only its own
-/// evidence. A probe that misses the query timeout marks the node late (its last answer counts
-/// while fresh), and its answer is still waited for, up to `lateAnswerLimit`: one lost packet
-/// costs a late answer, not the connection. An idle connection that speaks up or closes (a
+/// evidence. A probe that is overdue marks the node late (its last answer counts while fresh),
+/// and its answer is still waited for, up to `lateAnswerLimit`: one lost packet costs a late
+/// answer, not the connection. An idle connection that speaks up or closes (a
 /// server shutting down) is probed at once.
 final class NodeWatcher: @unchecked Sendable {
   private struct Control {
@@ -47,6 +47,8 @@ final class NodeWatcher: @unchecked Sendable {
   private var backoff = Duration.zero
   private var nextAttempt = ContinuousClock.now
   private var lastSocketWake = ContinuousClock.now - .seconds(1)
+  /// How long this node's answers usually take (a moving average of the recent ones).
+  private var typicalLatency: Duration?
 
   init(node: NodeConfig, query: ProbeQuery, timeouts: Timeouts, pace: Pace, board: EvidenceBoard) {
     self.node = node
@@ -105,13 +107,20 @@ final class NodeWatcher: @unchecked Sendable {
     }
   }
 
+  /// When a probe is overdue: four times the node's usual answer time, at least 100 ms and at
+  /// most the query timeout. An overdue probe marks the node late, so that every watcher probes
+  /// at the hold pace: a primary that froze or went silent is noticed long before its evidence
+  /// stops counting.
+  private var overdue: Duration {
+    min(timeouts.query, max(.milliseconds(100), (typicalLatency ?? timeouts.query) * 4))
+  }
+
   private func probe() {
     guard let connection = connectIfDue() else { return }
     let sent = ContinuousClock.now
     do throws(PostgresError) {
-      let observation = try query.run(on: connection, deadline: sent + timeouts.query)
-      backoff = .zero
-      publish(.success(observation), sent: sent, takenAt: sent)
+      let observation = try query.run(on: connection, deadline: sent + overdue)
+      answered(observation, sent: sent)
     } catch {
       if error.kind == .timeout && connection.isHealthy {
         board.markLate(node.name)
@@ -126,7 +135,7 @@ final class NodeWatcher: @unchecked Sendable {
   private func awaitLateAnswer(on connection: PostgresConnection, sent: ContinuousClock.Instant) {
     do throws(PostgresError) {
       let rows = try connection.awaitLateAnswer(deadline: sent + lateAnswerLimit)
-      publish(.success(try query.observation(rows)), sent: sent, takenAt: sent)
+      answered(try query.observation(rows), sent: sent)
     } catch {
       dropConnection(noSlot: false)
       let limit = formatDuration(lateAnswerLimit)
@@ -134,6 +143,13 @@ final class NodeWatcher: @unchecked Sendable {
         stage: .timeout, message: "no answer within \(limit); the connection is dropped")
       publish(.failure(failure), sent: sent, takenAt: .now)
     }
+  }
+
+  private func answered(_ observation: Observation, sent: ContinuousClock.Instant) {
+    backoff = .zero
+    let latency = sent.duration(to: .now)
+    typicalLatency = typicalLatency.map { $0 * 0.8 + latency * 0.2 } ?? latency
+    publish(.success(observation), sent: sent, takenAt: sent)
   }
 
   private func connectIfDue() -> PostgresConnection? {

@@ -131,9 +131,11 @@ package final class Sidecar: Service {
     }
 
     /// At start, every node's first answer (or failure) is waited for, at most one connect and
-    /// query timeout, so the first decision is not made blind.
+    /// query timeout and never more than 5 s (systemd waits for READY), so the first decision is
+    /// not made blind.
     private func awaitFirstAnswers() async {
-      let deadline = ContinuousClock.now + config.timeouts.connect + config.timeouts.query
+      let wait = min(config.timeouts.connect + config.timeouts.query, .seconds(5))
+      let deadline = ContinuousClock.now + wait
       while !watchers.board.hasHeard(from: config.nodeNames), ContinuousClock.now < deadline {
         let woken = await wake.wait(timeout: ContinuousClock.now.duration(to: deadline))
         if woken != .evidence && woken != .timer {
