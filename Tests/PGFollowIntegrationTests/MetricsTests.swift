@@ -3,6 +3,25 @@ import PGFollowTestSupport
 import Testing
 
 @Suite(.serialized, Needs.cluster) struct MetricsTests {
+  /// A reload applies a new `metrics.listen`: the listener moves, and the old address is free.
+  @Test func aReloadMovesTheMetricsListener() throws {
+    let fixture = try Fixture()
+    let (first, second) = (try freePort(), try freePort())
+    try fixture.editConfig("metrics: {listen: off}", "metrics: {listen: \"127.0.0.1:\(first)\"}")
+    let sidecar = try Sidecar(fixture: fixture)
+    func answers(_ port: Int) -> Bool {
+      (try? run("/usr/bin/curl", ["-sf", "http://127.0.0.1:\(port)/metrics"], timeout: 30))?
+        .status == 0
+    }
+    #expect(waitUntil(20) { answers(first) }, "\(sidecar.log)")
+    try fixture.editConfig("127.0.0.1:\(first)", "127.0.0.1:\(second)")
+    sidecar.signal(SIGHUP)
+    #expect(waitUntil(20) { answers(second) }, "\(sidecar.log)")
+    #expect(!answers(first), "\(sidecar.log)")
+    #expect(sidecar.log.contains("serving metrics on http://127.0.0.1:\(second)/metrics"))
+    #expect(sidecar.stop() == 0)
+  }
+
   @Test func sidecarServesMetricsThatFollowAFailover() throws {
     let fixture = try Fixture()
     let port = try freePort()

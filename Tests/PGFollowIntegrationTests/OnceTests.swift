@@ -193,7 +193,8 @@ import Testing
     let asNobody = ["-u", "nobody", "--", binary, "check-config", "-c"]
     let locked = try run("/usr/sbin/runuser", asNobody + [config], timeout: 30)
     #expect(locked.status == 5, "\(locked.output)")
-    #expect(locked.output.contains("\(config): cannot open: Permission denied"))
+    #expect(locked.output.contains("\(config): cannot open: Permission denied (as nobody: "))
+    #expect(locked.output.contains("chgrp pgfollow \(config) && chmod 0640 \(config)"))
     let missing = try run("/usr/sbin/runuser", asNobody + [directory + "/nope.yaml"], timeout: 30)
     #expect(missing.status == 5, "\(missing.output)")
     #expect(missing.output.contains("\(directory)/nope.yaml: cannot resolve: No such file"))

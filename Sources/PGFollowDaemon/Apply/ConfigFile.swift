@@ -9,7 +9,13 @@ package func loadConfigFile(_ path: String) throws(ConfigError) -> Config {
   do {
     snapshot = try readSnapshot(path)
   } catch {
-    throw ConfigError(problems: [YAMLError(file: path, mark: nil, message: error.message)])
+    let denied = error.message.contains("Permission denied")
+    let message =
+      denied
+      ? error.message + " (as \(currentUserName()): the file should be root:pgfollow 0640, "
+        + "chgrp pgfollow \(path) && chmod 0640 \(path), or readable by the user it runs as)"
+      : error.message
+    throw ConfigError(problems: [YAMLError(file: path, mark: nil, message: message)])
   }
   return try loadConfig(
     bytes: snapshot.bytes, file: path, baseDirectory: parentDirectory(snapshot.realPath),

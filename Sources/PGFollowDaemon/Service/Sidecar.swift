@@ -71,6 +71,7 @@ package final class Sidecar: Service {
     var watchdog = WatchdogPacer(watchdog: SystemdNotifier.watchdogInterval)
     /// While a new leader is confirmed: it, and how often it had answered when last decided on.
     var confirming: (leader: String, sequence: Int)?
+    var metricsServer: MetricsServer?
     var ready = false
     var stopping = false
     var status = "starting"
@@ -93,7 +94,7 @@ package final class Sidecar: Service {
     var lateNodes: [String] { watchers.board.lateNodes }
 
     mutating func run() async {
-      let server = sidecar.startMetricsServer(config, metrics)
+      metricsServer = sidecar.startMetricsServer(config, metrics)
       let mode = sidecar.dryRun ? " (dry run: nothing will be changed)" : ""
       logger.notice(
         "watching \(config.nodes.count) nodes every \(formatDuration(config.run.interval))\(mode)")
@@ -123,7 +124,7 @@ package final class Sidecar: Service {
           case .stop:
             await finishWorkInFlight()
             watchers.stopAll()
-            server?.stop()
+            metricsServer?.stop()
             return
           }
         }
@@ -250,6 +251,11 @@ package final class Sidecar: Service {
 
     private mutating func reloadConfig() {
       guard let fresh = sidecar.reloaded(config) else { return }
+      if fresh.metrics.listen != config.metrics.listen {
+        metricsServer?.stop()
+        metricsServer = sidecar.startMetricsServer(fresh, metrics)
+        if fresh.metrics.listen == nil { logger.notice("metrics listener stopped") }
+      }
       config = fresh
       watchers.update(fresh)
       // An app that is new is loaded by the next cycle.
