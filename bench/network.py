@@ -169,10 +169,10 @@ def blind_seconds(log, node, start, end):
     return blind + (end - down if down is not None else 0)
 
 
-def bench_lossy(seconds):
+def bench_lossy(seconds, query):
     setup = LinkedSetup()
     try:
-        setup.start(setup.linked_config())
+        setup.start(setup.linked_config(timeouts=f"timeouts:\n  connect: 1s\n  query: {query}\n"))
         time.sleep(3)
         restarts = len(setup.restarts())
         start = time.time()
@@ -218,18 +218,22 @@ def main():
     if wanted("crash"):
         print(row("primary crashes (loopback)", bench_latency(arguments.trials * 2)))
     if wanted("freeze"):
-        print(row("primary frozen (SIGSTOP), row 0.3 s later", bench_freeze(arguments.trials)))
+        print(row("primary frozen (SIGSTOP), row 0.3 s later", bench_freeze(arguments.trials)),
+              flush=True)
     if wanted("blackhole"):
-        print(row("primary blackholed, row 0.3 s later", bench_blackhole(arguments.trials)))
+        print(row("primary blackholed, row 0.3 s later", bench_blackhole(arguments.trials)),
+              flush=True)
     if wanted("far"):
         latencies, log = bench_far(arguments.trials)
         print(row("failover to a standby 400 ms away each way", latencies))
         print("\nThe sidecar's log of that failover:\n```\n" + log.strip() + "\n```")
     if wanted("lossy"):
-        restarts, fresh = bench_lossy(arguments.lossy_seconds)
-        shares = ", ".join(f"{node} {share:.0%}" for node, share in fresh.items())
-        print(f"\n30 % loss and 100 ms each way on both links for {arguments.lossy_seconds} s: "
-              f"{restarts} restarts; fresh evidence {shares} of the time")
+        for query in ("1s", "3s"):
+            restarts, fresh = bench_lossy(arguments.lossy_seconds, query)
+            shares = ", ".join(f"{node} {share:.0%}" for node, share in fresh.items())
+            print(f"\n30 % loss and 100 ms each way on both links for {arguments.lossy_seconds} "
+                  f"s, timeouts.query {query}: {restarts} restarts; fresh evidence {shares} of "
+                  "the time", flush=True)
     if wanted("once"):
         in_sync, switching = bench_once(arguments.trials)
         for name, runs in (("in sync", in_sync), ("switching", switching)):
