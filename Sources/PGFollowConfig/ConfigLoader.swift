@@ -28,7 +28,7 @@ package func loadConfig(
   checkConninfo: @escaping (String) -> String? = { _ in nil }
 ) throws(ConfigError) -> Config {
   var reader = ConfigReader(
-    file: file, baseDirectory: baseDirectory ?? directoryOf(file), checkConninfo: checkConninfo)
+    file: file, baseDirectory: baseDirectory ?? parentDirectory(file), checkConninfo: checkConninfo)
   let config = reader.read(bytes)
   if let config, reader.problems.isEmpty { return config }
   throw ConfigError(problems: reader.problems)
@@ -174,10 +174,6 @@ struct ConfigReader {
   }
 }
 
-private func directoryOf(_ file: String) -> String {
-  guard let slash = file.lastIndex(of: "/") else { return "." }
-  return String(file[..<slash])
-}
 
 func isValidUnitName(_ unit: String) -> Bool {
   guard let first = unit.first, first != "-", unit.count <= 255 else { return false }

@@ -40,3 +40,9 @@ package func editDistance(_ a: String, _ b: String) -> Int {
   }
   return a.isEmpty ? b.count : previous[b.count]
 }
+
+/// The directory that holds `path`: "." for a bare name, "/" for an entry of the root.
+package func parentDirectory(_ path: String) -> String {
+  guard let slash = path.lastIndex(of: "/") else { return "." }
+  return slash == path.startIndex ? "/" : String(path[..<slash])
+}

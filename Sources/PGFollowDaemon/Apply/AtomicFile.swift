@@ -194,7 +194,3 @@ private func syncDirectory(_ directory: String) throws(FileError) {
   guard fsync(descriptor) == 0 else { throw FileError(directory, "cannot fsync the directory") }
 }
 
-func parentDirectory(_ path: String) -> String {
-  guard let slash = path.lastIndex(of: "/") else { return "." }
-  return slash == path.startIndex ? "/" : String(path[..<slash])
-}

@@ -250,7 +250,7 @@ package final class Sidecar: Service {
     }
 
     private mutating func reloadConfig() {
-      guard let fresh = sidecar.reloaded(config) else { return }
+      guard let fresh = sidecar.reloaded() else { return }
       if fresh.metrics.listen != config.metrics.listen {
         metricsServer?.stop()
         metricsServer = sidecar.startMetricsServer(fresh, metrics)
@@ -296,7 +296,7 @@ package final class Sidecar: Service {
     }
   }
 
-  fileprivate func reloaded(_ current: Config) -> Config? {
+  fileprivate func reloaded() -> Config? {
     do {
       let fresh = try reload(configPath)
       logger.notice("reloaded \(configPath)")
