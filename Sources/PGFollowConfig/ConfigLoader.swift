@@ -174,7 +174,6 @@ struct ConfigReader {
   }
 }
 
-
 func isValidUnitName(_ unit: String) -> Bool {
   guard let first = unit.first, first != "-", unit.count <= 255 else { return false }
   return unit.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || ":_.\\@-".contains($0)) }

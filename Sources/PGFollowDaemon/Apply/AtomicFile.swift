@@ -193,4 +193,3 @@ private func syncDirectory(_ directory: String) throws(FileError) {
   defer { close(descriptor) }
   guard fsync(descriptor) == 0 else { throw FileError(directory, "cannot fsync the directory") }
 }
-
