@@ -82,3 +82,39 @@ extension Result where Failure == ProbeFailure {
     return nil
   }
 }
+
+/// `once`'s confirming probes ask again only the nodes that answered: a silent node is paid for
+/// once, whatever the number of confirmations.
+@Suite struct ConfirmingProberTests {
+  final class CountingProber: Prober, @unchecked Sendable {
+    var asked: [[String]] = []
+    func probe(_ config: Config) async -> [NodeEvidence] {
+      asked.append(config.nodeNames)
+      return config.nodes.map { node in
+        node.name == "silent"
+          ? NodeEvidence(
+            node: node.name,
+            result: .failure(ProbeFailure(stage: .timeout, message: "no answer")),
+            latencyMilliseconds: 1000)
+          : NodeEvidence(
+            node: node.name, result: .success(Observation(inRecovery: false, newestRow: nil)),
+            latencyMilliseconds: 1)
+      }
+    }
+  }
+
+  @Test func aSilentNodeIsAskedOnceAndKeepsItsFailure() async {
+    let nodes = ["a", "silent", "b"].map {
+      NodeConfig(name: $0, conninfo: "host=\($0)", address: "\($0):5432")
+    }
+    let config = Config(nodes: nodes, app: AppConfig(file: "/dev/null", values: []))
+    let base = CountingProber()
+    let prober = ConfirmingProber(base)
+    for _ in 0..<3 {
+      let evidence = await prober.probe(config)
+      #expect(evidence.map(\.node) == ["a", "silent", "b"])
+      #expect(evidence[1].observation == nil && evidence[0].observation != nil)
+    }
+    #expect(base.asked == [["a", "silent", "b"], ["a", "b"], ["a", "b"]])
+  }
+}
