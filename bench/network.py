@@ -211,6 +211,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--lossy-seconds", type=int, default=60)
+    parser.add_argument("--lossy-query", nargs="*", help="timeouts.query values (1s 3s)")
     parser.add_argument("--only", nargs="*")
     arguments = parser.parse_args()
     wanted = lambda name: not arguments.only or name in arguments.only
@@ -228,7 +229,7 @@ def main():
         print(row("failover to a standby 400 ms away each way", latencies))
         print("\nThe sidecar's log of that failover:\n```\n" + log.strip() + "\n```")
     if wanted("lossy"):
-        for query in ("1s", "3s"):
+        for query in arguments.lossy_query or ("1s", "3s"):
             restarts, fresh = bench_lossy(arguments.lossy_seconds, query)
             shares = ", ".join(f"{node} {share:.0%}" for node, share in fresh.items())
             print(f"\n30 % loss and 100 ms each way on both links for {arguments.lossy_seconds} "

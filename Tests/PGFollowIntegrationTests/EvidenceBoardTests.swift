@@ -118,3 +118,22 @@ extension Result where Failure == ProbeFailure {
     #expect(base.asked == [["a", "silent", "b"], ["a", "b"], ["a", "b"]])
   }
 }
+
+extension EvidenceBoardTests {
+  /// With two watchers of a node, the newest evidence stands: an answer to a probe sent before
+  /// the other watcher's answer or failure is dropped.
+  @Test func olderEvidenceNeverReplacesNewer() {
+    let board = EvidenceBoard(freshFor: freshFor)
+    let start = ContinuousClock.now
+    let row = FailoverRow(unixtime: 1, host: "node1")
+    let failure = NodeEvidence(
+      node: "node1", result: .failure(ProbeFailure(stage: .query, message: "server closed")),
+      latencyMilliseconds: 1)
+    board.publish(failure, takenAt: start + .milliseconds(500))
+    board.publish(answer("node1", writable: true, row: row), takenAt: start)
+    #expect(board.snapshot(nodes, now: start + .seconds(1)).evidence[0] == failure)
+    #expect(board.sequence(of: "node1") == 1)
+    board.publish(answer("node1", writable: true, row: row), takenAt: start + .seconds(1))
+    #expect(board.snapshot(nodes, now: start + .seconds(1)).evidence[0].observation != nil)
+  }
+}

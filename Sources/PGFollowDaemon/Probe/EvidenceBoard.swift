@@ -16,6 +16,8 @@ package final class EvidenceBoard: Sendable {
 
   private struct State {
     var entries: [String: Entry] = [:]
+    /// When each node's probes were late, over the last `lateMemory`.
+    var lateTimes: [String: [ContinuousClock.Instant]] = [:]
     /// Counts the publications that changed what a decision would see.
     var version = 0
   }
@@ -38,26 +40,44 @@ package final class EvidenceBoard: Sendable {
 
   package func publish(_ evidence: NodeEvidence, takenAt: ContinuousClock.Instant) {
     let freshFor = freshness
-    state.withLock { state in
+    let published = state.withLock { state -> Bool in
       let previous = state.entries[evidence.node]
+      // Two watchers of one node (a hedge): what is older than the board's evidence of the
+      // node (an answer to a probe sent before the other's answer or failure) adds nothing.
+      if let previous, previous.takenAt > takenAt { return false }
       if previous.map({ !sameVerdict($0.evidence, evidence) || isStale($0, freshFor) }) ?? true {
         state.version += 1
       }
       state.entries[evidence.node] = Entry(
         evidence: evidence, takenAt: takenAt, sequence: (previous?.sequence ?? 0) + 1)
+      return true
     }
-    published()
+    if published { self.published() }
   }
 
   /// The node's probe missed the query timeout; its evidence stands until it is no longer
   /// fresh, and a late answer may still renew it.
   package func markLate(_ node: String) {
+    let now = ContinuousClock.now
     state.withLock { state in
+      state.lateTimes[node, default: []].removeAll { $0.duration(to: now) > Self.lateMemory }
+      state.lateTimes[node, default: []].append(now)
       guard state.entries[node]?.late == false else { return }
       state.entries[node]?.late = true
       state.version += 1
     }
     published()
+  }
+
+  /// How long lateness is remembered.
+  static let lateMemory = Duration.seconds(300)
+
+  /// How many times `node`'s probes were late within `window` (at most `lateMemory`).
+  package func lateCount(_ node: String, within window: Duration) -> Int {
+    let now = ContinuousClock.now
+    return state.withLock { state in
+      state.lateTimes[node, default: []].filter { $0.duration(to: now) <= window }.count
+    }
   }
 
   /// The nodes whose probe is late.

@@ -35,6 +35,9 @@ final class NodeWatcher: @unchecked Sendable {
   }
 
   let node: NodeConfig
+  /// A second watcher of a node whose answers are often late: it publishes its answers only,
+  /// never a failure or lateness, so it can add evidence and never take any away.
+  let isHedge: Bool
   let query: ProbeQuery
   let timeouts: Timeouts
   private let board: EvidenceBoard
@@ -50,8 +53,12 @@ final class NodeWatcher: @unchecked Sendable {
   /// How long this node's answers usually take (a moving average of the recent ones).
   private var typicalLatency: Duration?
 
-  init(node: NodeConfig, query: ProbeQuery, timeouts: Timeouts, pace: Pace, board: EvidenceBoard) {
+  init(
+    node: NodeConfig, query: ProbeQuery, timeouts: Timeouts, pace: Pace, board: EvidenceBoard,
+    isHedge: Bool = false
+  ) {
     self.node = node
+    self.isHedge = isHedge
     self.query = query
     self.timeouts = timeouts
     self.board = board
@@ -123,7 +130,7 @@ final class NodeWatcher: @unchecked Sendable {
       answered(observation, sent: sent)
     } catch {
       if error.kind == .timeout && connection.isHealthy {
-        board.markLate(node.name)
+        if !isHedge { board.markLate(node.name) }
         awaitLateAnswer(on: connection, sent: sent)
         return
       }
@@ -156,9 +163,11 @@ final class NodeWatcher: @unchecked Sendable {
     if let connection { return connection }
     let started = ContinuousClock.now
     guard started >= nextAttempt else { return nil }
+    // A hedge's connection is an extra: on a lossy link it may take as long as it needs.
+    let limit = isHedge ? max(timeouts.connect, .seconds(10)) : timeouts.connect
     do throws(PostgresError) {
       let fresh = try PostgresConnection.connect(
-        conninfo: node.conninfo, deadline: started + timeouts.connect)
+        conninfo: node.conninfo, deadline: started + limit)
       connection = fresh
       return fresh
     } catch {
@@ -183,6 +192,7 @@ final class NodeWatcher: @unchecked Sendable {
     _ result: Result<Observation, ProbeFailure>, sent: ContinuousClock.Instant,
     takenAt: ContinuousClock.Instant
   ) {
+    if isHedge, case .failure = result { return }
     let latency = Int(sent.duration(to: .now).wholeMilliseconds)
     board.publish(
       NodeEvidence(node: node.name, result: result, latencyMilliseconds: latency),

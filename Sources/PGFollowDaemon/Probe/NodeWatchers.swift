@@ -5,6 +5,8 @@ package import PGFollowCore
 package final class NodeWatchers: Sendable {
   package let board: EvidenceBoard
   private let watchers = Locked<[String: NodeWatcher]>([:])
+  /// Second watchers of the nodes whose answers are often late (see `hedgeLateNodes`).
+  private let hedges = Locked<[String: NodeWatcher]>([:])
   private let pace: Locked<Pace>
 
   /// `published` is called after every result a watcher publishes.
@@ -39,12 +41,53 @@ package final class NodeWatchers: Sendable {
       watcher.stop()
       if !config.nodeNames.contains(watcher.node.name) { board.forget(watcher.node.name) }
     }
+    let kept = watchers.withLock { $0 }
+    let staleHedges = hedges.withLock { hedges -> [NodeWatcher] in
+      let gone = hedges.values.filter { kept[$0.node.name]?.node != $0.node }
+      hedges = hedges.filter { kept[$0.key]?.node == $0.value.node }
+      return gone
+    }
+    staleHedges.forEach { $0.stop() }
   }
 
-  package func setPace(_ pace: Pace) {
+  /// Sets every watcher's pace; returns the nodes whose second watcher started or ended.
+  @discardableResult
+  package func setPace(_ pace: Pace) -> (hedged: [String], unhedged: [String]) {
     self.pace.withLock { $0 = pace }
     each { $0.setPace(pace) }
+    return hedgeLateNodes(pace)
   }
+
+  /// A node whose probes were late three times within a minute (a lossy link: one lost packet
+  /// delays an answer by TCP's retransmissions, seconds at worst) gets a second watcher on a
+  /// connection of its own, whose answers come in between; it goes once the node has not been
+  /// late for five minutes. Each costs one more connection while it lasts.
+  private func hedgeLateNodes(_ pace: Pace) -> (hedged: [String], unhedged: [String]) {
+    let primaries = watchers.withLock { $0 }
+    let (started, ended) = hedges.withLock { hedges -> ([String], [NodeWatcher]) in
+      var started: [String] = []
+      var ended: [NodeWatcher] = []
+      for (name, watcher) in primaries.sorted(by: { $0.key < $1.key }) {
+        if hedges[name] == nil, board.lateCount(name, within: .seconds(60)) >= 3 {
+          hedges[name] = NodeWatcher(
+            node: watcher.node, query: watcher.query, timeouts: watcher.timeouts, pace: pace,
+            board: board, isHedge: true)
+          started.append(name)
+        } else if let hedge = hedges[name],
+          board.lateCount(name, within: EvidenceBoard.lateMemory) == 0
+        {
+          hedges[name] = nil
+          ended.append(hedge)
+        }
+      }
+      return (started, ended)
+    }
+    ended.forEach { $0.stop() }
+    return (started, ended.map(\.node.name))
+  }
+
+  /// The nodes that have a second watcher now.
+  package var hedgedNodes: [String] { hedges.withLock { $0.keys.sorted() } }
 
   /// Every watcher probes now, whatever its pace.
   package func probeNow() { each { $0.probeNow() } }
@@ -52,6 +95,6 @@ package final class NodeWatchers: Sendable {
   package func stopAll() { each { $0.stop() } }
 
   private func each(_ body: (NodeWatcher) -> Void) {
-    watchers.withLock { Array($0.values) }.forEach(body)
+    (watchers.withLock { Array($0.values) } + hedges.withLock { Array($0.values) }).forEach(body)
   }
 }

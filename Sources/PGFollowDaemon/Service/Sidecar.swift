@@ -164,7 +164,15 @@ package final class Sidecar: Service {
         guard case .confirming(let leader, _, _) = verdict else { return nil }
         return (leader, prober.last?.sequences[leader] ?? 0)
       }
-      watchers.setPace(sidecar.watchPace(report, config, late: lateNodes))
+      let hedging = watchers.setPace(sidecar.watchPace(report, config, late: lateNodes))
+      for node in hedging.hedged {
+        logger.notice(
+          "node \(node) answers late often (a lossy link?): probing it over a second connection too"
+        )
+      }
+      for node in hedging.unhedged {
+        logger.notice("node \(node) answers in time again: back to one connection")
+      }
       if sidecar.dryRun {
         await cycle.performDueWork(&machines, into: &report)
         reportLogger.log(report, config: config)
