@@ -5,14 +5,18 @@ import PGFollowPostgres
   import Glibc
 #endif
 
-/// How often a watcher probes: every `every`, each wait jittered by ± `jitter` of it.
+/// How often a watcher probes: every `every`, each wait jittered by ± `jitter` of it. While
+/// `urgent` (a failover may be under way), a lost connection is retried within about a second
+/// whatever its backoff has grown to, unless the node said it has no slot left.
 package struct Pace: Sendable, Equatable {
   package var every: Duration
   package var jitter: Double
+  package var urgent: Bool
 
-  package init(every: Duration, jitter: Double) {
+  package init(every: Duration, jitter: Double, urgent: Bool = false) {
     self.every = every
     self.jitter = jitter
+    self.urgent = urgent
   }
 
   func jittered() -> Duration {
@@ -49,6 +53,8 @@ final class NodeWatcher: @unchecked Sendable {
   private var connection: PostgresConnection?
   private var backoff = Duration.zero
   private var nextAttempt = ContinuousClock.now
+  /// The next attempt while the pace is urgent: at most about a second after a failure.
+  private var urgentAttempt = ContinuousClock.now
   private var lastSocketWake = ContinuousClock.now - .seconds(1)
   /// How long this node's answers usually take (a moving average of the recent ones).
   private var typicalLatency: Duration?
@@ -162,7 +168,7 @@ final class NodeWatcher: @unchecked Sendable {
   private func connectIfDue() -> PostgresConnection? {
     if let connection { return connection }
     let started = ContinuousClock.now
-    guard started >= nextAttempt else { return nil }
+    guard started >= attemptDue else { return nil }
     // A hedge's connection is an extra: on a lossy link it may take as long as it needs.
     let limit = isHedge ? max(timeouts.connect, .seconds(10)) : timeouts.connect
     do throws(PostgresError) {
@@ -177,15 +183,21 @@ final class NodeWatcher: @unchecked Sendable {
     }
   }
 
-  /// Waits before the next attempt: 250 ms doubling to 5 s, or, when the node had no slot left,
-  /// 2 s doubling to a minute. Each wait is jittered (half to one and a half times), so that a
+  /// Waits before the next attempt: 250 ms doubling to 5 s (at most about 1 s while the pace is
+  /// urgent), or, when the node had no slot left, 2 s doubling to a minute. Each wait is jittered (half to one and a half times), so that a
   /// fleet that lost a node at the same moment does not knock on it at the same moments.
   private func dropConnection(noSlot: Bool) {
     connection = nil
     let (first, cap): (Duration, Duration) =
       noSlot ? (.seconds(2), .seconds(60)) : (.milliseconds(250), .seconds(5))
     backoff = min(max(backoff * 2, first), cap)
-    nextAttempt = .now + backoff * Double.random(in: 0.5...1.5)
+    let jitter = Double.random(in: 0.5...1.5)
+    nextAttempt = .now + backoff * jitter
+    urgentAttempt = noSlot ? nextAttempt : .now + min(backoff, .seconds(1)) * jitter
+  }
+
+  private var attemptDue: ContinuousClock.Instant {
+    control.withLock { $0.pace.urgent } ? urgentAttempt : nextAttempt
   }
 
   private func publish(
@@ -207,7 +219,7 @@ final class NodeWatcher: @unchecked Sendable {
       if wanted { return }
       let spread = pace.every * (pace.jitter * (factor * 2 - 1))
       var due = started + pace.every + spread
-      if connection == nil { due = max(due, nextAttempt) }
+      if connection == nil { due = max(due, pace.urgent ? urgentAttempt : nextAttempt) }
       let remaining = ContinuousClock.now.duration(to: due)
       if remaining <= .zero { return }
       // A socket that stays readable must not spin the loop: watch it at most every 100 ms.

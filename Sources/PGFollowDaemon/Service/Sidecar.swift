@@ -333,11 +333,13 @@ package final class Sidecar: Service {
     -> Pace
   {
     guard let report else { return Pace(every: config.run.interval, jitter: 0.1) }
-    if report.confirming != nil { return Pace(every: config.run.confirmAfter, jitter: 0) }
-    if case .hold = report.decision.outcome {
-      return Pace(every: config.run.holdInterval, jitter: 0.5)
+    if report.confirming != nil {
+      return Pace(every: config.run.confirmAfter, jitter: 0, urgent: true)
     }
-    if !late.isEmpty { return Pace(every: config.run.holdInterval, jitter: 0.5) }
+    if case .hold = report.decision.outcome {
+      return Pace(every: config.run.holdInterval, jitter: 0.5, urgent: true)
+    }
+    if !late.isEmpty { return Pace(every: config.run.holdInterval, jitter: 0.5, urgent: true) }
     return Pace(every: config.run.interval, jitter: 0.1)
   }
 }
