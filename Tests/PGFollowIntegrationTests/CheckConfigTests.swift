@@ -106,17 +106,19 @@ import Testing
     return fixture
   }
 
-  private func useNode1(_ fixture: Fixture, _ conninfo: String) throws {
+  /// check-config, once node1's conninfo is `conninfo` (PORT stands for its port).
+  private func checkConfig(_ fixture: Fixture, node1 conninfo: String) throws -> RunResult {
     let port = try fixture.port("node1")
     try fixture.editConfig(
       "host=127.0.0.1 port=\(port) dbname=pg_state user=pgfollow password=topsecret",
       conninfo.replacing("PORT", with: "\(port)"))
+    return try fixture.pgfollow("check-config")
   }
 
   @Test func aGoodSetupSaysWhatEachNodeAnswered() throws {
     let fixture = try fixtureWithPasswords()
-    try useNode1(fixture, "host=127.0.0.1 port=PORT dbname=pg_state user=watcher password=right")
-    let result = try fixture.pgfollow("check-config")
+    let result = try checkConfig(
+      fixture, node1: "host=127.0.0.1 port=PORT dbname=pg_state user=watcher password=right")
     #expect(result.status == 0, "\(result.output)")
     #expect(result.output.contains("node node1: answers, writable (a primary)"), "\(result.output)")
     #expect(result.output.contains("node node2: answers, a standby"), "\(result.output)")
@@ -124,8 +126,8 @@ import Testing
 
   @Test func aWrongPasswordIsAnErrorNamingTheNodeAndNeverThePassword() throws {
     let fixture = try fixtureWithPasswords()
-    try useNode1(fixture, "host=127.0.0.1 port=PORT dbname=pg_state user=watcher password=wrong9")
-    let result = try fixture.pgfollow("check-config")
+    let result = try checkConfig(
+      fixture, node1: "host=127.0.0.1 port=PORT dbname=pg_state user=watcher password=wrong9")
     #expect(result.status == 5, "\(result.output)")
     #expect(
       result.output.contains("error: node node1: ")
@@ -135,8 +137,8 @@ import Testing
 
   @Test func anUnknownDatabaseAndAMalformedPortAreErrors() throws {
     let fixture = try Fixture()
-    try useNode1(fixture, "host=127.0.0.1 port=PORT dbname=nosuchdb user=pgfollow")
-    let database = try fixture.pgfollow("check-config")
+    let database = try checkConfig(
+      fixture, node1: "host=127.0.0.1 port=PORT dbname=nosuchdb user=pgfollow")
     #expect(database.status == 5, "\(database.output)")
     #expect(database.output.contains("error: node node1: "), "\(database.output)")
     #expect(database.output.contains("\"nosuchdb\" does not exist"), "\(database.output)")
