@@ -16,12 +16,12 @@ import UnixSignals
 /// starts. Tells systemd READY after the first cycle, STATUS after each, WATCHDOG every half
 /// `WatchdogSec`, and STOPPING at the end.
 package final class Sidecar: Service {
-  private let configPath: String
-  private let initialConfig: Config
-  private let dryRun: Bool
-  private let logger: Logger
-  private let notifier: SystemdNotifier
-  private let reload: @Sendable (String) throws -> Config
+  let configPath: String
+  let initialConfig: Config
+  let dryRun: Bool
+  let logger: Logger
+  let notifier: SystemdNotifier
+  let reload: @Sendable (String) throws -> Config
 
   package init(
     configPath: String, config: Config, dryRun: Bool, logger: Logger,
@@ -56,243 +56,8 @@ package final class Sidecar: Service {
     logger.notice("stopped")
   }
 
-  /// The loop's own state: the configuration, the machine, what it reports to.
-  private struct SidecarLoop {
-    let sidecar: Sidecar
-    var config: Config
-    let wake: WakeSignal
-    /// Each app's machine, by label; an app missing here has its state loaded by the next cycle.
-    var machines = FollowMachines()
-    var reportLogger: ReportLogger
-    let watchers: NodeWatchers
-    let prober: BoardProber
-    let metrics = Metrics()
-    let work: BackgroundWork
-    var watchdog = WatchdogPacer(watchdog: SystemdNotifier.watchdogInterval)
-    /// While a new leader is confirmed: it, and how often it had answered when last decided on.
-    var confirming: (leader: String, sequence: Int)?
-    var metricsServer: MetricsServer?
-    var ready = false
-    var stopping = false
-    var status = "starting"
-    var logger: Logger { sidecar.logger }
-
-    init(sidecar: Sidecar, config: Config, wake: WakeSignal) {
-      self.sidecar = sidecar
-      self.config = config
-      self.wake = wake
-      reportLogger = ReportLogger(logger: sidecar.logger, onlyChanges: true)
-      work = BackgroundWork(wake: wake)
-      watchers = NodeWatchers(config, pace: sidecar.watchPace(nil, config)) {
-        wake.post(.evidence)
-      }
-      prober = BoardProber(board: watchers.board)
-    }
-
-    var cycle: Cycle { Cycle(config: config, prober: prober, dryRun: sidecar.dryRun) }
-
-    var lateNodes: [String] { watchers.board.lateNodes }
-
-    mutating func run() async {
-      metricsServer = sidecar.startMetricsServer(config, metrics)
-      let mode = sidecar.dryRun ? " (dry run: nothing will be changed)" : ""
-      logger.notice(
-        "watching \(config.nodes.count) nodes every \(formatDuration(config.run.interval))\(mode)")
-      reportPreflight()
-      await awaitFirstAnswers()
-      while true {
-        let report = await runCycle()
-        let paced = ContinuousClock.now + sidecar.pace(report, config, late: lateNodes)
-        // An answer that stops counting changes the decision as surely as a new one.
-        let next = min(paced, (watchers.board.nextExpiry() ?? paced) + .milliseconds(1))
-        waiting: while true {
-          let timeout = watchdog.wait(atMost: ContinuousClock.now.duration(to: next))
-          switch await wake.wait(timeout: timeout) {
-          case .timer:
-            if watchdog.isDue { ping() }
-            if ContinuousClock.now >= next { break waiting }
-          case .evidence:
-            if worthDeciding { break waiting }
-          case .cycleNow:
-            watchers.probeNow()
-            break waiting
-          case .workDone:
-            handleFinishedWork()
-          case .reload:
-            reloadConfig()
-            break waiting
-          case .stop:
-            await finishWorkInFlight()
-            watchers.stopAll()
-            metricsServer?.stop()
-            return
-          }
-        }
-      }
-    }
-
-    /// At start, every node's first answer (or failure) is waited for, at most one connect and
-    /// query timeout and never more than 5 s (systemd waits for READY), so the first decision is
-    /// not made blind.
-    private func awaitFirstAnswers() async {
-      let wait = min(config.timeouts.connect + config.timeouts.query, .seconds(5))
-      let deadline = ContinuousClock.now + wait
-      while !watchers.board.hasHeard(from: config.nodeNames), ContinuousClock.now < deadline {
-        let woken = await wake.wait(timeout: ContinuousClock.now.duration(to: deadline))
-        if woken != .evidence && woken != .timer {
-          wake.post(woken)
-          return
-        }
-      }
-    }
-
-    /// New evidence is worth a decision when it changes what the last one saw; while a new
-    /// leader is confirmed, only the leader's next answer is (a confirmation is a new probe).
-    private var worthDeciding: Bool {
-      if let confirming {
-        return watchers.board.sequence(of: confirming.leader) > confirming.sequence
-      }
-      return watchers.board.version != prober.last?.version
-    }
-
-    /// One cycle, then the work it makes due started in the background.
-    private mutating func runCycle() async -> CycleReport {
-      let started = ContinuousClock.now
-      let cycle = self.cycle
-      var report = await cycle.step(&machines)
-      confirming = report.confirming.flatMap { verdict in
-        guard case .confirming(let leader, _, _) = verdict else { return nil }
-        return (leader, prober.last?.sequences[leader] ?? 0)
-      }
-      let hedging = watchers.setPace(sidecar.watchPace(report, config, late: lateNodes))
-      for node in hedging.hedged {
-        logger.notice(
-          "node \(node) answers late often (a lossy link?): probing it over a second connection too"
-        )
-      }
-      for node in hedging.unhedged {
-        logger.notice("node \(node) answers in time again: back to one connection")
-      }
-      if sidecar.dryRun {
-        await cycle.performDueWork(&machines, into: &report)
-        reportLogger.log(report, config: config)
-      } else {
-        // What the cycle did is logged before the work it makes due starts.
-        reportLogger.log(report, config: config)
-        for index in report.apps.indices {
-          let app = report.apps[index].app
-          report.apps[index].restartDeferred = startDueWork(app)
-          reportLogger.logDeferral(report.apps[index].restartDeferred, app: app)
-        }
-      }
-      logger.debug("cycle took \(started.duration(to: .now).wholeMilliseconds)ms")
-      metrics.observe(report, duration: started.duration(to: .now), config: config)
-      status = statusLine(report)
-      ping()
-      return report
-    }
-
-    /// Starts what the app's machine says is due; returns why an owed restart must wait, if it
-    /// must.
-    private mutating func startDueWork(_ app: AppConfig) -> RestartLimiter.Denial? {
-      guard var machine = machines[app.label] else { return nil }
-      defer { machines[app.label] = machine }
-      let due = machine.dueWork(now: cycle.clock())
-      for item in due.start {
-        logger.notice(
-          "\(app.logPrefix)\(describeStart(item)) (in the background; the sidecar keeps watching)")
-        work.start(item, app: app, cycle: cycle, state: machine.state)
-      }
-      if !due.start.isEmpty { save(machine.state, app: app) }
-      return due.deferred
-    }
-
-    /// Hands finished work to its app's machine, saves, logs, and starts what is due next.
-    private mutating func handleFinishedWork() {
-      var touched: [AppConfig] = []
-      for done in work.takeFinished() {
-        let app = config.apps.first { $0.label == done.app.label } ?? done.app
-        guard var machine = machines[app.label] else { continue }
-        let note = machine.finished(
-          done.work, succeeded: done.result.succeeded, error: done.result.summary,
-          now: cycle.clock())
-        machines[app.label] = machine
-        let outcome = WorkOutcome(work: done.work, result: done.result, note: note)
-        reportLogger.log(outcome, app: app)
-        metrics.observe(outcome, app: app)
-        if !touched.contains(where: { $0.label == app.label }) { touched.append(app) }
-      }
-      for app in touched {
-        if let machine = machines[app.label] { save(machine.state, app: app) }
-        if !stopping { reportLogger.logDeferral(startDueWork(app), app: app) }
-      }
-      forgetDroppedApps()
-    }
-
-    /// An app no longer configured is forgotten once its work in flight has finished.
-    private mutating func forgetDroppedApps() {
-      let labels = Set(config.apps.map(\.label))
-      machines = machines.filter { labels.contains($0.key) || !$0.value.inFlight.isEmpty }
-    }
-
-    private var inFlight: [String] {
-      machines.values.flatMap(\.inFlight).map(describeStart).sorted()
-    }
-
-    /// At shutdown: a restart or hook in flight is waited for (each is bounded by its timeout),
-    /// so the state says truly whether it was done.
-    private mutating func finishWorkInFlight() async {
-      stopping = true
-      guard !inFlight.isEmpty else { return }
-      let names = inFlight.joined(separator: ", ")
-      logger.notice("stopping once this has finished: \(names)")
-      sidecar.notifier.notify(["STATUS=stopping once this has finished: \(names)"])
-      while !inFlight.isEmpty {
-        if await wake.wait(timeout: .seconds(60)) == .workDone { handleFinishedWork() }
-      }
-    }
-
-    private func save(_ state: FollowState, app: AppConfig) {
-      guard !sidecar.dryRun else { return }
-      do { try cycle.store(app).save(state) } catch { logger.error("\(app.logPrefix)\(error)") }
-    }
-
-    private mutating func reloadConfig() {
-      guard let fresh = sidecar.reloaded() else { return }
-      if fresh.metrics.listen != config.metrics.listen {
-        metricsServer?.stop()
-        metricsServer = sidecar.startMetricsServer(fresh, metrics)
-        if fresh.metrics.listen == nil { logger.notice("metrics listener stopped") }
-      }
-      config = fresh
-      watchers.update(fresh)
-      // An app that is new is loaded by the next cycle.
-      forgetDroppedApps()
-      for app in fresh.apps {
-        machines[app.label]?.reconfigure(FollowSettings(app, run: fresh.run))
-      }
-      reportPreflight()
-    }
-
-    /// What a failover will need and this user may not do, said at start and at each reload.
-    private func reportPreflight() {
-      guard !sidecar.dryRun else { return }
-      for problem in preflight(config) {
-        logger.error("pgfollow cannot follow a failover: \(problem)")
-      }
-    }
-
-    private mutating func ping() {
-      var message = ["STATUS=\(status)", "WATCHDOG=1"]
-      if !ready { message.insert("READY=1", at: 0) }
-      ready = true
-      sidecar.notifier.notify(message)
-      watchdog.pinged()
-    }
-  }
-
   /// Metrics are not essential: a listener that cannot start is logged, and the sidecar goes on.
-  fileprivate func startMetricsServer(_ config: Config, _ metrics: Metrics) -> MetricsServer? {
+  func startMetricsServer(_ config: Config, _ metrics: Metrics) -> MetricsServer? {
     guard let listen = config.metrics.listen else { return nil }
     do {
       let server = try MetricsServer(listen: listen, metrics: metrics)
@@ -304,7 +69,7 @@ package final class Sidecar: Service {
     }
   }
 
-  fileprivate func reloaded() -> Config? {
+  func reloaded() -> Config? {
     do {
       let fresh = try reload(configPath)
       logger.notice("reloaded \(configPath)")
@@ -313,33 +78,5 @@ package final class Sidecar: Service {
       logger.error("reload refused, keeping the running configuration: \(error)")
       return nil
     }
-  }
-
-  /// The time to the next decision if no evidence comes first: the jittered interval, the hold
-  /// pace while no leader is confirmed (a failover may be under way), and, while a new leader is
-  /// confirmed, as long as its last answer counts (its next answer normally comes much sooner).
-  fileprivate func pace(_ report: CycleReport, _ config: Config, late: [String]) -> Duration {
-    if report.confirming != nil { return config.freshness }
-    if case .hold = report.decision.outcome { return config.run.holdInterval }
-    if !late.isEmpty { return config.run.holdInterval }
-    return config.run.interval * Double.random(in: 0.9...1.1)
-  }
-
-  /// How often the watchers probe: every interval (± 10 %); while no leader is confirmed or a
-  /// node is late (a failover may be under way), every `hold_interval`, ± 50 % so that a fleet
-  /// that lost its primary at once does not probe the new one in step; while a new leader is
-  /// confirmed, `confirm_after` after its last answer.
-  fileprivate func watchPace(_ report: CycleReport?, _ config: Config, late: [String] = [])
-    -> Pace
-  {
-    guard let report else { return Pace(every: config.run.interval, jitter: 0.1) }
-    if report.confirming != nil {
-      return Pace(every: config.run.confirmAfter, jitter: 0, urgent: true)
-    }
-    if case .hold = report.decision.outcome {
-      return Pace(every: config.run.holdInterval, jitter: 0.5, urgent: true)
-    }
-    if !late.isEmpty { return Pace(every: config.run.holdInterval, jitter: 0.5, urgent: true) }
-    return Pace(every: config.run.interval, jitter: 0.1)
   }
 }
