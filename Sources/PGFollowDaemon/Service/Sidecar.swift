@@ -7,11 +7,13 @@ import UnixSignals
   import Glibc
 #endif
 
-/// `pgfollow run`: the cycle repeated at an interval over persistent connections, one follow
-/// machine kept across cycles (hysteresis, settling, the restart limiter, owed work). Restarts
+/// `pgfollow run`: a watcher per node keeps its connection and publishes what it sees; the loop
+/// (SidecarLoop) decides over the nodes' fresh evidence whenever it changes and at the pace,
+/// with one follow machine kept across cycles (hysteresis, settling, the restart limiter, owed
+/// work). Restarts
 /// and hooks run in the background, so that a slow application or hook never stalls the cycles
 /// or the watchdog pings. SIGHUP reloads the configuration (an invalid one is reported and the
-/// old one kept), SIGUSR1 runs a cycle at once, graceful shutdown (SIGTERM, SIGINT) ends the
+/// old one kept), SIGUSR1 probes every node at once, graceful shutdown (SIGTERM, SIGINT) ends the
 /// loop between cycles and waits for work in flight, so a write or a restart completes or never
 /// starts. Tells systemd READY after the first cycle, STATUS after each, WATCHDOG every half
 /// `WatchdogSec`, and STOPPING at the end.
