@@ -195,6 +195,14 @@ import Testing
     try container.startApplicationAndSidecar()
     #expect(
       try waitUntil(20) { try container.property("pgfollow", "StatusText") == "following node1" })
+    // The README's monitoring check, run as the service's user outside the unit: the unit's
+    // SupplementaryGroups=shop counts, so the layout is not taken for one that cannot work.
+    let status = try container.execResult([
+      "setpriv", "--reuid=pgfollow", "--regid=pgfollow", "--init-groups", "/opt/t/pgfollow",
+      "status", "-c", "/opt/t/pgfollow.yaml",
+    ])
+    #expect(status.status == 0, "\(status.output)")
+    #expect(!status.output.contains("not a member of"), "\(status.output)")
     try fixture.failOver()
     #expect(
       waitUntil(30) { container.appStarts().count == 2 }, "\((try? container.journal()) ?? "")")

@@ -30,9 +30,11 @@ package struct PreflightProblem: Sendable, Equatable, CustomStringConvertible {
 /// Checks, as the user this process runs as, what a failover will need: creating files in the
 /// application file's directory, giving a new file the current file's owner, group and mode,
 /// and writing the state directory. Root may do all of that.
-package func preflight(_ config: Config) -> [PreflightProblem] {
+/// `unitGroups` are groups the service gets from its unit (`SupplementaryGroups=`) that this
+/// process, run outside the unit as the same user, lacks.
+package func preflight(_ config: Config, unitGroups: Set<UInt32> = []) -> [PreflightProblem] {
   config.apps.flatMap { app in
-    checkApplicationFile(app.file).map { problem in
+    checkApplicationFile(app.file, unitGroups: unitGroups).map { problem in
       var named = problem
       named.problem = app.logPrefix + problem.problem
       return named
@@ -118,7 +120,7 @@ private func standIn(for user: String) -> pid_t? {
 /// Who this process is, as a user name.
 package func currentUserName() -> String { userName(geteuid()) }
 
-private func checkApplicationFile(_ file: String) -> [PreflightProblem] {
+private func checkApplicationFile(_ file: String, unitGroups: Set<UInt32>) -> [PreflightProblem] {
   let real = realPath(file) ?? file
   let directory = parentDirectory(real)
   var problems: [PreflightProblem] = []
@@ -142,7 +144,7 @@ private func checkApplicationFile(_ file: String) -> [PreflightProblem] {
           + "to another user",
         remedy: "chown \(currentUserName()) \(file)"))
   }
-  if !memberOf(info.st_gid) {
+  if !memberOf(info.st_gid) && !unitGroups.contains(info.st_gid) {
     let group = groupName(info.st_gid)
     problems.append(
       PreflightProblem(
@@ -233,4 +235,25 @@ private func userName(_ uid: uid_t) -> String {
 
 private func groupName(_ gid: gid_t) -> String {
   getgrgid(gid).map { String(cString: $0.pointee.gr_name) } ?? String(gid)
+}
+
+/// The groups that `unit` gives its service through `SupplementaryGroups=`, when systemd says
+/// so and the service runs as this user: what `status` run outside the unit may count as its
+/// own. Empty when systemd cannot be asked.
+package func unitGroupsOfThisUser(_ unit: String = "pgfollow.service") -> (
+  names: [String], ids: Set<UInt32>
+) {
+  let result = runProcess(
+    ["systemctl", "show", unit, "--property=User", "--property=SupplementaryGroups"],
+    timeout: .seconds(5))
+  guard case .exited(0) = result.termination else { return ([], []) }
+  var properties: [String: String] = [:]
+  for line in result.output.split(separator: "\n") {
+    let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
+    if parts.count == 2 { properties[parts[0]] = parts[1] }
+  }
+  guard properties["User"] == currentUserName() else { return ([], []) }
+  let names = (properties["SupplementaryGroups"] ?? "").split(separator: " ").map(String.init)
+  let ids = names.compactMap { name in getgrnam(name).map { $0.pointee.gr_gid } }
+  return (names, Set(ids))
 }

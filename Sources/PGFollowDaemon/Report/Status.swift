@@ -8,6 +8,8 @@ package struct StatusReport: Sendable {
   package var apps: [AppStatus]
   /// What a failover will need and the user running `status` may not do.
   package var preflight: [PreflightProblem] = []
+  /// The unit's supplementary groups counted in the preflight, when run outside the unit.
+  package var checkedWithGroups: [String] = []
 
   /// Monitoring-plugin exit codes: 0 OK, 1 WARNING, 2 CRITICAL.
   package var health: (code: Int32, word: String, reason: String) {
@@ -70,7 +72,12 @@ package func collectStatus(config: Config, prober: any Prober = LibPQProber()) a
   for index in apps.indices {
     readValues(&apps[index], config: config, decision: report.decision)
   }
-  return StatusReport(report: report, apps: apps, preflight: preflight(config))
+  // Outside the unit (a monitoring check run as the service's user), the unit's own groups count.
+  let unitGroups = unitGroupsOfThisUser()
+  var status = StatusReport(
+    report: report, apps: apps, preflight: preflight(config, unitGroups: unitGroups.ids))
+  status.checkedWithGroups = unitGroups.names
+  return status
 }
 
 /// The app's values as its file holds them, and as the decision wants them.
@@ -110,7 +117,10 @@ extension StatusReport {
       lines.append("")
       lines += app.text(now: wallClockNow())
     }
-    let checked = "checked as \(currentUserName())"
+    let groups = checkedWithGroups.joined(separator: " ")
+    let checked =
+      "checked as \(currentUserName())"
+      + (groups.isEmpty ? "" : " with the unit's SupplementaryGroups=\(groups)")
     lines += preflight.map { "preflight: \($0) (\(checked))" }
     return lines.joined(separator: "\n") + "\n"
   }
