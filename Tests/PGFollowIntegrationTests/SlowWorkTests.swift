@@ -215,6 +215,46 @@ import Testing
     #expect(warnings.isEmpty, "\(warnings)")
   }
 
+  /// The password kept out of the configuration: systemd's LoadCredential= hands the service a
+  /// .pgpass, and PGPASSFILE=%d/pgpass points libpq at it; the nodes ask for SCRAM.
+  @Test func aPasswordFromLoadCredentialLogsInWithScram() throws {
+    let fixture = try Fixture()
+    let container = try Self.prepare(fixture)
+    defer { container.powerOff() }
+    try fixture.clusterCommand(
+      "sql", "node1",
+      "create role watcher login password 'cred-secret'; grant select on "
+        + "failover_log to watcher")
+    for node in ["node1", "node2"] {
+      let hba = fixture.cluster + "/\(node)/pg_hba.conf"
+      let rules = try String(contentsOfFile: hba, encoding: .utf8)
+      try ("host all watcher 127.0.0.1/32 scram-sha-256\n" + rules).write(
+        toFile: hba, atomically: false, encoding: .utf8)
+      try fixture.clusterCommand("sql", node, "select pg_reload_conf()")
+    }
+    try fixture.editConfig("user=pgfollow password=topsecret", "user=watcher")
+    try "127.0.0.1:*:pg_state:watcher:cred-secret\n".write(
+      toFile: fixture.directory + "/pgpass", atomically: false, encoding: .utf8)
+    chmod(fixture.directory + "/pgpass", 0o600)
+    let dropIn =
+      "[Service]\nLoadCredential=pgpass:/opt/t/pgpass\nEnvironment=PGPASSFILE=%d/pgpass\n"
+    try dropIn.write(
+      toFile: fixture.directory + "/credentials.conf", atomically: false, encoding: .utf8)
+    try container.exec(["mkdir", "-p", "/run/systemd/system/pgfollow.service.d"])
+    try container.exec(
+      ["cp", "/opt/t/credentials.conf", "/run/systemd/system/pgfollow.service.d/"])
+    try container.systemctl("daemon-reload")
+    try container.startApplicationAndSidecar()
+    #expect(
+      try waitUntil(20) { try container.property("pgfollow", "StatusText") == "following node1" },
+      "\((try? container.journal()) ?? "")")
+    try fixture.failOver()
+    #expect(
+      waitUntil(30) { container.appStarts().count == 2 }, "\((try? container.journal()) ?? "")")
+    let journal = try container.journal()
+    #expect(!journal.contains("password") && !journal.contains("cred-secret"), "\(journal)")
+  }
+
   /// Without SupplementaryGroups=shop the new file could not keep its group: said at start, and
   /// the unit does not start.
   @Test func aGroupPgfollowMayNotSetIsReportedAtStart() throws {
