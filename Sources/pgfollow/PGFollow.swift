@@ -148,6 +148,9 @@ struct Status: AsyncParsableCommand {
     _ = options.bootstrapLogging()
     let config: Config
     do { config = try options.load() } catch { throw ExitCode(3) }
+    if let passfile = useTheServicePassfile(config) {
+      printError("(root: using the service's password file \(passfile))")
+    }
     var status = await collectStatus(config: config)
     if let user = polkitFor { status.preflight += polkitPreflight(config, user: user) }
     print(json ? status.json(config: config) : status.text(config: config), terminator: "")
@@ -192,7 +195,12 @@ struct CheckConfig: AsyncParsableCommand {
       print(config.summary)
     }
     guard !skipPreflight else { return }
-    if polkitFor == nil && !skipNodes { try await checkTheNodes(config) }
+    if polkitFor == nil && !skipNodes {
+      if let passfile = useTheServicePassfile(config), !quiet {
+        print("(root: using the service's password file \(passfile))")
+      }
+      try await checkTheNodes(config)
+    }
     let problems = polkitFor.map { polkitPreflight(config, user: $0) } ?? preflight(config)
     for problem in problems { printError("pgfollow cannot follow a failover: \(problem)") }
     if let worst = problems.map(\.status).max() {

@@ -135,6 +135,34 @@ import Testing
     #expect(!result.output.contains("wrong9"))
   }
 
+  /// Root has another home than the service: check-config and status use the service's
+  /// password file (the state directory's .pgpass) when root has none, and say so.
+  @Test(Needs.root) func rootFindsTheServicesPasswordFile() throws {
+    let fixture = try fixtureWithPasswords()
+    let port = try fixture.port("node1")
+    try fixture.editConfig(
+      "host=127.0.0.1 port=\(port) dbname=pg_state user=pgfollow password=topsecret",
+      "host=127.0.0.1 port=\(port) dbname=pg_state user=watcher")
+    try FileManager.default.createDirectory(
+      atPath: fixture.directory + "/state", withIntermediateDirectories: true)
+    let passfile = fixture.directory + "/state/.pgpass"
+    try "127.0.0.1:\(port):pg_state:watcher:right\n".write(
+      toFile: passfile, atomically: false, encoding: .utf8)
+    chmod(passfile, 0o600)
+    let home = try makeTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: home) }
+    for command in ["check-config", "status"] {
+      let result = try run(
+        "/usr/bin/env",
+        ["-u", "PGPASSFILE", "HOME=\(home)", Fixture.binary, command, "-c", fixture.configFile],
+        timeout: 60)
+      #expect(result.output.contains("using the service's password file \(passfile)"))
+      #expect(!result.output.contains("no password supplied"), "\(result.output)")
+      // status warns (1) that the file is not yet switched to the standby it sees: no sidecar ran.
+      #expect(result.status == (command == "status" ? 1 : 0), "\(command): \(result.output)")
+    }
+  }
+
   @Test func anUnknownDatabaseAndAMalformedPortAreErrors() throws {
     let fixture = try Fixture()
     let database = try checkConfig(

@@ -257,3 +257,16 @@ package func unitGroupsOfThisUser(_ unit: String = "pgfollow.service") -> (
   let ids = names.compactMap { name in getgrnam(name).map { $0.pointee.gr_gid } }
   return (names, Set(ids))
 }
+
+/// Root has a home of its own, so libpq would not find the service's `~/.pgpass`: when root
+/// has neither PGPASSFILE nor a `.pgpass`, and the service's home (the state directory) holds
+/// one, `status` and `check-config` use it, as the service does. Returns its path when so.
+package func useTheServicePassfile(_ config: Config) -> String? {
+  let servicePassfile = config.stateDirectory + "/.pgpass"
+  guard geteuid() == 0, getenv("PGPASSFILE") == nil,
+    access((getenv("HOME").map { String(cString: $0) } ?? "/root") + "/.pgpass", F_OK) != 0,
+    access(servicePassfile, R_OK) == 0
+  else { return nil }
+  setenv("PGPASSFILE", servicePassfile, 1)
+  return servicePassfile
+}
