@@ -22,7 +22,8 @@ package enum Conninfo {
     let bad = port.split(separator: ",", omittingEmptySubsequences: false).first { part in
       !part.isEmpty && !(Int(part).map { (1...65535).contains($0) } ?? false)
     }
-    return bad.map { "port=\(port): \"\($0)\" is not a port number (1-65535)" }
+    // Not even the port is shown: an unquoted password with a space in it can end up there.
+    return bad.map { _ in "port=…: not a port number (1-65535)" }
   }
 
   /// `host=… port=… dbname=… user=…` from a conninfo, with nothing secret.
@@ -79,15 +80,15 @@ package enum Conninfo {
     return result
   }
 
-  /// `invalid connection option "passwrod"`: a key within two edits of a keyword is a typo,
-  /// not a secret, so it is shown with the keyword it misspells. Any other key stays masked: it
-  /// may be part of an unquoted value with a space in it.
+  /// `invalid connection option "passwrod"`: a key within two edits of a keyword is most likely
+  /// a typo of it, so the keyword is named. The key itself stays masked like any other: it may
+  /// be part of an unquoted value with a space in it.
   private static func misspelledKeyword(_ text: String) -> String? {
     let prefix = "invalid connection option \""
     guard text.hasPrefix(prefix) else { return nil }
     let key = String(text.dropFirst(prefix.count).prefix { $0 != "\"" })
     guard let keyword = keywords.first(where: { editDistance(key, $0) <= 2 }) else { return nil }
-    return "invalid connection option \"\(key)\"; did you mean \"\(keyword)\"?"
+    return "invalid connection option \"…\" (a misspelled \"\(keyword)\"?)"
   }
 
   private static func isHarmless(_ part: String) -> Bool {

@@ -174,7 +174,7 @@ import Testing
     let port = try fixture.pgfollow("check-config")
     #expect(port.status == 5, "\(port.output)")
     #expect(
-      port.output.contains("conninfo is invalid: port=5432x: \"5432x\" is not a port number"),
+      port.output.contains("conninfo is invalid: port=…: not a port number (1-65535)"),
       "\(port.output)")
   }
 

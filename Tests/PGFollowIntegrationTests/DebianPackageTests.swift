@@ -168,11 +168,49 @@ struct Machine {
     #expect(journal().contains("start the system bus, which polkit and systemctl need"))
     #expect(try unit("pgfollow.service", "UnitFileState") == "enabled")
     try root("systemctl", "start", "dbus.service")
+    try checkTheNewcomersMistakes(fixture)
     try root("systemctl", "start", "pgfollow.service")
     #expect(
       try waitUntil(30) { try unit("pgfollow.service", "StatusText") == "following node1" },
       "\(journal())")
     #expect(try root("ps", "-o", "user=", "-C", "pgfollow") == "pgfollow")
+  }
+
+  /// README step 5 on the installed package: the good configuration passes, naming what each
+  /// node answered; a node on a wrong port is a warning naming it; a port that is no number and
+  /// a hook whose program is missing are errors.
+  func checkTheNewcomersMistakes(_ fixture: Fixture) throws {
+    let good = try container.execResult(["pgfollow", "check-config"])
+    #expect(good.status == 0, "\(good.output)")
+    #expect(good.output.contains("node node1: answers, writable (a primary)"), "\(good.output)")
+    let config = try String(contentsOfFile: fixture.directory + "/config.yaml", encoding: .utf8)
+    let node2 = "port=\(try fixture.port("node2")) "
+    let mistakes: [(String, String, Int32, String)] = [
+      (
+        "wrong-port", config.replacing(node2, with: "port=1 "), 0,
+        "warning: node node2 unreachable now"
+      ),
+      (
+        "bad-port", config.replacing(node2, with: "port=5432x "), 5,
+        "port=…: not a port number"
+      ),
+      (
+        "no-hook",
+        config.replacing(
+          "restart:\n",
+          with: "hooks:\n  - command: [/usr/local/lib/pgfollow/notify-chat]\nrestart:\n"), 5,
+        "the hook's program /usr/local/lib/pgfollow/notify-chat is missing or not executable"
+      ),
+    ]
+    for (name, text, status, message) in mistakes {
+      try text.write(
+        toFile: fixture.directory + "/\(name).yaml", atomically: false, encoding: .utf8)
+      let result = try container.execResult([
+        "pgfollow", "check-config", "-c", "/opt/t/\(name).yaml",
+      ])
+      #expect(result.status == status, "\(name): \(result.output)")
+      #expect(result.output.contains(message), "\(name): \(result.output)")
+    }
   }
 
   func followFailover(_ fixture: Fixture) throws {
