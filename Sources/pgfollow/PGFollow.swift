@@ -101,8 +101,9 @@ struct Run: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Run as a sidecar: repeat the cycle over persistent connections until stopped.",
     discussion: """
-      SIGTERM or SIGINT stops between cycles, SIGHUP reloads the configuration, SIGUSR1 runs a \
-      cycle at once. Under systemd (Type=notify) it reports READY, STATUS and WATCHDOG.
+      SIGTERM or SIGINT stops between cycles, SIGHUP reloads the configuration (all of it but \
+      state_directory, which needs a restart and says so), SIGUSR1 probes every node at once. \
+      Under systemd (Type=notify) it reports READY, STATUS and WATCHDOG.
       """)
 
   @OptionGroup var options: ConfigOptions

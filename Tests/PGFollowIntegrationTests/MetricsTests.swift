@@ -19,6 +19,13 @@ import Testing
     #expect(waitUntil(20) { answers(second) }, "\(sidecar.log)")
     #expect(!answers(first), "\(sidecar.log)")
     #expect(sidecar.log.contains("serving metrics on http://127.0.0.1:\(second)/metrics"))
+    // What a reload cannot apply is said, not silently dropped.
+    try fixture.editConfig("state_directory: state", "state_directory: state2")
+    sidecar.signal(SIGHUP)
+    #expect(
+      waitUntil(20) { sidecar.log.contains("state_directory changed to ") },
+      "\(sidecar.log)")
+    #expect(sidecar.log.contains("that needs a restart"))
     #expect(sidecar.stop() == 0)
   }
 

@@ -203,7 +203,15 @@ struct SidecarLoop {
   }
 
   private mutating func reloadConfig() {
-    guard let fresh = sidecar.reloaded() else { return }
+    guard var fresh = sidecar.reloaded() else { return }
+    if fresh.stateDirectory != config.stateDirectory {
+      // The lock that keeps a second pgfollow off this state is held in the old directory.
+      let message =
+        "state_directory changed to \(fresh.stateDirectory): that needs a restart; keeping "
+        + "\(config.stateDirectory) until then"
+      logger.warning("\(message)")
+      fresh.stateDirectory = config.stateDirectory
+    }
     if fresh.metrics.listen != config.metrics.listen {
       metricsServer?.stop()
       metricsServer = sidecar.startMetricsServer(fresh, metrics)
