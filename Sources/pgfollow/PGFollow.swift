@@ -18,6 +18,15 @@ struct PGFollow: AsyncParsableCommand {
       failure, 7 restart failure, 8 lock busy or state directory unusable. check-config: 0 valid, \
       5 the file or a node cannot work, 6 the application's file cannot be replaced, 7 a unit may \
       not be restarted, 8 the state directory is unusable. No subcommand: 64.
+
+      Files: /etc/pgfollow/pgfollow.yaml (the configuration, root:pgfollow 0640); \
+      /var/lib/pgfollow (the state, one file per app, and the service's home: its .pgpass \
+      holds the nodes' passwords); /etc/polkit-1/rules.d/50-pgfollow.rules (the units the \
+      service may restart); pgfollow.service and the pgfollow-once timer.
+
+      Environment: PGPASSFILE (where libpq finds the passwords; with systemd's LoadCredential=, \
+      PGPASSFILE=%d/pgpass), the other PG* variables of libpq, NOTIFY_SOCKET and WATCHDOG_USEC \
+      (set by systemd), JOURNAL_STREAM (logs without timestamps under journald).
       """,
     version: pgfollowVersion,
     subcommands: [
