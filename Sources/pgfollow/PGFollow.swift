@@ -201,10 +201,10 @@ struct CheckConfig: AsyncParsableCommand {
       throw ExitCode(CycleStatus.configError.exitCode)
     }
     if !quiet && polkitFor == nil {
-      print("\(options.config): valid")
+      print("\(options.config): the file is valid; checking what it names")
       print(config.summary)
     }
-    guard !skipPreflight else { return }
+    guard !skipPreflight else { return sayValid() }
     if polkitFor == nil && !skipNodes {
       if let passfile = useTheServicePassfile(config), !quiet {
         print("(root: using the service's password file \(passfile))")
@@ -224,6 +224,12 @@ struct CheckConfig: AsyncParsableCommand {
       }
         ?? "preflight: \(currentUserName()) may replace \(config.apps.map(\.file).joined(separator: " ")) "
         + "and write the state")
+    sayValid()
+  }
+
+  /// The last line of a check that found nothing wrong.
+  private func sayValid() {
+    if !quiet && polkitFor == nil { print("\(options.config): valid") }
   }
 }
 
