@@ -185,7 +185,26 @@ struct Machine {
     #expect(good.output.contains("node node1: answers, writable (a primary)"), "\(good.output)")
     let config = try String(contentsOfFile: fixture.directory + "/config.yaml", encoding: .utf8)
     let node2 = "port=\(try fixture.port("node2")) "
+    // A role that logs in by SCRAM on node1, for a mistyped password.
+    try fixture.clusterCommand(
+      "sql", "node1",
+      "create role watcher login password 'right'; grant select on "
+        + "failover_log to watcher")
+    let hba = fixture.cluster + "/node1/pg_hba.conf"
+    try
+      ("host all watcher 127.0.0.1/32 scram-sha-256\n"
+      + String(contentsOfFile: hba, encoding: .utf8)).write(
+        toFile: hba, atomically: false, encoding: .utf8)
+    try fixture.clusterCommand("sql", "node1", "select pg_reload_conf()")
+    let node1 = "port=\(try fixture.port("node1")) dbname=pg_state user=pgfollow password=topsecret"
     let mistakes: [(String, String, Int32, String)] = [
+      (
+        "wrong-password",
+        config.replacing(
+          node1,
+          with: "port=\(try fixture.port("node1")) dbname=pg_state user=watcher password=wrong9"),
+        5, "password authentication failed for user \"watcher\""
+      ),
       (
         "wrong-port", config.replacing(node2, with: "port=1 "), 0,
         "warning: node node2 unreachable now"
@@ -210,6 +229,7 @@ struct Machine {
       ])
       #expect(result.status == status, "\(name): \(result.output)")
       #expect(result.output.contains(message), "\(name): \(result.output)")
+      #expect(!result.output.contains("wrong9") && !result.output.contains("topsecret"))
     }
   }
 
