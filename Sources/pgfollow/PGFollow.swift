@@ -237,7 +237,13 @@ extension CheckConfig {
   /// Logs in to every node as configured and says what each answered; a node that cannot work
   /// as configured, or no node answering at all, is exit code 5.
   func checkTheNodes(_ config: Config) async throws {
-    let evidence = await LibPQProber().probe(config)
+    var evidence = await LibPQProber().probe(config)
+    // A database or role just created on the primary takes a moment to reach the standbys: such
+    // a refusal is asked again, for up to 5 s, before it counts.
+    for _ in 0..<5 where checkNodes(evidence).contains(where: \.mayBeReplicationLag) {
+      try await Task.sleep(for: .seconds(1))
+      evidence = await LibPQProber().probe(config)
+    }
     let checks = checkNodes(evidence)
     for check in checks {
       switch check.verdict {

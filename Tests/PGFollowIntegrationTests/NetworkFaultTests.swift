@@ -18,7 +18,10 @@ import Testing
     let network = try FaultyNetwork(fixture, nodes: ["node1", "node2"])
     if !faults.isEmpty { try network.set("node2", faults) }
     let sidecar = try Sidecar(fixture: fixture, launcher: network.launcher)
-    let settled = try waitUntil(40) { try fixture.appValues().contains("{address: node2:5432") }
+    // The file names node2 as the standby, and the start's restart (in the background) is done.
+    let settled = try waitUntil(40) {
+      try fixture.appValues().contains("{address: node2:5432") && fixture.restarts().count == 1
+    }
     guard settled else {
       throw FixtureError(message: "node2 never seen as the standby:\n\(sidecar.log)")
     }

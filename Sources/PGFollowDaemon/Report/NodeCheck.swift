@@ -11,6 +11,11 @@ package struct NodeCheck: Sendable, Equatable, CustomStringConvertible {
   package var verdict: Verdict
   package var detail: String
 
+  /// A refusal for something that does not exist (yet): on a standby, it may be replication lag.
+  package var mayBeReplicationLag: Bool {
+    verdict == .cannotWork && detail.contains("does not exist")
+  }
+
   package var description: String {
     switch verdict {
     case .answers: "node \(node): answers, \(detail)"
