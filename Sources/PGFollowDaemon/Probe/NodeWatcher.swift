@@ -18,10 +18,6 @@ package struct Pace: Sendable, Equatable {
     self.jitter = jitter
     self.urgent = urgent
   }
-
-  func jittered() -> Duration {
-    jitter > 0 ? every * Double.random(in: (1 - jitter)...(1 + jitter)) : every
-  }
 }
 
 /// One node's prober, on a thread of its own: it keeps the node's connection, connects with the
@@ -78,6 +74,11 @@ final class NodeWatcher: @unchecked Sendable {
     }
     (wakeRead, wakeWrite) = (ends[0], ends[1])
     startThread { [self] in run() }
+  }
+
+  /// Whether this watcher probes `node` as these settings say (else it is replaced).
+  func watches(_ node: NodeConfig, query: ProbeQuery, timeouts: Timeouts) -> Bool {
+    self.node == node && self.query == query && self.timeouts == timeouts
   }
 
   /// How long an answer that missed the query timeout is still waited for before the connection
@@ -184,8 +185,9 @@ final class NodeWatcher: @unchecked Sendable {
   }
 
   /// Waits before the next attempt: 250 ms doubling to 5 s (at most about 1 s while the pace is
-  /// urgent), or, when the node had no slot left, 2 s doubling to a minute. Each wait is jittered (half to one and a half times), so that a
-  /// fleet that lost a node at the same moment does not knock on it at the same moments.
+  /// urgent), or, when the node had no slot left, 2 s doubling to a minute. Each wait is
+  /// jittered (half to one and a half times), so that a fleet that lost a node at the same
+  /// moment does not knock on it at the same moments.
   private func dropConnection(noSlot: Bool) {
     connection = nil
     let (first, cap): (Duration, Duration) =

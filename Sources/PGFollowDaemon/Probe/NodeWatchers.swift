@@ -24,8 +24,8 @@ package final class NodeWatchers: Sendable {
     let stopped = watchers.withLock { watchers -> [NodeWatcher] in
       var kept: [String: NodeWatcher] = [:]
       for node in config.nodes {
-        if let watcher = watchers[node.name], watcher.node == node, watcher.query == query,
-          watcher.timeouts == config.timeouts
+        if let watcher = watchers[node.name],
+          watcher.watches(node, query: query, timeouts: config.timeouts)
         {
           kept[node.name] = watcher
         } else {
@@ -42,9 +42,14 @@ package final class NodeWatchers: Sendable {
       if !config.nodeNames.contains(watcher.node.name) { board.forget(watcher.node.name) }
     }
     let kept = watchers.withLock { $0 }
+    // A second watcher goes with its node's settings (a new one starts when still needed).
     let staleHedges = hedges.withLock { hedges -> [NodeWatcher] in
-      let gone = hedges.values.filter { kept[$0.node.name]?.node != $0.node }
-      hedges = hedges.filter { kept[$0.key]?.node == $0.value.node }
+      let stale = { (name: String, hedge: NodeWatcher) -> Bool in
+        guard let primary = kept[name] else { return true }
+        return !hedge.watches(primary.node, query: primary.query, timeouts: primary.timeouts)
+      }
+      let gone = hedges.filter(stale).map(\.value)
+      hedges = hedges.filter { !stale($0.key, $0.value) }
       return gone
     }
     staleHedges.forEach { $0.stop() }
@@ -85,9 +90,6 @@ package final class NodeWatchers: Sendable {
     ended.forEach { $0.stop() }
     return (started, ended.map(\.node.name))
   }
-
-  /// The nodes that have a second watcher now.
-  package var hedgedNodes: [String] { hedges.withLock { $0.keys.sorted() } }
 
   /// Every watcher probes now, whatever its pace.
   package func probeNow() { each { $0.probeNow() } }
