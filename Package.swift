@@ -27,6 +27,8 @@ let package = Package(
       name: "CLibYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
     // Pure: the model, the decision and the follow machine. No C, no I/O, no clock.
     .target(name: "PGFollowCore", swiftSettings: upcoming),
+    // Files, threads, accounts and the wall clock: the few system helpers every adapter shares.
+    .target(name: "PGFollowSystem", dependencies: ["PGFollowCore"], swiftSettings: upcoming),
     // Adapters, each the only user of its C library.
     .target(
       name: "PGFollowPostgres", dependencies: ["CLibPQ", "PGFollowCore"], swiftSettings: upcoming),
@@ -34,7 +36,8 @@ let package = Package(
       name: "PGFollowYAML", dependencies: ["CLibYAML", "PGFollowCore"], swiftSettings: upcoming),
     // The configuration file read into the model.
     .target(
-      name: "PGFollowConfig", dependencies: ["PGFollowCore", "PGFollowYAML", "PGFollowPostgres"],
+      name: "PGFollowConfig",
+      dependencies: ["PGFollowCore", "PGFollowYAML", "PGFollowPostgres", "PGFollowSystem"],
       swiftSettings: upcoming),
     // The writer side, run on the database nodes: `record` and `init`.
     .target(
@@ -44,7 +47,7 @@ let package = Package(
     .target(
       name: "PGFollowDaemon",
       dependencies: [
-        "PGFollowCore", "PGFollowConfig", "PGFollowPostgres", "PGFollowYAML",
+        "PGFollowCore", "PGFollowConfig", "PGFollowPostgres", "PGFollowYAML", "PGFollowSystem",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -57,7 +60,7 @@ let package = Package(
     .executableTarget(
       name: "pgfollow",
       dependencies: [
-        "PGFollowDaemon", "PGFollowCore", "PGFollowConfig", "PGFollowWriter",
+        "PGFollowDaemon", "PGFollowCore", "PGFollowConfig", "PGFollowSystem", "PGFollowWriter",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -72,13 +75,14 @@ let package = Package(
     .testTarget(name: "PGFollowFuzzingTests", dependencies: ["PGFollowFuzzing", "PGFollowYAML"]),
     // Helpers for the integration tests: the test cluster, processes, containers.
     .target(
-      name: "PGFollowTestSupport", dependencies: ["PGFollowDaemon"],
+      name: "PGFollowTestSupport", dependencies: ["PGFollowDaemon", "PGFollowSystem"],
       path: "Tests/PGFollowTestSupport"),
     // Against real servers started by the tests; each suite says what it needs.
     .testTarget(
       name: "PGFollowIntegrationTests",
       dependencies: [
-        "PGFollowDaemon", "PGFollowCore", "PGFollowConfig", "PGFollowTestSupport", "pgfollow",
+        "PGFollowDaemon", "PGFollowCore", "PGFollowConfig", "PGFollowSystem",
+        "PGFollowTestSupport", "pgfollow",
       ]),
   ]
 )

@@ -1,4 +1,6 @@
 package import PGFollowCore
+import PGFollowPostgres
+import PGFollowSystem
 package import PGFollowYAML
 
 /// Every problem found in a configuration file, each with file:line:column.
@@ -21,14 +23,30 @@ package struct ConfigError: Error, Sendable, CustomStringConvertible {
   }
 }
 
-/// Reads a configuration file's text. `checkConninfo` returns what is wrong with a conninfo, if
-/// anything, without repeating its secrets.
+/// Reads and checks a configuration file; conninfo strings are checked by libpq.
+package func loadConfigFile(_ path: String) throws(ConfigError) -> Config {
+  let snapshot: FileSnapshot
+  do {
+    snapshot = try readSnapshot(path)
+  } catch {
+    let denied = error.message.contains("Permission denied")
+    let message =
+      denied
+      ? error.message + " (as \(currentUserName()): the file should be root:pgfollow 0640, "
+        + "chgrp pgfollow \(path) && chmod 0640 \(path), or readable by the user it runs as)"
+      : error.message
+    throw ConfigError(problems: [YAMLError(file: path, mark: nil, message: message)])
+  }
+  return try loadConfig(
+    bytes: snapshot.bytes, file: path, baseDirectory: parentDirectory(snapshot.realPath))
+}
+
+/// Reads a configuration's text, as if from `file`; relative paths in it are taken from
+/// `baseDirectory`, by default the file's directory.
 package func loadConfig(
-  bytes: [UInt8], file: String, baseDirectory: String? = nil,
-  checkConninfo: @escaping (String) -> String? = { _ in nil }
+  bytes: [UInt8], file: String, baseDirectory: String? = nil
 ) throws(ConfigError) -> Config {
-  var reader = ConfigReader(
-    file: file, baseDirectory: baseDirectory ?? parentDirectory(file), checkConninfo: checkConninfo)
+  var reader = ConfigReader(file: file, baseDirectory: baseDirectory ?? parentDirectory(file))
   let config = reader.read(bytes)
   if let config, reader.problems.isEmpty { return config }
   throw ConfigError(problems: reader.problems)
@@ -42,7 +60,6 @@ private let topLevelKeys = [
 struct ConfigReader {
   let file: String
   let baseDirectory: String
-  let checkConninfo: (String) -> String?
   var problems: [YAMLError] = []
 
   mutating func read(_ bytes: [UInt8]) -> Config? {
@@ -112,7 +129,7 @@ struct ConfigReader {
       fail(node, "\(context).conninfo must be a non-empty string")
       return nil
     }
-    if let problem = checkConninfo(scalar.value) {
+    if let problem = Conninfo.problem(scalar.value) {
       fail(node, "\(context).conninfo is invalid: \(problem)")
       return nil
     }

@@ -182,25 +182,39 @@ package struct FollowMachine: Sendable {
     return owed.map { .hook($0.key, change: changes) }
   }
 
-  /// Work finished. Returns what follows, in words: "succeeded", "will retry (failure 1 of 3)
-  /// in 5s", "gave up after 3 failures", "failed" (a restart, owed still), or "superseded".
+  /// What follows from a finished piece of work; `Report` puts it in words.
+  package enum FollowUp: Sendable, Equatable {
+    case succeeded
+    /// A restart succeeded, but a newer replacement of the file owes it again.
+    case succeededButOwedAgain
+    /// A restart failed: still owed, tried again within the restart limits.
+    case failedStillOwed
+    /// A hook failed and is tried again after `delay`.
+    case willRetry(failure: Int, of: Int, after: Duration)
+    case gaveUp(failures: Int)
+    /// A hook of a change of leader that a newer one replaced.
+    case superseded
+    case noLongerOwed
+  }
+
+  /// Work finished: the machine takes its result in and says what follows.
   @discardableResult
   package mutating func finished(
     _ work: Work, succeeded: Bool, error: String? = nil, now: WallSeconds
-  ) -> String {
+  ) -> FollowUp {
     inFlight.remove(work)
     switch work {
     case .restart(let unit, let replacement):
       return restartFinished(unit, replacement, succeeded, error)
     case .hook(let key, let change):
-      guard change == changes else { return "superseded by a newer change of leader" }
+      guard change == changes else { return .superseded }
       return hookFinished(key, succeeded, now: now)
     }
   }
 
   private mutating func restartFinished(
     _ unit: String, _ replacement: Int, _ succeeded: Bool, _ error: String?
-  ) -> String {
+  ) -> FollowUp {
     if succeeded {
       if replacement == replacements { state.pendingRestart.removeAll { $0 == unit } }
     } else {
@@ -211,30 +225,31 @@ package struct FollowMachine: Sendable {
       state.restartFailures = 0
       state.lastRestartError = nil
     }
-    if !succeeded { return "failed" }
-    return replacement == replacements ? "succeeded" : "succeeded; owed again for a newer change"
+    if !succeeded { return .failedStillOwed }
+    return replacement == replacements ? .succeeded : .succeededButOwedAgain
   }
 
-  private mutating func hookFinished(_ key: HookKey, _ succeeded: Bool, now: WallSeconds) -> String
+  private mutating func hookFinished(_ key: HookKey, _ succeeded: Bool, now: WallSeconds)
+    -> FollowUp
   {
     guard var debt = state.hooks, let index = debt.owed.firstIndex(where: { $0.key == key }) else {
-      return "no longer owed"
+      return .noLongerOwed
     }
     defer { state.hooks = debt.owed.isEmpty ? nil : debt }
     if succeeded {
       debt.owed.remove(at: index)
-      return "succeeded"
+      return .succeeded
     }
     let attempts = settings.hooks.hook(key)?.attempts ?? 1
     debt.owed[index].failures += 1
     let failures = debt.owed[index].failures
     if failures >= attempts {
       debt.owed.remove(at: index)
-      return "gave up after \(failures) failures"
+      return .gaveUp(failures: failures)
     }
     let delay = retryDelay(first: settings.hooks.hook(key)?.retryAfter ?? .seconds(5), failures)
     debt.owed[index].nextAttempt = now + delay.inSeconds
-    return "will retry (failure \(failures) of \(attempts)) in \(formatDuration(delay))"
+    return .willRetry(failure: failures, of: attempts, after: delay)
   }
 
   /// `first` after the first failure, doubling, at most the cap.

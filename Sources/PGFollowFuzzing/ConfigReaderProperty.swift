@@ -6,30 +6,28 @@ import PGFollowYAML
 /// The configuration reader's fuzzing property: any text either loads into a configuration that
 /// keeps the invariants the daemon relies on, or fails with problems that each name a place in
 /// the file; the result is the same every time, and no conninfo password appears in a problem.
-package func checkConfigReaderProperty(_ data: [UInt8]) {
+package func checkConfigReaderProperty(_ data: [UInt8]) throws(PropertyViolation) {
   let first = load(data)
   let second = load(data)
   switch (first, second) {
   case (.success(let config), .success(let again)):
-    require("\(config)" == "\(again)", "two loads of the same text differ")
-    checkInvariants(config)
+    try ensure("\(config)" == "\(again)", "two loads of the same text differ")
+    try checkInvariants(config)
   case (.failure(let error), .failure(let again)):
-    require(error.description == again.description, "two loads report different problems")
-    checkProblems(error, lineCount: lineBreaks(data) + 1)
+    try ensure(error.description == again.description, "two loads report different problems")
+    try checkProblems(error, lineCount: lineBreaks(data) + 1)
     for secret in passwords(in: data) {
-      require(!error.description.contains(secret), "a problem repeats a password: \(error)")
+      try ensure(!error.description.contains(secret), "a problem repeats a password: \(error)")
     }
-    for problem in error.problems { checkMasked(problem.message) }
+    for problem in error.problems { try checkMasked(problem.message) }
   default:
-    fail("one load succeeded and the other failed")
+    throw violation("one load succeeded and the other failed")
   }
 }
 
 private func load(_ data: [UInt8]) -> Result<Config, ConfigError> {
   Result { () throws(ConfigError) in
-    try loadConfig(
-      bytes: data, file: "fuzz.yaml", baseDirectory: "/etc/pgfollow",
-      checkConninfo: Conninfo.problem)
+    try loadConfig(bytes: data, file: "fuzz.yaml", baseDirectory: "/etc/pgfollow")
   }
 }
 
@@ -41,41 +39,42 @@ private func lineBreaks(_ data: [UInt8]) -> Int {
   }
 }
 
-private func checkProblems(_ error: ConfigError, lineCount: Int) {
-  require(!error.problems.isEmpty, "a failed load names no problem")
+private func checkProblems(_ error: ConfigError, lineCount: Int) throws(PropertyViolation) {
+  try ensure(!error.problems.isEmpty, "a failed load names no problem")
   for problem in error.problems {
-    require(problem.file == "fuzz.yaml" && !problem.message.isEmpty, "a problem without text")
+    try ensure(problem.file == "fuzz.yaml" && !problem.message.isEmpty, "a problem without text")
     guard let mark = problem.mark else { continue }
-    require(
+    try ensure(
       mark.line >= 1 && mark.line <= lineCount + 1 && mark.column >= 1,
       "a problem's place \(mark) lies outside the \(lineCount)-line file: \(problem)")
   }
 }
 
-private func checkInvariants(_ config: Config) {
+private func checkInvariants(_ config: Config) throws(PropertyViolation) {
   let names = config.nodes.map(\.name)
-  require(!names.isEmpty && Set(names).count == names.count, "node names empty or repeated")
-  require(config.nodes.allSatisfy { !$0.conninfo.isEmpty }, "a node without conninfo")
-  require(!config.apps.isEmpty, "no app")
-  require(config.apps.allSatisfy { !$0.values.isEmpty }, "an app's set is empty")
-  require(
+  try ensure(!names.isEmpty && Set(names).count == names.count, "node names empty or repeated")
+  try ensure(config.nodes.allSatisfy { !$0.conninfo.isEmpty }, "a node without conninfo")
+  try ensure(!config.apps.isEmpty, "no app")
+  try ensure(config.apps.allSatisfy { !$0.values.isEmpty }, "an app's set is empty")
+  try ensure(
     config.apps.allSatisfy { $0.file.hasPrefix("/") }, "an app's file did not become absolute")
-  require(Set(config.apps.map(\.file)).count == config.apps.count, "two apps share a file")
-  require(Set(config.apps.map(\.label)).count == config.apps.count, "two apps share a name")
-  require(config.stateDirectory.hasPrefix("/"), "state_directory did not become absolute")
-  require(config.run.cycleDeadline < config.run.interval, "cycle deadline not below the interval")
-  require((1...100).contains(config.run.confirmations), "confirmations out of range")
-  require(!config.allUnits.contains { $0.hasPrefix("-") }, "a unit name reads as an option")
-  require(
+  try ensure(Set(config.apps.map(\.file)).count == config.apps.count, "two apps share a file")
+  try ensure(Set(config.apps.map(\.label)).count == config.apps.count, "two apps share a name")
+  try ensure(config.stateDirectory.hasPrefix("/"), "state_directory did not become absolute")
+  try ensure(
+    config.run.cycleDeadline < config.run.interval, "cycle deadline not below the interval")
+  try ensure((1...100).contains(config.run.confirmations), "confirmations out of range")
+  try ensure(!config.allUnits.contains { $0.hasPrefix("-") }, "a unit name reads as an option")
+  try ensure(
     config.apps.allSatisfy { $0.hooks.allSatisfy { !$0.command.isEmpty } },
     "a hook without a command")
-  require(config.timeouts.connect > .zero && config.timeouts.query > .zero, "a zero timeout")
+  try ensure(config.timeouts.connect > .zero && config.timeouts.query > .zero, "a zero timeout")
 }
 
 /// libpq quotes parts of a bad conninfo in its messages; each quoted part must be masked, unless
 /// it is a connection keyword or punctuation (which cannot be a secret: a keyword's value and any
 /// stray word are masked).
-private func checkMasked(_ message: String) {
+private func checkMasked(_ message: String) throws(PropertyViolation) {
   guard let range = message.firstRange(of: ".conninfo is invalid: ") else { return }
   let libpq = String(message[range.upperBound...])
   let quoted = libpq.unicodeScalars.split(separator: "\"", omittingEmptySubsequences: false)
@@ -84,7 +83,7 @@ private func checkMasked(_ message: String) {
     Conninfo.keywords.contains(part)
       || part.unicodeScalars.allSatisfy { !$0.properties.isAlphabetic && !("0"..."9").contains($0) }
   }
-  require(
+  try ensure(
     quoted.allSatisfy { $0 == "…" || harmless($0) },
     "a quoted part of a conninfo is shown: \(message)")
 }

@@ -1,19 +1,20 @@
 import PGFollowCore
-import PGFollowYAML
+package import PGFollowYAML
 
 /// The YAML editor's fuzzing property. The first two bytes of `data` choose the new value and
 /// the targets; the rest is the document. Whenever the editor accepts an edit, a fresh parse of
 /// its output yields the same events except the targeted scalars, which read back exactly, and
 /// nothing outside a targeted scalar changed. A refusal must be one of the editor's clear errors,
-/// never its last-resort check. Traps with a description when the property does not hold.
-package func checkYAMLEditProperty(_ data: [UInt8]) {
+/// never its last-resort check. Throws a description when the property does not hold.
+package func checkYAMLEditProperty(_ data: [UInt8]) throws(PropertyViolation) {
   guard data.count >= 2 else { return }
   let document = Array(data.dropFirst(2))
   let events: [YAMLEvent]
   do {
     events = try parseYAMLEvents(document, file: "fuzz.yaml")
   } catch {
-    expectRefused(document, edits: [YAMLEdit(path: YAMLPath(components: [.key("a")]), value: "")])
+    try expectRefused(
+      document, edits: [YAMLEdit(path: YAMLPath(components: [.key("a")]), value: "")])
     return
   }
   guard let root = parseYAMLDocuments(events).first else { return }
@@ -31,12 +32,12 @@ package func checkYAMLEditProperty(_ data: [UInt8]) {
   do {
     plan = try planYAMLEdits(document, edits: edits, file: "fuzz.yaml")
   } catch {
-    require(
+    try ensure(
       !isLastResortRefusal(error) || containsTab(document),
       "the editor's output failed its own check: \(error)")
     return
   }
-  checkAcceptedEdit(plan, edits: edits, events: events, root: root)
+  try checkAcceptedEdit(plan, edits: edits, events: events, root: root)
 }
 
 /// Paths from the document root to every scalar reachable without aliases.
@@ -79,40 +80,40 @@ private func containsTab(_ document: [UInt8]) -> Bool {
   document.contains(0x09)
 }
 
-private func expectRefused(_ document: [UInt8], edits: [YAMLEdit]) {
+private func expectRefused(_ document: [UInt8], edits: [YAMLEdit]) throws(PropertyViolation) {
   if let plan = try? planYAMLEdits(document, edits: edits, file: "fuzz.yaml") {
-    require(!plan.changesFile, "the editor changed a document that does not parse")
+    try ensure(!plan.changesFile, "the editor changed a document that does not parse")
   }
 }
 
 private func checkAcceptedEdit(
   _ plan: YAMLEditPlan, edits: [YAMLEdit], events: [YAMLEvent], root: YAMLNode
-) {
+) throws(PropertyViolation) {
   let reparsed: [YAMLEvent]
   do {
     reparsed = try parseYAMLEvents(plan.updated, file: "fuzz.yaml")
   } catch {
-    fail("the edited document does not parse: \(error)", plan)
+    throw violation("the edited document does not parse: \(error)", plan)
   }
   var targeted: [Int: String] = [:]
   for edit in edits {
     guard let scalar = try? root.scalar(at: edit.path, file: "fuzz.yaml") else {
-      fail("the editor accepted \(edit.path), which does not name a scalar", plan)
+      throw violation("the editor accepted \(edit.path), which does not name a scalar", plan)
     }
     targeted[scalar.info.eventIndex] = edit.value
   }
-  require(reparsed.count == events.count, "the number of events changed", plan)
+  try ensure(reparsed.count == events.count, "the number of events changed", plan)
   for (index, (old, new)) in zip(events, reparsed).enumerated() {
     let value = targeted[index] ?? old.value
     let same = old.kind == new.kind && new.value == value && old.anchor == new.anchor
-    require(same && old.tag == new.tag, "event \(index) differs: \(old) vs \(new)", plan)
+    try ensure(same && old.tag == new.tag, "event \(index) differs: \(old) vs \(new)", plan)
   }
   let paths = edits.map(\.path)
   let values = try? readYAMLValues(plan.updated, paths: paths, file: "fuzz.yaml")
-  require(values == edits.map(\.value), "the new values do not read back", plan)
+  try ensure(values == edits.map(\.value), "the new values do not read back", plan)
   let again = try? planYAMLEdits(plan.updated, edits: edits, file: "fuzz.yaml")
-  require(again?.changesFile == false, "editing the edited document changes it again", plan)
-  checkOnlyTargetsChanged(plan, targeted: Array(targeted.keys), old: events, new: reparsed)
+  try ensure(again?.changesFile == false, "editing the edited document changes it again", plan)
+  try checkOnlyTargetsChanged(plan, targeted: Array(targeted.keys), old: events, new: reparsed)
 }
 
 /// Outside the targeted scalars (with their anchors and tags) the text is the same: removing
@@ -120,7 +121,7 @@ private func checkAcceptedEdit(
 /// space that separates it from its `:`.
 private func checkOnlyTargetsChanged(
   _ plan: YAMLEditPlan, targeted: [Int], old oldEvents: [YAMLEvent], new newEvents: [YAMLEvent]
-) {
+) throws(PropertyViolation) {
   var oldRest = characters(plan.original)
   var newRest = characters(plan.updated)
   var removed: [String] = []
@@ -137,7 +138,7 @@ private func checkOnlyTargetsChanged(
     newRest.removeSubrange(newStart..<new.end.index)
     removed.append("\(old.start.index)..<\(old.end.index) and \(newStart)..<\(new.end.index)")
   }
-  require(
+  try ensure(
     oldRest == newRest,
     "text outside the targeted values changed (removed \(removed.joined(separator: ", ")))", plan)
 }
@@ -148,15 +149,24 @@ private func characters(_ bytes: [UInt8]) -> [Unicode.Scalar] {
   return scalars.first == "\u{FEFF}" ? Array(scalars.dropFirst()) : scalars
 }
 
-func require(_ condition: Bool, _ message: @autoclosure () -> String, _ plan: YAMLEditPlan? = nil) {
-  if !condition { fail(message(), plan) }
+/// A fuzzing property that does not hold, with what shows it.
+package struct PropertyViolation: Error, CustomStringConvertible {
+  package var description: String
 }
 
-func fail(_ message: String, _ plan: YAMLEditPlan? = nil) -> Never {
+package func ensure(
+  _ condition: Bool, _ message: @autoclosure () -> String, _ plan: YAMLEditPlan? = nil
+)
+  throws(PropertyViolation)
+{
+  if !condition { throw violation(message(), plan) }
+}
+
+func violation(_ message: String, _ plan: YAMLEditPlan? = nil) -> PropertyViolation {
   var text = "property violated: " + message
   if let plan {
     text += "\n--- before\n" + String(decoding: plan.original, as: UTF8.self)
     text += "\n--- after\n" + String(decoding: plan.updated, as: UTF8.self)
   }
-  fatalError(text)
+  return PropertyViolation(description: text)
 }

@@ -3,6 +3,7 @@ import Logging
 import PGFollowConfig
 import PGFollowCore
 import PGFollowDaemon
+import PGFollowSystem
 import ServiceLifecycle
 import UnixSignals
 

@@ -189,7 +189,7 @@ private func problems(_ text: String) -> [String] {
 
   @Test func aNodeMissingItsFieldsNamesEachOne() {
     #expect(
-      problems(withSection("nodes: [{name: a}, {conninfo: x, address: b}]")) == [
+      problems(withSection("nodes: [{name: a}, {conninfo: host=x, address: b}]")) == [
         "pgfollow.yaml:1:9: nodes[0] is missing the key \"conninfo\"",
         "pgfollow.yaml:1:9: nodes[0] is missing the key \"address\"",
         "pgfollow.yaml:1:20: nodes[1] is missing the key \"name\"",

@@ -35,7 +35,7 @@ import Testing
     #expect(due.start == [.restart(unit: "app.service", replacement: 1)])
     // Nothing starts twice while it runs.
     #expect(machine.dueWork(now: now + 1).start.isEmpty)
-    #expect(machine.finished(due.start[0], succeeded: true, now: now + 15) == "succeeded")
+    #expect(machine.finished(due.start[0], succeeded: true, now: now + 15) == .succeeded)
     #expect(machine.state.pendingRestart.isEmpty && machine.inFlight.isEmpty)
   }
 
@@ -56,7 +56,7 @@ import Testing
     #expect(machine.dueWork(now: now + 4).start.isEmpty, "a second restart ran beside the first")
     #expect(
       machine.finished(first[0], succeeded: true, now: now + 15)
-        == "succeeded; owed again for a newer change")
+        == .succeededButOwedAgain)
     let second = machine.dueWork(now: now + 15).start
     #expect(second == [.restart(unit: "app.service", replacement: 2)])
     machine.finished(second[0], succeeded: true, now: now + 30)
@@ -134,7 +134,8 @@ import Testing
     let before = machine.dueWork(now: now).start
     #expect(before == [.hook(HookKey(Self.hookB), change: 1)])
     #expect(
-      machine.finished(before[0], succeeded: false, now: now) == "will retry (failure 1 of 3) in 5s"
+      machine.finished(before[0], succeeded: false, now: now)
+        == .willRetry(failure: 1, of: 3, after: .seconds(5))
     )
     let restart = machine.dueWork(now: now).start
     #expect(restart == [.restart(unit: "app.service", replacement: 1)])
@@ -147,13 +148,15 @@ import Testing
     #expect(machine.dueWork(now: now + 4.9).start.isEmpty)
     let retry = machine.dueWork(now: now + 5).start
     #expect(retry == [.hook(HookKey(Self.hookB), change: 1)])
-    #expect(machine.finished(retry[0], succeeded: false, now: now + 5).hasSuffix("in 10s"))
+    #expect(
+      machine.finished(retry[0], succeeded: false, now: now + 5)
+        == .willRetry(failure: 2, of: 3, after: .seconds(10)))
     #expect(
       machine.state.hooks?.owed.first { $0.key == HookKey(Self.hookB) }?.nextAttempt == now + 15)
     #expect(machine.dueWork(now: now + 14).start.isEmpty)
     let last = machine.dueWork(now: now + 15).start
     #expect(
-      machine.finished(last[0], succeeded: false, now: now + 15) == "gave up after 3 failures")
+      machine.finished(last[0], succeeded: false, now: now + 15) == .gaveUp(failures: 3))
   }
 
   /// Hooks are owed by what they run, not where they stand: reordering them keeps the debt,
@@ -180,7 +183,7 @@ import Testing
     let running = machine.dueWork(now: now).start
     _ = machine.follow(leader: "n2", unixtime: 2, reason: "r", change: Self.noChange, now: now)
     _ = machine.follow(leader: "n2", unixtime: 2, reason: "r", change: Self.noChange, now: now)
-    #expect(machine.finished(running[0], succeeded: true, now: now).hasPrefix("superseded"))
+    #expect(machine.finished(running[0], succeeded: true, now: now) == .superseded)
     #expect(machine.state.hooks?.leader == "n2" && machine.state.hooks?.owed.count == 1)
   }
 

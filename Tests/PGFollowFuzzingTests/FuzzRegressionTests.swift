@@ -24,11 +24,21 @@ import Testing
 
   @Test(arguments: inputs("yaml-editor"))
   func yamlEditorInput(_ file: URL) throws {
-    checkYAMLEditProperty(Array(try Data(contentsOf: file)))
+    let data = Array(try Data(contentsOf: file))
+    #expect(throws: Never.self) { try checkYAMLEditProperty(data) }
   }
 
   @Test(arguments: inputs("config-reader"))
   func configReaderInput(_ file: URL) throws {
-    checkConfigReaderProperty(Array(try Data(contentsOf: file)))
+    let data = Array(try Data(contentsOf: file))
+    #expect(throws: Never.self) { try checkConfigReaderProperty(data) }
+  }
+
+  /// The properties can fail: a violation is an error the test records, with what shows it.
+  @Test func aViolationIsReportedWithItsEvidence() {
+    let thrown = #expect(throws: PropertyViolation.self) {
+      try ensure(1 + 1 == 3, "arithmetic")
+    }
+    #expect(thrown?.description == "property violated: arithmetic")
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PGFollowSystem
 import PGFollowTestSupport
 import Testing
 

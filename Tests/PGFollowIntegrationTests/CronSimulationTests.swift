@@ -33,7 +33,7 @@ import Testing
     let reports = try await simulation.runOnce(40)
     let tried = reports.indices.filter { !reports[$0].apps[0].hooks.isEmpty }
     #expect(tried == [0, 5, 15])
-    #expect(reports[15].apps[0].hooks.first?.note == "gave up after 3 failures")
+    #expect(reports[15].apps[0].hooks.first?.followUp == .gaveUp(failures: 3))
   }
 
   /// One run sees node2 as the leader once, and node1 again when it probes to confirm: the

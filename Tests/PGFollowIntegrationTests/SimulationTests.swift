@@ -304,15 +304,15 @@ func down(_ node: String) -> NodeEvidence {
         : [down("node1"), up("node2", primary: true, row: (200, "node2"))]
     }
     let reports = try await simulation.run(60)
-    func cycles(_ command: String, _ note: String) -> [Int] {
+    func cycles(_ command: String, _ followUp: FollowMachine.FollowUp) -> [Int] {
       reports.indices.filter { index in
-        reports[index].apps[0].hooks.contains { $0.command == command && $0.note.hasPrefix(note) }
+        reports[index].apps[0].hooks.contains { $0.command == command && $0.followUp == followUp }
       }
     }
-    #expect(cycles("/bin/false", "will retry (failure 1 of 3) in 5s") == [0, 11])
-    #expect(cycles("/bin/false", "will retry (failure 2 of 3) in 10s") == [5, 16])
-    #expect(cycles("/bin/false", "gave up after 3 failures") == [26])
-    #expect(cycles("/bin/true", "succeeded") == [0, 11])
+    #expect(cycles("/bin/false", .willRetry(failure: 1, of: 3, after: .seconds(5))) == [0, 11])
+    #expect(cycles("/bin/false", .willRetry(failure: 2, of: 3, after: .seconds(10))) == [5, 16])
+    #expect(cycles("/bin/false", .gaveUp(failures: 3)) == [26])
+    #expect(cycles("/bin/true", .succeeded) == [0, 11])
     #expect(simulation.restartCycles.get() == [11])
     #expect(reports.allSatisfy { [.inSync, .changed].contains($0.status) || $0.confirming != nil })
   }

@@ -1,82 +1,9 @@
 import PGFollowCore
+import PGFollowSystem
 
 #if canImport(Glibc)
   import Glibc
 #endif
-
-/// A file-system failure, naming the path and the system's reason.
-package struct FileError: Error, Sendable, Equatable, CustomStringConvertible {
-  package var path: String
-  package var message: String
-
-  package var description: String { "\(path): \(message)" }
-
-  init(_ path: String, _ action: String, errno code: Int32 = errno) {
-    self.path = path
-    self.message = "\(action): \(String(cString: strerror(code)))"
-  }
-
-  init(path: String, message: String) {
-    self.path = path
-    self.message = message
-  }
-}
-
-/// Enough of a file's metadata to notice that someone else replaced or changed it.
-struct FileIdentity: Equatable {
-  var device: UInt64
-  var inode: UInt64
-  var size: Int64
-  var modified: Int64
-  var modifiedNanoseconds: Int64
-  var mode: UInt32
-  var owner: UInt32
-  var group: UInt32
-
-  init(_ info: stat) {
-    device = UInt64(info.st_dev)
-    inode = UInt64(info.st_ino)
-    size = Int64(info.st_size)
-    modified = Int64(info.st_mtim.tv_sec)
-    modifiedNanoseconds = Int64(info.st_mtim.tv_nsec)
-    mode = UInt32(info.st_mode)
-    owner = UInt32(info.st_uid)
-    group = UInt32(info.st_gid)
-  }
-}
-
-/// A file read whole, with the real path behind any symlink and its identity at reading time.
-struct FileSnapshot {
-  var path: String
-  var realPath: String
-  var bytes: [UInt8]
-  var identity: FileIdentity
-}
-
-func readSnapshot(_ path: String) throws(FileError) -> FileSnapshot {
-  guard let resolved = realpath(path, nil) else { throw FileError(path, "cannot resolve") }
-  let realPath = String(cString: resolved)
-  free(resolved)
-  let descriptor = open(realPath, O_RDONLY | O_CLOEXEC)
-  guard descriptor >= 0 else { throw FileError(path, "cannot open") }
-  defer { close(descriptor) }
-  var info = stat()
-  guard fstat(descriptor, &info) == 0 else { throw FileError(path, "cannot stat") }
-  guard info.st_mode & S_IFMT == S_IFREG else {
-    throw FileError(path: path, message: "not a regular file")
-  }
-  var bytes: [UInt8] = []
-  bytes.reserveCapacity(Int(info.st_size))
-  var buffer = [UInt8](repeating: 0, count: 65536)
-  while true {
-    let count = read(descriptor, &buffer, buffer.count)
-    if count < 0 && errno == EINTR { continue }
-    guard count >= 0 else { throw FileError(path, "cannot read") }
-    if count == 0 { break }
-    bytes += buffer[..<count]
-  }
-  return FileSnapshot(path: path, realPath: realPath, bytes: bytes, identity: FileIdentity(info))
-}
 
 /// Replaces the file behind `snapshot` with `bytes`, atomically: a temporary file in the same
 /// directory, written and fsynced, given the old mode and owner, renamed over the old one, and

@@ -1,4 +1,5 @@
 package import PGFollowCore
+package import PGFollowSystem
 
 #if canImport(Glibc)
   import Glibc
@@ -117,9 +118,6 @@ private func standIn(for user: String) -> pid_t? {
   return nil
 }
 
-/// Who this process is, as a user name.
-package func currentUserName() -> String { userName(geteuid()) }
-
 private func checkApplicationFile(_ file: String, unitGroups: Set<UInt32>) -> [PreflightProblem] {
   let real = realPath(file) ?? file
   let directory = parentDirectory(real)
@@ -221,20 +219,6 @@ private func memberOf(_ group: gid_t) -> Bool {
   var groups = [gid_t](repeating: 0, count: 256)
   let count = getgroups(Int32(groups.count), &groups)
   return count > 0 && groups.prefix(Int(count)).contains(group)
-}
-
-private func realPath(_ path: String) -> String? {
-  guard let resolved = realpath(path, nil) else { return nil }
-  defer { free(resolved) }
-  return String(cString: resolved)
-}
-
-private func userName(_ uid: uid_t) -> String {
-  getpwuid(uid).map { String(cString: $0.pointee.pw_name) } ?? String(uid)
-}
-
-private func groupName(_ gid: gid_t) -> String {
-  getgrgid(gid).map { String(cString: $0.pointee.gr_name) } ?? String(gid)
 }
 
 /// The groups that `unit` gives its service through `SupplementaryGroups=`, when systemd says

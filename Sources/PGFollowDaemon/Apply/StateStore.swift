@@ -1,4 +1,5 @@
 package import PGFollowCore
+package import PGFollowSystem
 import PGFollowYAML
 
 #if canImport(Glibc)

@@ -1,4 +1,5 @@
 package import PGFollowCore
+package import PGFollowSystem
 package import PGFollowYAML
 
 #if canImport(Glibc)
@@ -76,17 +77,9 @@ package struct AppReport: Sendable {
 
 package struct HookOutcome: Sendable {
   package var command: String
+  /// Nil in a dry run: the hook was not run.
   package var result: ProcessResult?
-  /// "succeeded", "will retry (failure 1 of 3) in 5s", "gave up after 3 failures", or
-  /// "would run".
-  package var note: String
-}
-
-/// The wall clock, in seconds since the epoch.
-package func wallClockNow() -> WallSeconds {
-  var time = timespec()
-  clock_gettime(CLOCK_REALTIME, &time)
-  return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+  package var followUp: FollowMachine.FollowUp?
 }
 
 /// Every app's follow machine, by the app's label; an app whose state could not be read has none
@@ -94,17 +87,22 @@ package func wallClockNow() -> WallSeconds {
 package typealias FollowMachines = [String: FollowMachine]
 
 /// One cycle: probe once, decide, and for each app plan its file edit and let its follow machine
-/// say whether to write it; the restarts and hooks they make due are carried out by
-/// `performDueWork` (in order, for `once`) or in the background (the sidecar). One app's failure
-/// never stops another's work. A dry run stops after planning and reports what would be done. It
-/// logs nothing itself: callers log the report (see `ReportLogger`).
+/// say whether to write it; the restarts and hooks they make due are run by `runner`. One app's
+/// failure never stops another's work. A dry run stops after planning and reports what would be
+/// done. It logs nothing itself: callers log the report (see `ReportLogger`).
 package struct Cycle: Sendable {
   package var config: Config
   package var prober: any Prober
-  package var restarter: any Restarter
-  package var dryRun: Bool
-  package var clock: @Sendable () -> WallSeconds
-  package var sleep: @Sendable (Duration) async -> Void
+  /// Runs the restarts and hooks, and keeps each app's state.
+  package let runner: DueWorkRunner
+  package var dryRun: Bool { runner.dryRun }
+  package var clock: @Sendable () -> WallSeconds { runner.clock }
+
+  package init(config: Config, prober: any Prober, runner: DueWorkRunner) {
+    self.config = config
+    self.prober = prober
+    self.runner = runner
+  }
 
   package init(
     config: Config, prober: any Prober = LibPQProber(),
@@ -112,22 +110,11 @@ package struct Cycle: Sendable {
     clock: @escaping @Sendable () -> WallSeconds = wallClockNow,
     sleep: @escaping @Sendable (Duration) async -> Void = { try? await Task.sleep(for: $0) }
   ) {
-    self.config = config
-    self.prober = prober
-    self.restarter = restarter
-    self.dryRun = dryRun
-    self.clock = clock
-    self.sleep = sleep
-  }
-
-  /// Where an app's state lives.
-  package func store(_ app: AppConfig) -> StateStore {
-    StateStore(directory: config.stateDirectory, app: app.name)
-  }
-
-  /// A follow machine on the app's saved state and this configuration.
-  package func loadMachine(_ app: AppConfig) throws(FileError) -> FollowMachine {
-    FollowMachine(state: try store(app).load(), settings: FollowSettings(app, run: config.run))
+    self.init(
+      config: config, prober: prober,
+      runner: DueWorkRunner(
+        stateDirectory: config.stateDirectory, restarter: restarter, dryRun: dryRun, clock: clock,
+        sleep: sleep))
   }
 
   /// `once`: runs a cycle, confirms a new leader by probing again (`run.confirm_after` apart)
@@ -136,7 +123,7 @@ package struct Cycle: Sendable {
     var machines = FollowMachines()
     var report = await step(&machines)
     for _ in 0..<config.run.confirmations where report.confirming != nil {
-      await sleep(config.run.confirmAfter)
+      await runner.sleep(config.run.confirmAfter)
       report = await step(&machines)
     }
     await performDueWork(&machines, into: &report, waitingOutSpacing: true)
@@ -155,7 +142,9 @@ package struct Cycle: Sendable {
   package func step(_ machines: inout FollowMachines) async -> CycleReport {
     var stateErrors: [String: FileError] = [:]
     for app in config.apps where machines[app.label] == nil {
-      do { machines[app.label] = try loadMachine(app) } catch { stateErrors[app.label] = error }
+      do { machines[app.label] = try runner.loadMachine(app, run: config.run) } catch {
+        stateErrors[app.label] = error
+      }
     }
     let decision = await decideNow(applied: newestApplied(machines))
     var report = CycleReport(decision: decision, dryRun: dryRun)
@@ -231,7 +220,7 @@ package struct Cycle: Sendable {
     _ snapshot: FileSnapshot, with plan: YAMLEditPlan, _ machine: inout FollowMachine,
     _ report: inout AppReport
   ) {
-    let store = self.store(report.app)
+    let store = runner.store(report.app)
     do {
       try store.save(machine.state)
       try replaceAtomically(snapshot, with: plan.updated)
@@ -243,9 +232,10 @@ package struct Cycle: Sendable {
     }
   }
 
-  func save(_ state: FollowState, changedFrom before: FollowState, _ report: inout AppReport) {
-    guard !dryRun, state != before else { return }
-    do { try store(report.app).save(state) } catch {
+  private func save(
+    _ state: FollowState, changedFrom before: FollowState, _ report: inout AppReport
+  ) {
+    do { try runner.save(state, changedFrom: before, app: report.app) } catch {
       report.fail(.lockOrStateFailed, error.description)
     }
   }

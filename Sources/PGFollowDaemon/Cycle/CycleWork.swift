@@ -1,77 +1,65 @@
 package import PGFollowCore
-
-/// A restart or hook that finished (or, in a dry run, would run), and what follows from it.
-package struct WorkOutcome: Sendable {
-  package var work: FollowMachine.Work
-  package var result: ProcessResult?
-  package var note: String
-}
+import PGFollowSystem
 
 extension Cycle {
-  /// Carries out, app after app, the work each machine makes due.
+  /// Runs the work every app's machine makes due, as the sidecar does (each piece once it is
+  /// due, on a thread of its own), and awaits all of it: what `once` and the dry runs do after a
+  /// cycle. With `waitingOutSpacing` (`once`), an owed restart held back only by the minimum
+  /// spacing, and not yet tried in this call, is waited for once: the sidecar would make it a
+  /// moment later. A dry run lists what would run.
   package func performDueWork(
     _ machines: inout FollowMachines, into report: inout CycleReport,
     waitingOutSpacing: Bool = false
   ) async {
-    for index in report.apps.indices {
-      let label = report.apps[index].app.label
-      guard var machine = machines[label] else { continue }
-      await performDueWork(
-        &machine, into: &report.apps[index], waitingOutSpacing: waitingOutSpacing)
-      machines[label] = machine
-    }
-  }
-
-  /// Carries out, one after another, the work an app's machine makes due (before-restart hooks,
-  /// restarts, after-restart hooks), saving the state after each; stops when nothing more is
-  /// due now. With `waitingOutSpacing` (`once`), an owed restart held back only by the minimum
-  /// spacing, and not yet tried in this call, is waited for once: the sidecar would make it a
-  /// moment later.
-  /// A dry run lists what would run.
-  func performDueWork(
-    _ machine: inout FollowMachine, into report: inout AppReport, waitingOutSpacing: Bool
-  ) async {
     var mayWait = waitingOutSpacing && !dryRun
     while true {
-      let due = machine.dueWork(now: clock())
-      report.restartDeferred = due.deferred
-      if case .tooSoon(let wait) = due.deferred, due.start.isEmpty, mayWait,
-        wait <= config.run.restartMinimumInterval
-      {
-        await sleep(wait)
+      for index in report.apps.indices {
+        if startDueWork(&machines, &report.apps[index]) { mayWait = false }
+      }
+      if report.apps.allSatisfy({ machines[$0.app.label]?.inFlight.isEmpty ?? true }) {
+        guard mayWait, let wait = spacingWait(report) else { return }
         mayWait = false
+        await runner.sleep(wait)
         continue
       }
-      if due.start.contains(where: { $0.unit != nil }) { mayWait = false }
-      guard !due.start.isEmpty else { return }
-      let before = machine.state
-      for work in due.start {
-        let result = dryRun ? nil : await execute(work, app: report.app, state: machine.state)
-        let note = machine.finished(
-          work, succeeded: result?.succeeded ?? true, error: result?.summary, now: clock())
-        record(WorkOutcome(work: work, result: result, note: dryRun ? "would run" : note), &report)
+      await runner.awaitFinished()
+      let finished = runner.takeFinished(&machines)
+      for outcome in finished.outcomes {
+        guard let index = report.apps.firstIndex(where: { $0.app.label == outcome.app.label })
+        else { continue }
+        record(outcome, &report.apps[index])
       }
-      save(machine.state, changedFrom: before, &report)
+      for (app, error) in finished.saveErrors {
+        report.apps.firstIndex { $0.app.label == app.label }.map {
+          report.apps[$0].fail(.lockOrStateFailed, error.description)
+        }
+      }
     }
   }
 
-  /// Runs one piece of an app's work on a thread of its own (never the cooperative pool),
-  /// bounded by its timeout.
-  package func execute(_ work: FollowMachine.Work, app: AppConfig, state: FollowState) async
-    -> ProcessResult
-  {
-    let restart = app.restart
-    let restarter = self.restarter
-    switch work {
-    case .restart(let unit, _):
-      return await onOwnThread { restarter.restart(unit, with: restart) }
-    case .hook(let key, _):
-      let timeout = app.hooks.hook(key)?.timeout ?? .seconds(30)
-      let environment = hookEnvironment(state.hooks, app: app)
-      return await onOwnThread {
-        runProcess(key.command, timeout: timeout, environment: environment)
-      }
+  /// Starts the app's due work; returns whether a restart started.
+  private func startDueWork(_ machines: inout FollowMachines, _ report: inout AppReport) -> Bool {
+    guard var machine = machines[report.app.label] else { return false }
+    defer { machines[report.app.label] = machine }
+    do {
+      let due = try runner.start(report.app, config: config, &machine)
+      report.restartDeferred = due.deferred
+      return due.started.contains { $0.unit != nil }
+    } catch {
+      report.fail(.lockOrStateFailed, error.description)
+      return false
     }
+  }
+
+  /// How long an owed restart waits for the minimum spacing alone, if one does, and no longer
+  /// than that spacing.
+  private func spacingWait(_ report: CycleReport) -> Duration? {
+    report.apps.lazy.compactMap { app -> Duration? in
+      guard case .tooSoon(let wait) = app.restartDeferred,
+        wait <= config.run.restartMinimumInterval
+      else { return nil }
+      return wait
+    }.max()
   }
 
   /// Adds a finished piece of work to an app's part of a cycle's report.
@@ -85,26 +73,8 @@ extension Cycle {
       }
     case .hook(let key, _):
       report.hooks.append(
-        HookOutcome(command: key.description, result: outcome.result, note: outcome.note))
+        HookOutcome(command: key.description, result: outcome.result, followUp: outcome.followUp))
     }
-  }
-
-  private func hookEnvironment(_ debt: HookDebt?, app: AppConfig) -> [String: String] {
-    guard let debt else { return [:] }
-    let leader = config.node(named: debt.leader)
-    let previous = debt.previous.flatMap(config.node(named:))
-    return [
-      "PGFOLLOW_LEADER": debt.leader,
-      "PGFOLLOW_LEADER_ADDRESS": leader?.address ?? "",
-      "PGFOLLOW_LEADER_HOST": leader?.host ?? "",
-      "PGFOLLOW_LEADER_PORT": leader?.port ?? "",
-      "PGFOLLOW_PREVIOUS_LEADER": debt.previous ?? "",
-      "PGFOLLOW_PREVIOUS_ADDRESS": previous?.address ?? "",
-      "PGFOLLOW_PREVIOUS_HOST": previous?.host ?? "",
-      "PGFOLLOW_REASON": debt.reason,
-      "PGFOLLOW_APP": app.label,
-      "PGFOLLOW_APP_FILE": app.file,
-    ]
   }
 }
 

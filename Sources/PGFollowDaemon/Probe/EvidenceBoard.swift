@@ -1,4 +1,5 @@
 package import PGFollowCore
+package import PGFollowSystem
 
 /// The latest evidence of every node, each stamped with when it was taken. Node watchers publish
 /// to it; the sidecar decides over a snapshot of it and never waits for a node.

@@ -1,5 +1,6 @@
 import PGFollowCore
 import PGFollowPostgres
+package import PGFollowSystem
 
 #if canImport(Glibc)
   import Glibc

@@ -1,5 +1,6 @@
 package import PGFollowCore
 import PGFollowPostgres
+package import PGFollowSystem
 
 /// Looks at every node once and says what it saw.
 package protocol Prober: Sendable {
@@ -83,14 +84,16 @@ func probeNode(_ node: NodeConfig, query: ProbeQuery, timeouts: Timeouts) async 
   let connectDeadline = start + timeouts.connect
   let queryBudget = timeouts.query
   let budget = timeouts.connect + timeouts.query
-  let result = await onOwnThread(deadline: start + budget) {
-    () -> Result<Observation, ProbeFailure> in
-    do throws(PostgresError) {
-      let connection = try PostgresConnection.connect(
-        conninfo: node.conninfo, deadline: connectDeadline)
-      return .success(try query.run(on: connection, deadline: .now + queryBudget))
-    } catch {
-      return .failure(ProbeFailure(error))
+  // The deadline's 50 ms of grace lets libpq's own timeouts speak first.
+  let result = await resultBy(start + budget + .milliseconds(50)) {
+    await onOwnThread { () -> Result<Observation, ProbeFailure> in
+      do throws(PostgresError) {
+        let connection = try PostgresConnection.connect(
+          conninfo: node.conninfo, deadline: connectDeadline)
+        return .success(try query.run(on: connection, deadline: .now + queryBudget))
+      } catch {
+        return .failure(ProbeFailure(error))
+      }
     }
   }
   return NodeEvidence(

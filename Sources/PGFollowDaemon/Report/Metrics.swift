@@ -1,4 +1,5 @@
 package import PGFollowCore
+package import PGFollowSystem
 
 /// pgfollow's metrics in the Prometheus text exposition format (version 0.0.4), written by hand:
 /// a few dozen lines, where a client library would add two dependencies to a small daemon.
@@ -29,7 +30,8 @@ package final class Metrics: Sendable {
   package init() {}
 
   /// Takes in a restart or hook that finished in the background.
-  package func observe(_ outcome: WorkOutcome, app: AppConfig) {
+  package func observe(_ outcome: WorkOutcome) {
+    let app = outcome.app
     state.withLock { state in
       switch outcome.work {
       case .restart: count(outcome.result, in: &state.restarts[app.label, default: [:]])

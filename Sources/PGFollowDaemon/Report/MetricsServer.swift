@@ -1,4 +1,5 @@
 import PGFollowCore
+package import PGFollowSystem
 
 #if canImport(Glibc)
   import Glibc

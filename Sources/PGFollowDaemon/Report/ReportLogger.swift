@@ -56,7 +56,7 @@ package struct ReportLogger: Sendable {
       logRestarted(unit, app: app)
     }
     for hook in report.hooks where hook.result != nil {
-      logHook(command: hook.command, result: hook.result, note: hook.note, app: app)
+      logHook(command: hook.command, result: hook.result, followUp: hook.followUp, app: app)
     }
     if dryRun { logCondition("would." + app.label, .notice, wouldText(report)) }
     logCondition("settling." + app.label, .notice, settlingText(report, config: config))
@@ -66,7 +66,8 @@ package struct ReportLogger: Sendable {
   }
 
   /// A restart or hook that finished in the background.
-  package mutating func log(_ outcome: WorkOutcome, app: AppConfig) {
+  package mutating func log(_ outcome: WorkOutcome) {
+    let app = outcome.app
     switch outcome.work {
     case .restart(let unit, _):
       guard let result = outcome.result else { return }
@@ -79,7 +80,8 @@ package struct ReportLogger: Sendable {
         logger.error("\(message)", metadata: appMetadata(app, ["unit": "\(unit)"]))
       }
     case .hook(let key, _):
-      logHook(command: key.description, result: outcome.result, note: outcome.note, app: app)
+      logHook(
+        command: key.description, result: outcome.result, followUp: outcome.followUp, app: app)
     }
   }
 
@@ -106,11 +108,13 @@ package struct ReportLogger: Sendable {
       identity: denial.map(\.kind))
   }
 
-  private func logHook(command: String, result: ProcessResult?, note: String, app: AppConfig) {
-    guard let result else { return }
+  private func logHook(
+    command: String, result: ProcessResult?, followUp: FollowMachine.FollowUp?, app: AppConfig
+  ) {
+    guard let result, let followUp else { return }
     let level: Logger.Level = result.succeeded ? .notice : .warning
     let summary = result.succeeded ? "" : ": \(result.summary)"
-    let message = "\(app.logPrefix)hook \(command)\(summary); \(note)"
+    let message = "\(app.logPrefix)hook \(command)\(summary); \(followUp.text)"
     logger.log(level: level, "\(message)", metadata: appMetadata(app))
   }
 

@@ -71,8 +71,10 @@ extension AppReport {
     }
     if let restartDeferred { lines.append(restartDeferred.description) }
     lines += hooks.map { hook in
-      guard let result = hook.result else { return "would run hook: \(hook.command)" }
-      return "ran hook: \(hook.command): \(result.summary); \(hook.note)"
+      guard let result = hook.result, let followUp = hook.followUp else {
+        return "would run hook: \(hook.command)"
+      }
+      return "ran hook: \(hook.command): \(result.summary); \(followUp.text)"
     }
     lines += errors.map { "error: \($0)" }
     return lines
@@ -87,5 +89,21 @@ extension AppReport {
     let diff = plan.unifiedDiff(oldLabel: app.file, newLabel: "\(app.file) (pgfollow)")
     return ["file:     \(app.file) \(verb):"]
       + diff.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+  }
+}
+
+extension FollowMachine.FollowUp {
+  /// "succeeded", "will retry (failure 1 of 3) in 5s", "gave up after 3 failures", ...
+  var text: String {
+    switch self {
+    case .succeeded: "succeeded"
+    case .succeededButOwedAgain: "succeeded; owed again for a newer change"
+    case .failedStillOwed: "failed; still owed, tried again within the restart limits"
+    case .willRetry(let failure, let attempts, let delay):
+      "will retry (failure \(failure) of \(attempts)) in \(formatDuration(delay))"
+    case .gaveUp(let failures): "gave up after \(failures) failures"
+    case .superseded: "superseded by a newer change of leader"
+    case .noLongerOwed: "no longer owed"
+    }
   }
 }

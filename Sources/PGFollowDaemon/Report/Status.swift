@@ -1,4 +1,5 @@
 package import PGFollowCore
+package import PGFollowSystem
 import PGFollowYAML
 
 /// What `pgfollow status` shows: one probe and decision (changing nothing), and for each app what
@@ -59,7 +60,7 @@ package func collectStatus(config: Config, prober: any Prober = LibPQProber()) a
   var apps: [AppStatus] = []
   for app in config.apps {
     var status = AppStatus(app: app, values: [], state: FollowState())
-    do { status.state = try cycle.store(app).load() } catch {
+    do { status.state = try cycle.runner.store(app).load() } catch {
       status.stateError = error.description
     }
     // Status reports what the nodes say now: no confirming cycles.

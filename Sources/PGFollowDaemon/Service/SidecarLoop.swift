@@ -12,7 +12,8 @@ struct SidecarLoop {
   let watchers: NodeWatchers
   let prober: BoardProber
   let metrics = Metrics()
-  let work: BackgroundWork
+  /// Runs restarts and hooks in the background; each finish wakes the loop.
+  let runner: DueWorkRunner
   var watchdog = WatchdogPacer(watchdog: SystemdNotifier.watchdogInterval)
   /// While a new leader is confirmed: it, and how often it had answered when last decided on.
   var confirming: (leader: String, sequence: Int)?
@@ -27,14 +28,18 @@ struct SidecarLoop {
     self.config = config
     self.wake = wake
     reportLogger = ReportLogger(logger: sidecar.logger, onlyChanges: true)
-    work = BackgroundWork(wake: wake)
+    // A dry run's work is taken in by the cycle that made it due: no wake.
+    let dryRun = sidecar.dryRun
+    runner = DueWorkRunner(
+      stateDirectory: config.stateDirectory, dryRun: dryRun,
+      onFinish: { if !dryRun { wake.post(.workDone) } })
     watchers = NodeWatchers(config, pace: watchPace(nil, config)) {
       wake.post(.evidence)
     }
     prober = BoardProber(board: watchers.board)
   }
 
-  var cycle: Cycle { Cycle(config: config, prober: prober, dryRun: sidecar.dryRun) }
+  var cycle: Cycle { Cycle(config: config, prober: prober, runner: runner) }
 
   var lateNodes: [String] { watchers.board.lateNodes }
 
@@ -142,34 +147,33 @@ struct SidecarLoop {
   private mutating func startDueWork(_ app: AppConfig) -> RestartLimiter.Denial? {
     guard var machine = machines[app.label] else { return nil }
     defer { machines[app.label] = machine }
-    let due = machine.dueWork(now: cycle.clock())
-    for item in due.start {
-      logger.notice(
-        "\(app.logPrefix)\(describeStart(item)) (in the background; the sidecar keeps watching)")
-      work.start(item, app: app, cycle: cycle, state: machine.state)
+    do {
+      let due = try runner.start(app, config: config, &machine)
+      for item in due.started {
+        logger.notice(
+          "\(app.logPrefix)\(describeStart(item)) (in the background; the sidecar keeps watching)"
+        )
+      }
+      return due.deferred
+    } catch {
+      logger.error("\(app.logPrefix)\(error)")
+      return nil
     }
-    if !due.start.isEmpty { save(machine.state, app: app) }
-    return due.deferred
   }
 
-  /// Hands finished work to its app's machine, saves, logs, and starts what is due next.
+  /// Hands finished work to its app's machine (the runner saves the state), logs it, and starts
+  /// what is due next.
   private mutating func handleFinishedWork() {
-    var touched: [AppConfig] = []
-    for done in work.takeFinished() {
-      let app = config.apps.first { $0.label == done.app.label } ?? done.app
-      guard var machine = machines[app.label] else { continue }
-      let note = machine.finished(
-        done.work, succeeded: done.result.succeeded, error: done.result.summary,
-        now: cycle.clock())
-      machines[app.label] = machine
-      let outcome = WorkOutcome(work: done.work, result: done.result, note: note)
-      reportLogger.log(outcome, app: app)
-      metrics.observe(outcome, app: app)
-      if !touched.contains(where: { $0.label == app.label }) { touched.append(app) }
+    let finished = runner.takeFinished(&machines)
+    var touched: [String] = []
+    for outcome in finished.outcomes {
+      reportLogger.log(outcome)
+      metrics.observe(outcome)
+      if !touched.contains(outcome.app.label) { touched.append(outcome.app.label) }
     }
-    for app in touched {
-      if let machine = machines[app.label] { save(machine.state, app: app) }
-      if !stopping { reportLogger.logDeferral(startDueWork(app), app: app) }
+    for (app, error) in finished.saveErrors { logger.error("\(app.logPrefix)\(error)") }
+    for app in config.apps where touched.contains(app.label) && !stopping {
+      reportLogger.logDeferral(startDueWork(app), app: app)
     }
     forgetDroppedApps()
   }
@@ -195,11 +199,6 @@ struct SidecarLoop {
     while !inFlight.isEmpty {
       if await wake.wait(timeout: .seconds(60)) == .workDone { handleFinishedWork() }
     }
-  }
-
-  private func save(_ state: FollowState, app: AppConfig) {
-    guard !sidecar.dryRun else { return }
-    do { try cycle.store(app).save(state) } catch { logger.error("\(app.logPrefix)\(error)") }
   }
 
   private mutating func reloadConfig() {

@@ -1,3 +1,5 @@
+import PGFollowSystem
+
 /// Why the sidecar's loop wakes up.
 package enum Wake: Sendable, Equatable {
   case timer, cycleNow, reload, stop

@@ -1,26 +1,6 @@
-package import PGFollowConfig
 package import PGFollowCore
-import PGFollowPostgres
+import PGFollowSystem
 import PGFollowYAML
-
-/// Reads and checks a configuration file; conninfo strings are checked by libpq.
-package func loadConfigFile(_ path: String) throws(ConfigError) -> Config {
-  let snapshot: FileSnapshot
-  do {
-    snapshot = try readSnapshot(path)
-  } catch {
-    let denied = error.message.contains("Permission denied")
-    let message =
-      denied
-      ? error.message + " (as \(currentUserName()): the file should be root:pgfollow 0640, "
-        + "chgrp pgfollow \(path) && chmod 0640 \(path), or readable by the user it runs as)"
-      : error.message
-    throw ConfigError(problems: [YAMLError(file: path, mark: nil, message: message)])
-  }
-  return try loadConfig(
-    bytes: snapshot.bytes, file: path, baseDirectory: parentDirectory(snapshot.realPath),
-    checkConninfo: Conninfo.problem)
-}
 
 /// What the configuration names in each app's file and is not there, app after app.
 package func applicationFileProblems(_ config: Config) -> [String] {

@@ -4,7 +4,7 @@
 
 /// Runs `body` on a new detached thread of its own. Blocking work (a child process, a poll) goes
 /// here rather than to Dispatch's global queues, whose few threads it would hold up.
-func startThread(_ body: @escaping @Sendable () -> Void) {
+package func startThread(_ body: @escaping @Sendable () -> Void) {
   let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
   var attributes = pthread_attr_t()
   pthread_attr_init(&attributes)
@@ -33,27 +33,26 @@ private final class ThreadBody {
 }
 
 /// Runs blocking work on a thread of its own and waits for it, off the cooperative pool.
-func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+package func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
   await withCheckedContinuation { continuation in
     startThread { continuation.resume(returning: work()) }
   }
 }
 
-/// Runs blocking work on a thread of its own; returns nil if it is not done by `deadline` (the
-/// work then finishes on its own and its result is dropped).
-func onOwnThread<T: Sendable>(
-  deadline: ContinuousClock.Instant, _ work: @escaping @Sendable () -> T
+/// `work`'s result, or nil if it is not done by `deadline` (the work then finishes on its own and
+/// its result is dropped).
+package func resultBy<T: Sendable>(
+  _ deadline: ContinuousClock.Instant, _ work: @escaping @Sendable () async -> T
 ) async -> T? {
   await withCheckedContinuation { continuation in
     let once = ResumeOnce(continuation)
-    startThread { once.resume(work()) }
+    Task { once.resume(await work()) }
     Task {
-      try? await Task.sleep(until: deadline + .milliseconds(50), clock: .continuous)
+      try? await Task.sleep(until: deadline, clock: .continuous)
       once.resume(nil)
     }
   }
 }
-
 private final class ResumeOnce<T: Sendable>: Sendable {
   private let continuation: Locked<CheckedContinuation<T?, Never>?>
 
