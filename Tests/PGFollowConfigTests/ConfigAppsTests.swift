@@ -4,19 +4,6 @@ import Testing
 
 @testable import PGFollowConfig
 
-private func load(_ text: String) throws(ConfigError) -> Config {
-  try loadConfig(bytes: Array(text.utf8), file: "/etc/pgfollow/pgfollow.yaml")
-}
-
-private func problems(_ text: String) -> [String] {
-  do {
-    _ = try load(text)
-    return []
-  } catch {
-    return error.problems.map(\.description)
-  }
-}
-
 private let nodes = """
   nodes:
     - {name: db1, conninfo: host=a, address: "db1:5432"}

@@ -28,17 +28,6 @@ private func withSection(_ section: String) -> String {
   return (lines[..<start] + [Substring(section)] + lines[end...]).joined(separator: "\n")
 }
 
-private func load(_ text: String) -> Result<Config, ConfigError> {
-  Result { () throws(ConfigError) in
-    try loadConfig(bytes: Array(text.utf8), file: "pgfollow.yaml")
-  }
-}
-
-private func problems(_ text: String) -> [String] {
-  guard case .failure(let error) = load(text) else { return [] }
-  return error.problems.map(\.description)
-}
-
 /// Every section's fields missing, mistyped or out of range: one exact problem each, with its
 /// place.
 @Suite struct ConfigCatalogueTests {
@@ -180,7 +169,7 @@ private func problems(_ text: String) -> [String] {
 
   @Test(arguments: cases)
   func eachBadFieldIsOneProblemAtItsPlace(_ section: String, _ problem: String) {
-    #expect(problems(withSection(section)) == ["pgfollow.yaml:" + problem])
+    #expect(problems(withSection(section), file: "pgfollow.yaml") == ["pgfollow.yaml:" + problem])
   }
 
   @Test func theBaseLoads() {
@@ -189,19 +178,21 @@ private func problems(_ text: String) -> [String] {
 
   @Test func aNodeMissingItsFieldsNamesEachOne() {
     #expect(
-      problems(withSection("nodes: [{name: a}, {conninfo: host=x, address: b}]")) == [
-        "pgfollow.yaml:1:9: nodes[0] is missing the key \"conninfo\"",
-        "pgfollow.yaml:1:9: nodes[0] is missing the key \"address\"",
-        "pgfollow.yaml:1:20: nodes[1] is missing the key \"name\"",
-      ])
+      problems(
+        withSection("nodes: [{name: a}, {conninfo: host=x, address: b}]"), file: "pgfollow.yaml")
+        == [
+          "pgfollow.yaml:1:9: nodes[0] is missing the key \"conninfo\"",
+          "pgfollow.yaml:1:9: nodes[0] is missing the key \"address\"",
+          "pgfollow.yaml:1:20: nodes[1] is missing the key \"name\"",
+        ])
   }
 
   /// Values that look odd but are valid: a unit given as a bare scalar (systemd adds .service),
   /// and a table name with a space (identifiers are always quoted in SQL).
   @Test func oddButValidValuesLoad() throws {
-    let units = try load(withSection("restart: {units: 5}")).get()
+    let units = try load(withSection("restart: {units: 5}"), file: "pgfollow.yaml")
     #expect(units.apps.first?.restart.units == ["5"])
-    let table = try load(withSection("state_table: {table: \"a b\"}")).get()
+    let table = try load(withSection("state_table: {table: \"a b\"}"), file: "pgfollow.yaml")
     #expect(table.failoverTable.table == "a b")
   }
 }

@@ -5,19 +5,6 @@ import Testing
 
 @testable import PGFollowConfig
 
-private func load(_ text: String) throws(ConfigError) -> Config {
-  try loadConfig(bytes: Array(text.utf8), file: "/etc/pgfollow/pgfollow.yaml")
-}
-
-private func problems(_ text: String) -> [String] {
-  do {
-    _ = try load(text)
-    return []
-  } catch {
-    return error.problems.map(\.description)
-  }
-}
-
 private let valid = """
   nodes:
     - name: db01

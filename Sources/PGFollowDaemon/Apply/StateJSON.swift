@@ -5,24 +5,27 @@ import PGFollowYAML
 /// written is valid YAML), which keeps Foundation out of the binary.
 extension FollowState {
   var json: String {
-    var fields: [String] = []
+    var members: [(String, JSON)] = []
     if let applied {
-      fields.append(
-        "\"applied\": {\"name\": \(jsonString(applied.name)), \"unixtime\": \(applied.unixtime)}")
+      members.append(
+        (
+          "applied",
+          .object([("name", .string(applied.name)), ("unixtime", .integer(applied.unixtime))])
+        ))
     }
-    fields.append("\"pendingRestart\": \(jsonArray(pendingRestart.map(jsonString)))")
-    fields.append("\"restartFailures\": \(restartFailures)")
-    if let lastRestartError {
-      fields.append("\"lastRestartError\": \(jsonString(lastRestartError))")
-    }
-    if let hooks { fields.append("\"hooks\": \(hooks.json)") }
-    fields.append("\"restartAttempts\": \(jsonArray(restartAttempts.map(jsonNumber)))")
+    members.append(("pendingRestart", .array(pendingRestart.map(JSON.string))))
+    members.append(("restartFailures", .integer(Int64(restartFailures))))
+    if let lastRestartError { members.append(("lastRestartError", .string(lastRestartError))) }
+    if let hooks { members.append(("hooks", hooks.json)) }
+    members.append(("restartAttempts", .array(restartAttempts.map(JSON.seconds))))
     if let unsettled {
-      fields.append(
-        "\"unsettled\": {\"target\": \(jsonString(unsettled.target)), "
-          + "\"since\": \(jsonNumber(unsettled.since))}")
+      members.append(
+        (
+          "unsettled",
+          .object([("target", .string(unsettled.target)), ("since", .seconds(unsettled.since))])
+        ))
     }
-    return "{\n  " + fields.joined(separator: ",\n  ") + "\n}\n"
+    return JSON.object(members).lines
   }
 
   init(json bytes: [UInt8], file: String) throws(YAMLError) {
@@ -61,16 +64,19 @@ extension FollowState {
 }
 
 extension HookDebt {
-  var json: String {
+  var json: JSON {
     let owed = self.owed.map { hook in
-      "{\"when\": \(jsonString(hook.key.when.rawValue)), "
-        + "\"command\": \(jsonArray(hook.key.command.map(jsonString))), "
-        + "\"failures\": \(hook.failures), "
-        + "\"nextAttempt\": \(hook.nextAttempt.map(jsonNumber) ?? "null")}"
+      JSON.object([
+        ("when", .string(hook.key.when.rawValue)),
+        ("command", .array(hook.key.command.map(JSON.string))),
+        ("failures", .integer(Int64(hook.failures))),
+        ("nextAttempt", hook.nextAttempt.map(JSON.seconds) ?? .null),
+      ])
     }
-    return
-      "{\"leader\": \(jsonString(leader)), \"previous\": \(previous.map(jsonString) ?? "null"), "
-      + "\"reason\": \(jsonString(reason)), \"owed\": \(jsonArray(owed))}"
+    return .object([
+      ("leader", .string(leader)), ("previous", .string(previous)), ("reason", .string(reason)),
+      ("owed", .array(owed)),
+    ])
   }
 
   /// Hooks owed by an older pgfollow (by position in the list) are not carried over.
@@ -112,33 +118,4 @@ private func texts(_ node: YAMLNode) -> [String] {
 private func scalarText(_ node: YAMLNode) -> String? {
   guard case .scalar(let scalar) = node else { return nil }
   return scalar.style == .plain && scalar.value == "null" ? nil : scalar.value
-}
-
-private func jsonArray(_ items: [String]) -> String { "[" + items.joined(separator: ", ") + "]" }
-
-/// A number JSON and YAML both read back exactly (millisecond precision is plenty here).
-private func jsonNumber(_ value: Double) -> String {
-  let milliseconds = Int64((abs(value) * 1000).rounded())
-  let digits = String(milliseconds % 1000)
-  let sign = value < 0 ? "-" : ""
-  return "\(sign)\(milliseconds / 1000).\(String(repeating: "0", count: 3 - digits.count))\(digits)"
-}
-
-/// A JSON string literal.
-func jsonString(_ text: String) -> String {
-  var out = "\""
-  for scalar in text.unicodeScalars {
-    switch scalar {
-    case "\"": out += "\\\""
-    case "\\": out += "\\\\"
-    case "\n": out += "\\n"
-    case "\r": out += "\\r"
-    case "\t": out += "\\t"
-    case "\u{0}"..."\u{1F}", "\u{7F}", "\u{2028}", "\u{2029}":
-      let hex = String(scalar.value, radix: 16)
-      out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-    default: out.unicodeScalars.append(scalar)
-    }
-  }
-  return out + "\""
 }

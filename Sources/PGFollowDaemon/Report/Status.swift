@@ -129,42 +129,46 @@ extension StatusReport {
   /// The same as JSON, for machines.
   package func json(config: Config) -> String {
     let health = self.health
-    let nodes = report.decision.evidence.map { item -> String in
-      var fields = [
-        "\"name\": \(jsonString(item.node))",
-        "\"address\": \(jsonString(config.node(named: item.node)?.address ?? ""))",
-        "\"reachable\": \(item.observation != nil)",
-        "\"latency_ms\": \(item.latencyMilliseconds)",
-      ]
-      switch item.result {
-      case .success(let observation):
-        fields.append("\"role\": \(jsonString(observation.inRecovery ? "standby" : "primary"))")
-        fields.append("\"receiving_wal\": \(observation.walReceiverActive)")
-        if let row = observation.newestRow {
-          fields.append(
-            "\"newest_row\": {\"unixtime\": \(row.unixtime), \"host\": \(jsonString(row.host))}")
-        }
-      case .failure(let failure):
-        fields.append("\"error\": \(jsonString("\(failure.stage.rawValue): \(failure.message)"))")
-      }
-      return "{" + fields.joined(separator: ", ") + "}"
-    }
-    var fields = [
-      "\"health\": \(jsonString(health.word))",
-      "\"reason\": \(jsonString(health.reason))",
-      "\"leader\": \(report.decision.leader.map(jsonString) ?? "null")",
-      "\"decision\": \(jsonString(report.decision.reason))",
-      "\"split_brain\": [\(report.decision.splitBrain.map(jsonString).joined(separator: ", "))]",
-      "\"warnings\": [\(report.decision.warnings.map(jsonString).joined(separator: ", "))]",
-      "\"nodes\": [\(nodes.joined(separator: ", "))]",
-      "\"preflight\": [\(preflight.map { jsonString($0.description) }.joined(separator: ", "))]",
-      "\"apps\": [\(apps.map { "{" + $0.jsonFields.joined(separator: ", ") + "}" }.joined(separator: ", "))]",
+    var members: [(String, JSON)] = [
+      ("health", .string(health.word)),
+      ("reason", .string(health.reason)),
+      ("leader", .string(report.decision.leader)),
+      ("decision", .string(report.decision.reason)),
+      ("split_brain", .array(report.decision.splitBrain.map(JSON.string))),
+      ("warnings", .array(report.decision.warnings.map(JSON.string))),
+      ("nodes", .array(report.decision.evidence.map { nodeJSON($0, config: config) })),
+      ("preflight", .array(preflight.map { .string($0.description) })),
+      ("apps", .array(apps.map { .object($0.jsonMembers) })),
     ]
     // The short form's one app is also given at the top level, as before `apps:` existed.
     if config.apps.count == 1, config.apps[0].name == nil, let app = apps.first {
-      fields += app.jsonFields.dropFirst()
+      members += app.jsonMembers.dropFirst()
     }
-    return "{" + fields.joined(separator: ", ") + "}\n"
+    return JSON.object(members).text + "\n"
+  }
+
+  private func nodeJSON(_ item: NodeEvidence, config: Config) -> JSON {
+    var members: [(String, JSON)] = [
+      ("name", .string(item.node)),
+      ("address", .string(config.node(named: item.node)?.address ?? "")),
+      ("reachable", .bool(item.observation != nil)),
+      ("latency_ms", .integer(Int64(item.latencyMilliseconds))),
+    ]
+    switch item.result {
+    case .success(let observation):
+      members.append(("role", .string(observation.inRecovery ? "standby" : "primary")))
+      members.append(("receiving_wal", .bool(observation.walReceiverActive)))
+      if let row = observation.newestRow {
+        members.append(
+          (
+            "newest_row",
+            .object([("unixtime", .integer(row.unixtime)), ("host", .string(row.host))])
+          ))
+      }
+    case .failure(let failure):
+      members.append(("error", .string("\(failure.stage.rawValue): \(failure.message)")))
+    }
+    return .object(members)
   }
 }
 
@@ -209,32 +213,34 @@ extension AppStatus {
     }
   }
 
-  /// The app as JSON fields, its name first.
-  var jsonFields: [String] {
+  /// The app as JSON members, its name first.
+  var jsonMembers: [(String, JSON)] {
     let values = self.values.map { value in
-      "{\"path\": \(jsonString(value.path)), \"current\": \(value.current.map(jsonString) ?? "null"), "
-        + "\"wanted\": \(value.wanted.map(jsonString) ?? "null")}"
+      JSON.object([
+        ("path", .string(value.path)), ("current", .string(value.current)),
+        ("wanted", .string(value.wanted)),
+      ])
     }
-    var fields = [
-      "\"name\": \(jsonString(app.label))",
-      "\"file\": \(jsonString(app.file))",
-      "\"values\": [\(values.joined(separator: ", "))]",
-      "\"applied\": \(state.applied.map { jsonString($0.name) } ?? "null")",
-      "\"restart_owed\": [\(state.pendingRestart.map(jsonString).joined(separator: ", "))]",
-      "\"hooks_owed\": \(hooksJSON)",
+    let hooks = (state.hooks?.owed ?? []).map { hook in
+      JSON.object([
+        ("command", .array(hook.key.command.map(JSON.string))),
+        ("when", .string(hook.key.when.rawValue)), ("failures", .integer(Int64(hook.failures))),
+        (
+          "next_attempt_unixtime",
+          hook.nextAttempt.map { .integer(Int64($0.rounded(.up))) } ?? .null
+        ),
+      ])
+    }
+    var members: [(String, JSON)] = [
+      ("name", .string(app.label)),
+      ("file", .string(app.file)),
+      ("values", .array(values)),
+      ("applied", .string(state.applied?.name)),
+      ("restart_owed", .array(state.pendingRestart.map(JSON.string))),
+      ("hooks_owed", .array(hooks)),
     ]
-    if let fileError { fields.append("\"file_error\": \(jsonString(fileError))") }
-    if let stateError { fields.append("\"state_error\": \(jsonString(stateError))") }
-    return fields
-  }
-
-  private var hooksJSON: String {
-    let owed = state.hooks?.owed ?? []
-    let items = owed.map { hook in
-      "{\"command\": [\(hook.key.command.map(jsonString).joined(separator: ", "))], "
-        + "\"when\": \(jsonString(hook.key.when.rawValue)), \"failures\": \(hook.failures), "
-        + "\"next_attempt_unixtime\": \(hook.nextAttempt.map { String(Int64($0.rounded(.up))) } ?? "null")}"
-    }
-    return "[" + items.joined(separator: ", ") + "]"
+    if let fileError { members.append(("file_error", .string(fileError))) }
+    if let stateError { members.append(("state_error", .string(stateError))) }
+    return members
   }
 }
