@@ -25,7 +25,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 
-from sidecar import (BINARY, as_postgres, cluster, percentile, pg_bin, rebuild_standby,
+from benchlib import (BINARY, as_postgres, cluster, percentile, pg_bin, rebuild_standby,
                      wait_for)
 
 APP_TEXT = "db_master:\n  - address: none   # the primary\n"

@@ -15,7 +15,7 @@ import statistics
 import subprocess
 import time
 
-from sidecar import (BINARY, ROOT, Setup, bench_latency, cluster, percentile, promote, psql,
+from benchlib import (BINARY, ROOT, Setup, crash_failover_latencies, cluster, percentile, promote, psql,
                      rebuild_standby, wait_for)
 
 NETWORK = os.path.join(ROOT, "scripts/faulty-network")
@@ -217,7 +217,7 @@ def main():
     wanted = lambda name: not arguments.only or name in arguments.only
     print("| case | trials | median ms | p90 ms | max ms |\n|---|---|---|---|---|")
     if wanted("crash"):
-        print(row("primary crashes (loopback)", bench_latency(arguments.trials * 2)))
+        print(row("primary crashes (loopback)", crash_failover_latencies(arguments.trials * 2)))
     if wanted("freeze"):
         print(row("primary frozen (SIGSTOP), row 0.3 s later", bench_freeze(arguments.trials)),
               flush=True)

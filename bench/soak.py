@@ -14,19 +14,13 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
 import urllib.request
 
-from sidecar import BINARY, Setup, cluster, pg_bin, as_postgres, proc_stats, start_sidecar, stop
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from benchlib import (BINARY, Setup, as_postgres, cluster, free_port, pg_bin, proc_stats,
+                      start_sidecar, stop)
 
 
 def node_processes(setup, node):
