@@ -1,0 +1,97 @@
+import ArgumentParser
+import PGFollowConfig
+import PGFollowCore
+import PGFollowDaemon
+import PGFollowSystem
+
+struct CheckConfig: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "check-config", abstract: "Validate a configuration file and summarize it.")
+
+  @OptionGroup var options: ConfigOptions
+
+  @Flag(help: "Print nothing when all is well (for ExecStartPre).")
+  var quiet = false
+
+  @Flag(
+    help: "Check only the file: not what this user may do at a failover, nor how the nodes see it.")
+  var skipPreflight = false
+
+  @Flag(
+    help: "Do not log in to the nodes (for ExecStartPre: a node may be down when pgfollow starts).")
+  var skipNodes = false
+
+  @Option(
+    help: ArgumentHelp(
+      "As root: ask polkit whether USER may restart the units (and check nothing else).",
+      valueName: "USER"))
+  var polkitFor: String?
+
+  func run() async throws {
+    let config = try options.load()
+    let missing = polkitFor == nil ? applicationFileProblems(config) : []
+    if !missing.isEmpty {
+      printError("\(options.config): the application's file does not have what it names:")
+      for problem in missing { printError("  \(problem)") }
+      throw ExitCode(CycleStatus.configError.exitCode)
+    }
+    if !quiet && polkitFor == nil {
+      print("\(options.config): the file is valid; checking what it names")
+      print(config.summary)
+    }
+    guard !skipPreflight else { return sayValid() }
+    if polkitFor == nil && !skipNodes {
+      if let passfile = useTheServicePassfile(config), !quiet {
+        print("(root: using the service's password file \(passfile))")
+      }
+      try await checkTheNodes(config)
+    }
+    let problems = polkitFor.map { polkitPreflight(config, user: $0) } ?? preflight(config)
+    for problem in problems { printError("pgfollow cannot follow a failover: \(problem)") }
+    if let worst = problems.map(\.status).max() {
+      if polkitFor == nil { printError("(checked as \(currentUserName()))") }
+      throw ExitCode(worst.exitCode)
+    }
+    guard !quiet else { return }
+    print(
+      polkitFor.map {
+        "preflight: polkit lets \($0) restart \(config.allUnits.joined(separator: " "))"
+      }
+        ?? "preflight: \(currentUserName()) may replace \(config.apps.map(\.file).joined(separator: " ")) "
+        + "and write the state")
+    sayValid()
+  }
+
+  /// The last line of a check that found nothing wrong.
+  private func sayValid() {
+    if !quiet && polkitFor == nil { print("\(options.config): valid") }
+  }
+}
+
+extension CheckConfig {
+  /// Logs in to every node as configured and says what each answered; a node that cannot work
+  /// as configured, or no node answering at all, is exit code 5.
+  func checkTheNodes(_ config: Config) async throws {
+    var evidence = await LibPQProber().probe(config)
+    // A database or role just created on the primary takes a moment to reach the standbys: such
+    // a refusal is asked again, for up to 5 s, before it counts.
+    for _ in 0..<5 where checkNodes(evidence).contains(where: \.mayBeReplicationLag) {
+      try await Task.sleep(for: .seconds(1))
+      evidence = await LibPQProber().probe(config)
+    }
+    let checks = checkNodes(evidence)
+    for check in checks {
+      switch check.verdict {
+      case .answers: if !quiet { print(check) }
+      case .cannotWork: printError("error: \(check)")
+      case .unreachable: printError("warning: \(check)")
+      }
+    }
+    for warning in superuserWarnings(evidence) { printError("warning: \(warning)") }
+    let noneAnswers = !checks.contains { $0.verdict == .answers }
+    if noneAnswers { printError("error: no node answers: pgfollow would see nothing") }
+    if noneAnswers || checks.contains(where: { $0.verdict == .cannotWork }) {
+      throw ExitCode(CycleStatus.configError.exitCode)
+    }
+  }
+}
