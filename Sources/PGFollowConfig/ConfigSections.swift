@@ -18,8 +18,20 @@ extension ConfigReader {
   }
 
   mutating func readPolicy(_ node: YAMLNode, into policy: inout DecisionPolicy) {
-    let keys = ["require_writable_leader", "split_brain"]
+    let keys = ["require_writable_leader", "split_brain", "follow_unrecorded_promotion"]
     guard let map = fields(node, in: "policy", allowed: keys) else { return }
+    if let value = map["follow_unrecorded_promotion"] {
+      // `off` (the default), or the grace period: one second to one day.
+      if case .scalar(let scalar) = value, scalar.style == .plain,
+        ["off", "false", "no"].contains(scalar.value.lowercased())
+      {
+        policy.followUnrecordedPromotion = nil
+      } else {
+        policy.followUnrecordedPromotion = duration(
+          value, "policy.follow_unrecorded_promotion (off, or a grace period)",
+          within: .seconds(1) ... .seconds(86400))
+      }
+    }
     if let value = bool(map["require_writable_leader"], "policy.require_writable_leader") {
       policy.requireWritableLeader = value
     }

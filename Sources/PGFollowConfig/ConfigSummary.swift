@@ -13,7 +13,8 @@ extension Config {
     )
     lines.append(
       "policy: require_writable_leader \(policy.requireWritableLeader), "
-        + "split_brain \(policy.splitBrain.rawValue)")
+        + "split_brain \(policy.splitBrain.rawValue), follow_unrecorded_promotion "
+        + (policy.followUnrecordedPromotion.map(formatDuration) ?? "off"))
     for app in apps { lines += app.summary }
     lines.append(
       "timeouts: connect \(formatDuration(timeouts.connect)), query \(formatDuration(timeouts.query))"

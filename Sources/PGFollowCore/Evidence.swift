@@ -1,14 +1,59 @@
-/// A row of the state table: when a node became primary, and its name.
+/// Where a node's history, or a row's, stands: the cluster (its system identifier), the
+/// timeline, and the WAL position on it. Within one cluster a promotion always starts a timeline
+/// with a higher ID, so these order promotions without any clock.
+package struct HistoryPosition: Sendable, Hashable, CustomStringConvertible {
+  package var systemIdentifier: String
+  package var timeline: Int64
+  /// The WAL position, as a number (PostgreSQL writes it `X/Y`).
+  package var lsn: UInt64
+
+  package init(systemIdentifier: String, timeline: Int64, lsn: UInt64) {
+    self.systemIdentifier = systemIdentifier
+    self.timeline = timeline
+    self.lsn = lsn
+  }
+
+  /// From the text the probe reads; nil unless all three are there and well formed.
+  package init?(systemIdentifier: String?, timeline: String?, lsn: String?) {
+    guard let systemIdentifier, !systemIdentifier.isEmpty, let timeline,
+      let number = Int64(timeline), number > 0, let lsn, let position = Self.lsn(lsn)
+    else { return nil }
+    self.init(systemIdentifier: systemIdentifier, timeline: number, lsn: position)
+  }
+
+  /// `16/B374D848` as a number.
+  package static func lsn(_ text: String) -> UInt64? {
+    let parts = text.split(separator: "/")
+    guard parts.count == 2, let high = UInt64(parts[0], radix: 16),
+      let low = UInt64(parts[1], radix: 16), high <= UInt32.max, low <= UInt32.max
+    else { return nil }
+    return high << 32 | low
+  }
+
+  package var lsnText: String {
+    String(lsn >> 32, radix: 16, uppercase: true) + "/"
+      + String(lsn & 0xFFFF_FFFF, radix: 16, uppercase: true)
+  }
+
+  package var description: String { "timeline \(timeline) at \(lsnText)" }
+}
+
+/// A row of the state table: when a node became primary, and its name; and, when the table has
+/// the columns for it (`pgfollow init`), where the cluster's history stood when it was written.
 package struct FailoverRow: Sendable, Hashable, CustomStringConvertible {
   package var unixtime: Int64
   package var host: String
+  package var recorded: HistoryPosition?
 
-  package init(unixtime: Int64, host: String) {
+  package init(unixtime: Int64, host: String, recorded: HistoryPosition? = nil) {
     self.unixtime = unixtime
     self.host = host
+    self.recorded = recorded
   }
 
-  package var description: String { "(\(unixtime), \(host))" }
+  package var description: String {
+    "(\(unixtime), \(host)" + (recorded.map { ", timeline \($0.timeline)" } ?? "") + ")"
+  }
 }
 
 /// What one probe of one node saw.
@@ -22,16 +67,20 @@ package struct Observation: Sendable, Hashable {
   package var newestUnknownRow: FailoverRow?
   /// pgfollow's session runs as a superuser (through a pooler: the pooler's server login).
   package var superuser: Bool
+  /// Where the node's history stands now: on a primary, its timeline and current WAL position;
+  /// on a standby, the newest timeline it is known to be on and how far it has received.
+  package var position: HistoryPosition?
 
   package init(
     inRecovery: Bool, walReceiverActive: Bool = false, newestRow: FailoverRow?,
-    newestUnknownRow: FailoverRow? = nil, superuser: Bool = false
+    newestUnknownRow: FailoverRow? = nil, superuser: Bool = false, position: HistoryPosition? = nil
   ) {
     self.inRecovery = inRecovery
     self.walReceiverActive = walReceiverActive
     self.newestRow = newestRow
     self.newestUnknownRow = newestUnknownRow
     self.superuser = superuser
+    self.position = position
   }
 }
 

@@ -1,54 +1,3 @@
-/// What the follow machine needs from the configuration.
-package struct FollowSettings: Sendable, Equatable {
-  package var units: [String]
-  package var hooks: [HookConfig]
-  /// How long a change that keeps the leader must last; zero applies it at once.
-  package var settle: Duration
-  package var confirmations: Int
-  package var restartMinimumInterval: Duration
-  package var restartMaximumPerHour: Int
-  /// A failing hook waits its `retryAfter` before its second try, twice as long before each
-  /// next one, and never longer than this.
-  package var hookRetryCap: Duration = .seconds(300)
-
-  /// One app's settings: its units and hooks, and the pacing every app shares.
-  package init(_ app: AppConfig, run: RunConfig) {
-    self.init(
-      units: app.restart.units, hooks: app.hooks, settle: run.standbySettle,
-      confirmations: run.confirmations, restartMinimumInterval: run.restartMinimumInterval,
-      restartMaximumPerHour: run.restartMaximumPerHour)
-  }
-
-  package init(
-    units: [String], hooks: [HookConfig] = [], settle: Duration = .seconds(10),
-    confirmations: Int = 2, restartMinimumInterval: Duration = .seconds(2),
-    restartMaximumPerHour: Int = 20
-  ) {
-    self.units = units
-    self.hooks = hooks
-    self.settle = settle
-    self.confirmations = confirmations
-    self.restartMinimumInterval = restartMinimumInterval
-    self.restartMaximumPerHour = restartMaximumPerHour
-  }
-}
-
-/// The file edit a decision leads to, as the machine needs to know it.
-package struct PlannedChange: Sendable, Equatable {
-  /// Whether the file's bytes would change.
-  package var changesFile: Bool
-  /// Whether a value that names the leader would change (never delayed by settling).
-  package var changesLeaderValues: Bool
-  /// The values the file would hold, as text: what a settling change is known by.
-  package var target: String
-
-  package init(changesFile: Bool, changesLeaderValues: Bool, target: String) {
-    self.changesFile = changesFile
-    self.changesLeaderValues = changesLeaderValues
-    self.target = target
-  }
-}
-
 /// The follow logic as a value, with no I/O and no clock: it takes what a cycle saw and what
 /// finished, and says what to do. Hysteresis, settling, the restart limiter, owed restarts and
 /// owed hooks with their backoff all live here; the daemon carries the steps out (save the
@@ -104,7 +53,9 @@ package struct FollowMachine: Sendable {
   /// A cycle decided to follow `leader` (named by the row of `unixtime`), and the file would
   /// change as `change` says.
   package mutating func follow(
-    leader: String, unixtime: Int64?, reason: String, change: PlannedChange, now: WallSeconds
+    leader: String, unixtime: Int64?, recorded: HistoryPosition? = nil,
+    leaderPosition: HistoryPosition? = nil, overTimeline: Int64? = nil, reason: String,
+    change: PlannedChange, now: WallSeconds
   ) -> Step {
     let verdict = hysteresis.judge(leader: leader)
     guard verdict == .apply else { return .confirming(verdict) }
@@ -116,7 +67,13 @@ package struct FollowMachine: Sendable {
     }
     state.unsettled = nil
     beforeReplace = state
-    if let unixtime { state.applied = AppliedLeader(name: leader, unixtime: unixtime) }
+    if let unixtime {
+      let earlier = state.applied.flatMap { $0.name == leader ? $0 : nil }
+      state.applied = AppliedLeader(
+        name: leader, unixtime: unixtime, recorded: recorded,
+        position: leaderPosition ?? earlier?.position,
+        overTimeline: overTimeline ?? (earlier?.unixtime == unixtime ? earlier?.overTimeline : nil))
+    }
     if leaderChanges && !settings.hooks.isEmpty {
       changes += 1
       state.hooks = HookDebt(
@@ -127,6 +84,23 @@ package struct FollowMachine: Sendable {
     replacements += 1
     state.pendingRestart = settings.units
     return .replaceFile
+  }
+
+  /// Takes in the cycle's unrecorded promotion, if any; returns since when the same one (node and
+  /// timeline) has been seen.
+  package mutating func see(_ promotion: UnrecordedPromotion?, now: WallSeconds) -> WallSeconds? {
+    guard let promotion else {
+      state.unrecordedPromotion = nil
+      return nil
+    }
+    if let seen = state.unrecordedPromotion, seen.node == promotion.node,
+      seen.timeline == promotion.timeline, seen.since <= now
+    {
+      return seen.since
+    }
+    state.unrecordedPromotion = SeenPromotion(
+      node: promotion.node, timeline: promotion.timeline, since: now)
+    return now
   }
 
   /// The file could not be replaced: nothing of that change was applied, so it is tried again.

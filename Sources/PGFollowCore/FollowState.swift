@@ -17,8 +17,23 @@ package struct FollowState: Sendable, Equatable {
   package var restartAttempts: [WallSeconds] = []
   /// A change that keeps the leader, waiting to prove it lasts.
   package var unsettled: UnsettledChange?
+  /// A promotion no row names, and since when it has been seen.
+  package var unrecordedPromotion: SeenPromotion?
 
   package init() {}
+}
+
+/// A node seen writable on a later timeline than the newest row's leader, with no row naming it.
+package struct SeenPromotion: Sendable, Equatable {
+  package var node: String
+  package var timeline: Int64
+  package var since: WallSeconds
+
+  package init(node: String, timeline: Int64, since: WallSeconds) {
+    self.node = node
+    self.timeline = timeline
+    self.since = since
+  }
 }
 
 /// A change that keeps the leader (a standby gone or back): the values it would write, and when

@@ -1,8 +1,10 @@
 package import PGFollowCore
 import PGFollowPostgres
 
-/// `pgfollow init`: creates the state database, the table and its index if absent, and grants
-/// access to the watchers (SELECT) and writers (SELECT, INSERT). Every statement is idempotent.
+/// `pgfollow init`: creates the state database, the table and its index if absent, adds the
+/// columns that record the cluster's history with each row (timeline, WAL position, system
+/// identifier: see `HistorySQL`), and grants access to the watchers (SELECT) and writers
+/// (SELECT, INSERT). Every statement is idempotent.
 package struct FailoverTableSetup: Sendable {
   package var conninfo: String
   package var database: String
@@ -42,6 +44,14 @@ package struct FailoverTableSetup: Sendable {
     let types = wide ? ("bigint", "text") : ("int", "varchar(10)")
     statements.append(
       "CREATE TABLE IF NOT EXISTS \(relation) (\(ts) \(types.0), \(host) \(types.1))")
+    // Where the cluster's history stood at each insert, filled by the server whoever inserts.
+    // Existing rows keep NULL: a default given with ADD COLUMN would stamp them with today's.
+    for (column, type, value) in HistorySQL.columnDefinitions {
+      statements.append(
+        "ALTER TABLE \(relation) ADD COLUMN IF NOT EXISTS \(quoteIdentifier(column)) \(type)")
+      statements.append(
+        "ALTER TABLE \(relation) ALTER COLUMN \(quoteIdentifier(column)) SET DEFAULT \(value)")
+    }
     let index = quoteIdentifier("\(bare)_\(table.timestampColumn)_idx")
     statements.append("CREATE INDEX IF NOT EXISTS \(index) ON \(relation) (\(ts))")
     var granted: Set<String> = []

@@ -34,8 +34,8 @@ package struct Recorder: Sendable {
   package func record(progress: (String) -> Void = { _ in }) throws(RecordError) -> Outcome {
     let deadline = ContinuousClock.now + wait
     let connection = try waitForPromotion(deadline: deadline, progress: progress)
-    let sql = RecordSQL(table: table)
-    try checkNameFits(connection, sql: sql)
+    try checkNameFits(connection, sql: RecordSQL.columnType)
+    let sql = RecordSQL(table: table, withHistory: try hasHistoryColumns(connection))
     let rows: [[String?]]
     do {
       rows = try connection.query(
@@ -82,11 +82,24 @@ package struct Recorder: Sendable {
       "the node was not promoted within \(formatDuration(wait)) (\(lastProblem))")
   }
 
-  private func checkNameFits(_ connection: PostgresConnection, sql: RecordSQL) throws(RecordError) {
+  /// Whether the table has the columns `pgfollow init` adds for the cluster's history.
+  private func hasHistoryColumns(_ connection: PostgresConnection) throws(RecordError) -> Bool {
+    do {
+      let rows = try connection.query(
+        RecordSQL.historyColumnCount,
+        parameters: [table.table, "{" + HistorySQL.columns.joined(separator: ",") + "}"],
+        deadline: .now + connectTimeout)
+      return rows.first?.first == String(HistorySQL.columns.count)
+    } catch {
+      throw RecordError(error, table: table)
+    }
+  }
+
+  private func checkNameFits(_ connection: PostgresConnection, sql: String) throws(RecordError) {
     let rows: [[String?]]
     do {
       rows = try connection.query(
-        sql.columnType, parameters: [table.table, table.hostColumn],
+        sql, parameters: [table.table, table.hostColumn],
         deadline: .now + connectTimeout)
     } catch {
       throw RecordError(error, table: table)
@@ -111,7 +124,7 @@ package struct Recorder: Sendable {
 struct RecordSQL {
   let insert: String
   /// Whether the table exists, the host column's type, and its length limit if it has one.
-  let columnType = """
+  static let columnType = """
     SELECT c.oid IS NOT NULL, pg_catalog.format_type(a.atttypid, a.atttypmod),
       CASE WHEN a.atttypmod > 4 AND t.typname IN ('varchar', 'bpchar') THEN a.atttypmod - 4 END
     FROM (SELECT pg_catalog.to_regclass($1) AS oid) AS c
@@ -119,23 +132,36 @@ struct RecordSQL {
       ON a.attrelid = c.oid AND a.attname = $2 AND NOT a.attisdropped
     LEFT JOIN pg_catalog.pg_type AS t ON t.oid = a.atttypid
     """
+  /// How many of the columns in $2 the table $1 has.
+  static let historyColumnCount = """
+    SELECT count(*) FROM pg_catalog.pg_attribute
+    WHERE attrelid = pg_catalog.to_regclass($1) AND attname = ANY ($2::text[]) AND NOT attisdropped
+    """
 
-  /// Inserts now (or one second past the newest row, if the clock is behind it) unless the newest
-  /// row already names this node; returns the row's time and whether it was inserted.
-  init(table: FailoverTable) {
+  /// Inserts now (or one second past the newest timestamp, if the clock is behind it) unless the
+  /// newest row (in history order) already names this node on this timeline; returns the row's
+  /// time and whether it was inserted. With the history columns, writes where the cluster's
+  /// history stands with the row.
+  init(table: FailoverTable, withHistory: Bool) {
     let relation = quoteRelation(table.table)
     let ts = quoteIdentifier(table.timestampColumn)
     let host = quoteIdentifier(table.hostColumn)
+    let rows = HistorySQL.rows(relation: relation, timestamp: ts, host: host)
+    let history = withHistory ? HistorySQL.columns.map { ", " + quoteIdentifier($0) }.joined() : ""
+    let values = withHistory ? ", live.tli, live.lsn, live.sysid::int8" : ""
     insert = """
-      WITH newest AS (
-        SELECT \(ts)::int8 AS ts, \(host)::text AS host FROM \(relation)
-        WHERE \(ts) IS NOT NULL ORDER BY \(ts) DESC LIMIT 1
-      ), inserted AS (
-        INSERT INTO \(relation) (\(ts), \(host))
+      WITH live AS (\(HistorySQL.livePosition)),
+      known AS (SELECT k.* FROM live, LATERAL (\(rows)) AS k),
+      newest AS (SELECT * FROM known ORDER BY \(HistorySQL.newestFirst) LIMIT 1),
+      inserted AS (
+        INSERT INTO \(relation) (\(ts), \(host)\(history))
         SELECT GREATEST(
           extract(epoch FROM pg_catalog.now())::int8,
-          coalesce((SELECT ts FROM newest), 0) + 1), $1::text
-        WHERE NOT EXISTS (SELECT 1 FROM newest WHERE host = $1::text)
+          coalesce((SELECT max(ts) FROM known), 0) + 1), $1::text\(values)
+        FROM live
+        WHERE NOT EXISTS (
+          SELECT 1 FROM newest
+          WHERE host = $1::text AND (NOT recorded_here OR tli = (SELECT tli FROM live)))
         RETURNING \(ts)::int8 AS ts
       )
       SELECT ts, true FROM inserted

@@ -132,7 +132,10 @@ struct Init: ParsableCommand {
     abstract: "Create the state database and table if absent, and grant access to them.",
     discussion: """
       Run it against the primary as a role that may create databases. Idempotent. The table is \
-      the original (unixtime int, host varchar(10)), or with --wide (unixtime bigint, host text).
+      the original (unixtime int, host varchar(10)), or with --wide (unixtime bigint, host text). \
+      It gains the columns timeline_id, wal_lsn and system_identifier, which the server fills at \
+      each insert, whoever inserts, so that failovers are ordered by timeline rather than by \
+      clock; an existing table gains them too, its rows and writers unchanged.
       """)
 
   @Option(help: "Conninfo of the primary, as an administrator (its dbname is used to connect).")

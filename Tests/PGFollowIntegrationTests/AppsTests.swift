@@ -213,12 +213,15 @@ import Testing
           && Self.restartCount(fixture, "worker.service") == 2
       }, "\(sidecar.log)")
     #expect(sidecar.log.contains("app worker: restarted worker.service"), "\(sidecar.log)")
-    let metrics = try run(
-      "/usr/bin/curl", ["-sf", "http://127.0.0.1:\(port)/metrics"], timeout: 30)
-    #expect(
-      metrics.output.contains("pgfollow_restarts_total{app=\"worker\",result=\"success\"} 2"),
-      "\(metrics.output)")
-    #expect(metrics.output.contains("pgfollow_app_healthy{app=\"web\"} 1"))
+    // The restart's own log line comes first; its result reaches the metrics a moment later.
+    var metrics = ""
+    let counted = try waitUntil(10) {
+      metrics =
+        try run("/usr/bin/curl", ["-sf", "http://127.0.0.1:\(port)/metrics"], timeout: 30).output
+      return metrics.contains("pgfollow_restarts_total{app=\"worker\",result=\"success\"} 2")
+    }
+    #expect(counted, "\(metrics)")
+    #expect(metrics.contains("pgfollow_app_healthy{app=\"web\"} 1"))
     #expect(sidecar.stop() == 0)
   }
 

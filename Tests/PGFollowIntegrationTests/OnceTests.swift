@@ -90,11 +90,14 @@ import Testing
     #expect(split.output.contains("SPLIT BRAIN: node1 and node2"))
     #expect(try fixture.appValues() == switched)
 
-    // node2 goes away: only the stale node1 is visible; its row is older than the applied one.
+    // node2 goes away: only the stale node1 is visible, on the timeline node2 left behind.
     try fixture.clusterCommand("kill", "node2")
     let stale = try fixture.pgfollow("once")
     #expect(stale.status == 3, "\(stale.output)")
-    #expect(stale.output.contains("older than the applied one"))
+    #expect(
+      stale.output.contains(
+        "names node1, which is on timeline 1, earlier than the timeline 2 of node2"),
+      "\(stale.output)")
     #expect(try fixture.appValues() == switched)
     #expect(fixture.restarts().count == 2)
   }

@@ -193,3 +193,25 @@ func down(_ node: String) -> NodeEvidence {
     node: node, result: .failure(ProbeFailure(stage: .connect, message: "Connection refused")),
     latencyMilliseconds: 1)
 }
+
+/// A node that answers on `timeline`, its newest row `row`, recorded on the timeline given (nil:
+/// a bare row, as the seed's table holds).
+func up(
+  _ node: String, primary: Bool, timeline: Int64, row: (Int64, String),
+  recordedOn recorded: Int64? = nil
+) -> NodeEvidence {
+  let cluster = "7714710222592293049"
+  return NodeEvidence(
+    node: node,
+    result: .success(
+      Observation(
+        inRecovery: !primary, walReceiverActive: !primary,
+        newestRow: FailoverRow(
+          unixtime: row.0, host: row.1,
+          recorded: recorded.map {
+            HistoryPosition(systemIdentifier: cluster, timeline: $0, lsn: UInt64($0) << 24)
+          }),
+        position: HistoryPosition(
+          systemIdentifier: cluster, timeline: timeline, lsn: UInt64(timeline) << 24 + 100))),
+    latencyMilliseconds: 1)
+}

@@ -18,6 +18,21 @@ import Testing
     #expect(try FollowState(json: Array(FollowState().json.utf8), file: "s") == FollowState())
   }
 
+  /// Where the cluster's history stood: the applied row's and leader's, and a promotion seen.
+  @Test func historyRoundTrips() throws {
+    var state = FollowState()
+    state.applied = AppliedLeader(
+      name: "node2", unixtime: 1_795_315_869,
+      recorded: HistoryPosition(
+        systemIdentifier: "7714710222592293049", timeline: 2, lsn: 0x3_0000_0028),
+      position: HistoryPosition(systemIdentifier: "7714710222592293049", timeline: 3, lsn: 1),
+      overTimeline: 2)
+    state.unrecordedPromotion = SeenPromotion(node: "node3", timeline: 4, since: 1_795_315_900.25)
+    let text = state.json
+    #expect(text.contains("\"lsn\": \"3/28\""), "\(text)")
+    #expect(try FollowState(json: Array(text.utf8), file: "state.json") == state)
+  }
+
   @Test func unreadableStateIsAClearError() {
     #expect(throws: Error.self) { try FollowState(json: Array("[1, 2]".utf8), file: "s") }
     #expect(throws: Error.self) { try FollowState(json: Array("{\"x\": 1}".utf8), file: "s") }

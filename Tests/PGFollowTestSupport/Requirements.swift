@@ -22,6 +22,8 @@ package enum Needs {
   /// The cluster, root, ip, socat and /dev/net/tun: real links with delay, loss and silence
   /// between a network namespace where pgfollow runs and each node (scripts/faulty-network).
   package static let network = trait(missingCluster() ?? missingRoot() ?? missingNetworkTools())
+  /// The cluster and libfaketime (Debian's faketime): servers and writers with a wrong clock.
+  package static let fakeClock = trait(missingCluster() ?? missingFaketime())
   /// The cluster and root (small file systems are mounted, files given to other users).
   package static let root = trait(missingCluster() ?? missingRoot())
 
@@ -83,6 +85,14 @@ private func missingMoto() -> String? {
   let aws = FileManager.default.isExecutableFile(atPath: TestVenv.bin + "/aws")
   return check?.status == 0 && aws
     ? nil : "needs moto's server and the aws CLI in .build/test-venv (scripts/setup makes it)"
+}
+
+/// libfaketime's library, as Debian's faketime installs it.
+package let faketimeLibrary = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+private func missingFaketime() -> String? {
+  FileManager.default.fileExists(atPath: faketimeLibrary)
+    ? nil : "needs libfaketime (Debian's faketime)\(setupHint)"
 }
 
 private func missingNetworkTools() -> String? {

@@ -7,11 +7,13 @@ extension FollowState {
   var json: String {
     var members: [(String, JSON)] = []
     if let applied {
-      members.append(
-        (
-          "applied",
-          .object([("name", .string(applied.name)), ("unixtime", .integer(applied.unixtime))])
-        ))
+      var fields: [(String, JSON)] = [
+        ("name", .string(applied.name)), ("unixtime", .integer(applied.unixtime)),
+      ]
+      if let recorded = applied.recorded { fields.append(("recorded", recorded.json)) }
+      if let position = applied.position { fields.append(("position", position.json)) }
+      if let over = applied.overTimeline { fields.append(("overTimeline", .integer(over))) }
+      members.append(("applied", .object(fields)))
     }
     members.append(("pendingRestart", .array(pendingRestart.map(JSON.string))))
     members.append(("restartFailures", .integer(Int64(restartFailures))))
@@ -23,6 +25,16 @@ extension FollowState {
         (
           "unsettled",
           .object([("target", .string(unsettled.target)), ("since", .seconds(unsettled.since))])
+        ))
+    }
+    if let seen = unrecordedPromotion {
+      members.append(
+        (
+          "unrecordedPromotion",
+          .object([
+            ("node", .string(seen.node)), ("timeline", .integer(seen.timeline)),
+            ("since", .seconds(seen.since)),
+          ])
         ))
     }
     return JSON.object(members).lines
@@ -40,7 +52,10 @@ extension FollowState {
         let name = field("name", fields).flatMap(scalarText)
         let time = field("unixtime", fields).flatMap(scalarText)
         if let name, let time, let unixtime = Int64(time) {
-          applied = AppliedLeader(name: name, unixtime: unixtime)
+          applied = AppliedLeader(
+            name: name, unixtime: unixtime, recorded: field("recorded", fields).flatMap(position),
+            position: field("position", fields).flatMap(position),
+            overTimeline: field("overTimeline", fields).flatMap(scalarText).flatMap { Int64($0) })
         }
       case ("pendingRestart", let value):
         pendingRestart = texts(value)
@@ -56,6 +71,13 @@ extension FollowState {
         let target = field("target", fields).flatMap(scalarText)
         let since = field("since", fields).flatMap(scalarText).flatMap { Double($0) }
         if let target, let since { unsettled = UnsettledChange(target: target, since: since) }
+      case ("unrecordedPromotion", .mapping(let fields, _)):
+        let node = field("node", fields).flatMap(scalarText)
+        let timeline = field("timeline", fields).flatMap(scalarText).flatMap { Int64($0) }
+        let since = field("since", fields).flatMap(scalarText).flatMap { Double($0) }
+        if let node, let timeline, let since {
+          unrecordedPromotion = SeenPromotion(node: node, timeline: timeline, since: since)
+        }
       default:
         throw YAMLError(file: file, mark: pair.key.start, message: "unexpected field")
       }
@@ -103,6 +125,23 @@ extension OwedHook {
       failures: field("failures", fields).flatMap(scalarText).flatMap { Int($0) } ?? 0,
       nextAttempt: field("nextAttempt", fields).flatMap(scalarText).flatMap { Double($0) })
   }
+}
+
+extension HistoryPosition {
+  var json: JSON {
+    .object([
+      ("systemIdentifier", .string(systemIdentifier)), ("timeline", .integer(timeline)),
+      ("lsn", .string(lsnText)),
+    ])
+  }
+}
+
+private func position(_ node: YAMLNode) -> HistoryPosition? {
+  guard case .mapping(let fields, _) = node else { return nil }
+  return HistoryPosition(
+    systemIdentifier: field("systemIdentifier", fields).flatMap(scalarText),
+    timeline: field("timeline", fields).flatMap(scalarText),
+    lsn: field("lsn", fields).flatMap(scalarText))
 }
 
 private func field(_ key: String, _ fields: [YAMLPair]) -> YAMLNode? {

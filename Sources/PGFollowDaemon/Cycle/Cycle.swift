@@ -146,7 +146,19 @@ package struct Cycle: Sendable {
         stateErrors[app.label] = error
       }
     }
-    let decision = await decideNow(applied: newestApplied(machines))
+    var decision = await decideNow(applied: newestApplied(machines))
+    if let since = seeUnrecordedPromotion(decision, &machines),
+      let promotion = decision.unrecordedPromotion
+    {
+      let lasted = Duration.seconds(max(0, clock() - since))
+      if lasted >= Decision.unrecordedPromotionWarningDelay {
+        let seconds = Duration.seconds(lasted.inSeconds.rounded())
+        decision.warnings.append("\(promotion) (for \(formatDuration(seconds)))")
+      }
+      if let grace = config.policy.followUnrecordedPromotion, lasted >= grace {
+        decision = decision.followingUnrecordedPromotion(nodes: config.nodeNames)
+      }
+    }
     var report = CycleReport(decision: decision, dryRun: dryRun)
     if case .hold = decision.outcome { report.decisionStatus = .held }
     if !decision.splitBrain.isEmpty {
@@ -163,6 +175,25 @@ package struct Cycle: Sendable {
       report.apps.append(appReport)
     }
     return report
+  }
+
+  /// Each app's machine takes in the decision's unrecorded promotion (its state says since when
+  /// it has been seen); returns the earliest such time.
+  private func seeUnrecordedPromotion(_ decision: Decision, _ machines: inout FollowMachines)
+    -> WallSeconds?
+  {
+    var earliest: WallSeconds?
+    for app in config.apps {
+      guard var machine = machines[app.label] else { continue }
+      let before = machine.state
+      if let since = machine.see(decision.unrecordedPromotion, now: clock()) {
+        earliest = min(earliest ?? since, since)
+      }
+      // Saved again by the cycle's next save if this one fails.
+      try? runner.save(machine.state, changedFrom: before, app: app)
+      machines[app.label] = machine
+    }
+    return earliest
   }
 
   /// The newest row any app has applied: no app is switched back to an older one, and a tie of
@@ -196,8 +227,15 @@ package struct Cycle: Sendable {
     }
     report.plan = plan
     let before = machine.state
+    // An unrecorded promotion is applied with the newest row, which names another node: the
+    // order of later rows stays that row's.
+    let row = decision.newestRow
     let step = machine.follow(
-      leader: leader, unixtime: decision.newestRow?.unixtime, reason: decision.reason,
+      leader: leader, unixtime: row?.unixtime, recorded: row?.recorded,
+      leaderPosition: decision.evidence.first { $0.node == leader }?.observation?.position,
+      overTimeline: decision.followsUnrecordedPromotion
+        ? decision.unrecordedPromotion?.rowLeaderTimeline : nil,
+      reason: decision.reason,
       change: plannedChange(plan, app: app), now: clock())
     switch step {
     case .confirming(let verdict):

@@ -1,8 +1,9 @@
 import PGFollowCore
 import PGFollowPostgres
 
-/// The one query a probe runs: recovery state, whether a WAL receiver runs, the newest row naming
-/// a configured node, and the newest row of all (to warn about unknown hosts).
+/// The one query a probe runs: recovery state, whether a WAL receiver runs, where the node's
+/// history stands, the newest row naming a configured node (in `HistorySQL.newestFirst` order),
+/// and the newest row of all (to warn about unknown hosts).
 struct ProbeQuery: Sendable, Equatable {
   let table: FailoverTable
   let sql: String
@@ -14,15 +15,18 @@ struct ProbeQuery: Sendable, Equatable {
     let relation = quoteRelation(table.table)
     let ts = "t." + quoteIdentifier(table.timestampColumn)
     let host = "t." + quoteIdentifier(table.hostColumn) + "::text"
+    let rows = HistorySQL.rows(
+      relation: relation, timestamp: quoteIdentifier(table.timestampColumn),
+      host: quoteIdentifier(table.hostColumn))
     sql = """
       SELECT pg_catalog.pg_is_in_recovery(),
         EXISTS (SELECT 1 FROM pg_catalog.pg_stat_wal_receiver),
-        k.ts, k.host, u.ts, u.host, pg_catalog.current_setting('is_superuser')
-      FROM (SELECT 1) AS one
+        k.ts, k.host, u.ts, u.host, pg_catalog.current_setting('is_superuser'),
+        k.tli, k.lsn, k.sysid, live.sysid, live.tli, live.lsn
+      FROM (\(HistorySQL.livePosition)) AS live
       LEFT JOIN LATERAL (
-        SELECT \(ts)::int8 AS ts, \(host) AS host FROM \(relation) AS t
-        WHERE \(host) = ANY ($1::text[]) AND \(ts) IS NOT NULL
-        ORDER BY \(ts) DESC, pg_catalog.array_position($1::text[], \(host)) LIMIT 1
+        SELECT r.* FROM (\(rows)) AS r WHERE r.host = ANY ($1::text[])
+        ORDER BY \(HistorySQL.newestFirst), pg_catalog.array_position($1::text[], r.host) LIMIT 1
       ) AS k ON true
       LEFT JOIN LATERAL (
         SELECT \(ts)::int8 AS ts, \(host) AS host FROM \(relation) AS t
@@ -47,15 +51,17 @@ struct ProbeQuery: Sendable, Equatable {
 
   /// What the query's answer says; also used for an answer that came after its deadline.
   func observation(_ rows: [[String?]]) throws(PostgresError) -> Observation {
-    guard let row = rows.first, row.count == 7 else {
+    guard let row = rows.first, row.count == 13 else {
       throw PostgresError(kind: .query, message: "unexpected answer to the probe query")
     }
-    let known = Self.failoverRow(row[2], row[3])
+    var known = Self.failoverRow(row[2], row[3])
+    known?.recorded = HistoryPosition(systemIdentifier: row[9], timeline: row[7], lsn: row[8])
     let newest = Self.failoverRow(row[4], row[5])
     return Observation(
       inRecovery: row[0] == "t", walReceiverActive: row[1] == "t", newestRow: known,
       newestUnknownRow: newest.flatMap { nodes.contains($0.host) ? nil : $0 },
-      superuser: row[6] == "on")
+      superuser: row[6] == "on",
+      position: HistoryPosition(systemIdentifier: row[10], timeline: row[11], lsn: row[12]))
   }
 
   private static func failoverRow(_ unixtime: String?, _ host: String?) -> FailoverRow? {

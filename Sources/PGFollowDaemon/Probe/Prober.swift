@@ -5,6 +5,17 @@ package import PGFollowSystem
 /// Looks at every node once and says what it saw.
 package protocol Prober: Sendable {
   func probe(_ config: Config) async -> [NodeEvidence]
+  /// Probes only the nodes named; rows naming the others still count.
+  func probe(_ config: Config, only names: Set<String>) async -> [NodeEvidence]
+}
+
+extension Prober {
+  /// For probers that read no rows: the configuration cut down to those nodes.
+  package func probe(_ config: Config, only names: Set<String>) async -> [NodeEvidence] {
+    var asked = config
+    asked.nodes = config.nodes.filter { names.contains($0.name) }
+    return await probe(asked)
+  }
 }
 
 /// Probes every node at once over libpq, one query each, each on a thread of its own, so that a
@@ -13,8 +24,12 @@ package struct LibPQProber: Prober {
   package init() {}
 
   package func probe(_ config: Config) async -> [NodeEvidence] {
+    await probe(config, only: Set(config.nodeNames))
+  }
+
+  package func probe(_ config: Config, only names: Set<String>) async -> [NodeEvidence] {
     let query = ProbeQuery(table: config.failoverTable, nodes: config.nodeNames)
-    return await concurrentlyInOrder(config.nodes) { node in
+    return await concurrentlyInOrder(config.nodes.filter { names.contains($0.name) }) { node in
       await probeNode(node, query: query, timeouts: config.timeouts)
     }
   }
@@ -50,13 +65,13 @@ package final class ConfirmingProber: Prober {
   }
 
   package func probe(_ config: Config) async -> [NodeEvidence] {
-    var asked = config
     let earlier = previous.withLock { $0 } ?? []
     let silent = Dictionary(
       earlier.filter { $0.observation == nil }.map { ($0.node, $0) },
       uniquingKeysWith: { a, _ in a })
-    asked.nodes = config.nodes.filter { silent[$0.name] == nil }
-    let answers = asked.nodes.isEmpty ? [] : await base.probe(asked)
+    // Rows naming a silent node still count: only the asking is cut down.
+    let asked = Set(config.nodeNames.filter { silent[$0] == nil })
+    let answers = asked.isEmpty ? [] : await base.probe(config, only: asked)
     let evidence = config.nodes.compactMap { node in
       silent[node.name] ?? answers.first { $0.node == node.name }
     }

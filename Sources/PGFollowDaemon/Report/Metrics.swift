@@ -19,7 +19,9 @@ package final class Metrics: Sendable {
     var leader: (name: String, address: String)?
     var appliedLeader: String?
     var decision = "none"
-    var nodes: [(name: String, up: Bool, latency: Double)] = []
+    var nodes: [(name: String, up: Bool, latency: Double, timeline: Int64?)] = []
+    /// The node promoted with no row naming it, seen by the last cycle.
+    var unrecordedPromotion: String?
     var lastConfirmed: ContinuousClock.Instant?
     var bucketCounts = Array(repeating: 0, count: Metrics.buckets.count)
     var durationSum = 0.0
@@ -51,8 +53,12 @@ package final class Metrics: Sendable {
       }
       let decision = report.decision
       state.nodes = decision.evidence.map {
-        ($0.node, $0.observation != nil, Double($0.latencyMilliseconds) / 1000)
+        (
+          $0.node, $0.observation != nil, Double($0.latencyMilliseconds) / 1000,
+          $0.observation?.position?.timeline
+        )
       }
+      state.unrecordedPromotion = decision.unrecordedPromotion?.node
       if !decision.splitBrain.isEmpty { state.splitBrains += 1 }
       for app in report.apps {
         let label = app.app.label
@@ -112,10 +118,23 @@ package final class Metrics: Sendable {
       }
       out.family("pgfollow_node_up", "gauge", "The node answered the last probe.")
       out.family("pgfollow_probe_latency_seconds", "gauge", "Duration of the last probe.")
+      out.family(
+        "pgfollow_node_timeline", "gauge",
+        "The node's timeline (a standby's: the newest it is known to be on).")
       for node in state.nodes {
         out.sample("pgfollow_node_up", [("node", node.name)], node.up ? 1 : 0)
         out.sample("pgfollow_probe_latency_seconds", [("node", node.name)], node.latency)
+        if let timeline = node.timeline {
+          out.sample("pgfollow_node_timeline", [("node", node.name)], Double(timeline))
+        }
       }
+      out.family(
+        "pgfollow_unrecorded_promotion", "gauge",
+        "1 while a node is writable on a later timeline than the newest row's leader and no row "
+          + "names it.")
+      out.sample(
+        "pgfollow_unrecorded_promotion", [("node", state.unrecordedPromotion ?? "")],
+        state.unrecordedPromotion == nil ? 0 : 1)
       if let confirmed = state.lastConfirmed {
         out.family(
           "pgfollow_seconds_since_leader_confirmed", "gauge",

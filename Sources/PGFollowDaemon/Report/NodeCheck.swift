@@ -31,8 +31,9 @@ package func checkNodes(_ evidence: [NodeEvidence]) -> [NodeCheck] {
     switch item.result {
     case .success(let observation):
       let role = observation.inRecovery ? "a standby" : "writable (a primary)"
+      let timeline = observation.position.map { " on timeline \($0.timeline)" } ?? ""
       let row = observation.newestRow.map { "; the newest row is \($0)" } ?? "; no row names a node"
-      return NodeCheck(node: item.node, verdict: .answers, detail: role + row)
+      return NodeCheck(node: item.node, verdict: .answers, detail: role + timeline + row)
     case .failure(let failure):
       return NodeCheck(node: item.node, verdict: verdict(failure), detail: failure.message)
     }

@@ -31,8 +31,15 @@ extension CycleReport {
     return lines.joined(separator: "\n") + "\n"
   }
 
+  /// `1796220888 node2 (timeline 2)`: the row, and its recorded timeline when it has one.
+  private func rowCell(_ row: FailoverRow) -> String {
+    "\(row.unixtime) \(row.host)" + (row.recorded.map { " (timeline \($0.timeline))" } ?? "")
+  }
+
   func evidenceTable(config: Config) -> [String] {
-    var rows = [["NODE", "ADDRESS", "REACHABLE", "ROLE", "NEWEST ROW", "LATENCY", "ERROR"]]
+    var rows = [
+      ["NODE", "ADDRESS", "REACHABLE", "ROLE", "TIMELINE", "NEWEST ROW", "LATENCY", "ERROR"]
+    ]
     for item in decision.evidence {
       let address = config.node(named: item.node)?.address ?? ""
       let latency = "\(item.latencyMilliseconds)ms"
@@ -41,11 +48,12 @@ extension CycleReport {
         let role =
           observation.inRecovery
           ? (observation.walReceiverActive ? "standby" : "standby (no WAL receiver)") : "primary"
-        let row = observation.newestRow.map { "\($0.unixtime) \($0.host)" } ?? "-"
-        rows.append([item.node, address, "yes", role, row, latency, ""])
+        let timeline = observation.position.map { String($0.timeline) } ?? "-"
+        let row = observation.newestRow.map(rowCell) ?? "-"
+        rows.append([item.node, address, "yes", role, timeline, row, latency, ""])
       case .failure(let failure):
         rows.append([
-          item.node, address, "no", "-", "-", latency,
+          item.node, address, "no", "-", "-", "-", latency,
           "\(failure.stage.rawValue): \(failure.message)",
         ])
       }

@@ -135,6 +135,7 @@ extension StatusReport {
       ("leader", .string(report.decision.leader)),
       ("decision", .string(report.decision.reason)),
       ("split_brain", .array(report.decision.splitBrain.map(JSON.string))),
+      ("unrecorded_promotion", .string(report.decision.unrecordedPromotion?.node)),
       ("warnings", .array(report.decision.warnings.map(JSON.string))),
       ("nodes", .array(report.decision.evidence.map { nodeJSON($0, config: config) })),
       ("preflight", .array(preflight.map { .string($0.description) })),
@@ -158,12 +159,17 @@ extension StatusReport {
     case .success(let observation):
       members.append(("role", .string(observation.inRecovery ? "standby" : "primary")))
       members.append(("receiving_wal", .bool(observation.walReceiverActive)))
+      if let position = observation.position {
+        members.append(("timeline", .integer(position.timeline)))
+        members.append(("wal_lsn", .string(position.lsnText)))
+        members.append(("system_identifier", .string(position.systemIdentifier)))
+      }
       if let row = observation.newestRow {
-        members.append(
-          (
-            "newest_row",
-            .object([("unixtime", .integer(row.unixtime)), ("host", .string(row.host))])
-          ))
+        var fields: [(String, JSON)] = [
+          ("unixtime", .integer(row.unixtime)), ("host", .string(row.host)),
+        ]
+        if let recorded = row.recorded { fields.append(("timeline", .integer(recorded.timeline))) }
+        members.append(("newest_row", .object(fields)))
       }
     case .failure(let failure):
       members.append(("error", .string("\(failure.stage.rawValue): \(failure.message)")))

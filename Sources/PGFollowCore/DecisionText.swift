@@ -1,0 +1,79 @@
+/// The decision in words: why it holds, and what it warns about.
+extension HoldReason: CustomStringConvertible {
+  package var description: String { description(newest: nil) }
+
+  /// Names the newest row when known, so that a row from a wrong clock is easy to spot.
+  func description(newest row: FailoverRow?) -> String {
+    let newest = row.map { "the newest row \($0)" } ?? "the newest row"
+    return switch self {
+    case .noNodeReachable: "no node is reachable"
+    case .noRows(let primary):
+      "no node has a row naming a configured node: a new table stays empty until the current "
+        + "primary is recorded; run `pgfollow record --name \(primary ?? "NAME")` on "
+        + (primary ?? "the primary")
+    case .leaderUnreachable(let name): "\(newest) names \(name), which is unreachable"
+    case .leaderInRecovery(let name):
+      "\(newest) names \(name), which is in recovery (not yet promoted?)"
+    case .splitBrain(let names):
+      "split brain: \(allWritable(names)); policy is hold"
+    case .olderThanApplied(let row, let applied):
+      "the newest visible row \(row) is older than the applied one \(applied.row); not "
+        + "switching back"
+    case .staleTimeline(let name, let timeline, let applied, let appliedTimeline):
+      "\(newest) names \(name), which is on timeline \(timeline), earlier than the timeline "
+        + "\(appliedTimeline) of \(applied.name) that the application follows: a stale old "
+        + "primary, whatever its clock says; not switching back"
+    case .supersededLeader(let name, let promotion):
+      "\(newest) names \(name), which is writable, but \(promotion.node) is writable on a later "
+        + "timeline (\(promotion.timeline) against \(promotion.rowLeaderTimeline)) and no row "
+        + "names it; not following either"
+    }
+  }
+}
+
+func unknownHostWarnings(_ evidence: [NodeEvidence], nodes: [String]) -> [String] {
+  var seen: Set<FailoverRow> = []
+  var warnings: [String] = []
+  for item in evidence {
+    guard let row = item.observation?.newestUnknownRow, !nodes.contains(row.host) else { continue }
+    if seen.insert(row).inserted {
+      warnings.append(
+        "row (\(row.unixtime), \(quotedForLog(row.host))) seen on \(item.node) names a host "
+          + "that is not a configured node; ignored")
+    }
+  }
+  return warnings
+}
+
+/// A watcher that logs in as a superuser escapes its role's CONNECTION LIMIT and takes the slots
+/// reserved for administrators: a fleet of them can lock the administrators out.
+package func superuserWarnings(_ evidence: [NodeEvidence]) -> [String] {
+  let nodes = evidence.filter { $0.observation?.superuser == true }.map(\.node)
+  guard !nodes.isEmpty else { return [] }
+  return [
+    "pgfollow logs in to \(nodes.joined(separator: ", ")) as a superuser, which escapes any "
+      + "CONNECTION LIMIT and takes the slots reserved for administrators; log in as the "
+      + "watchers' role (pgfollow init --grant pgfollow --connection-limit N)"
+  ]
+}
+
+/// A value from the database, made safe for a one-line message.
+package func quotedForLog(_ text: String, limit: Int = 64) -> String {
+  var out = "\""
+  for scalar in text.unicodeScalars.prefix(limit) {
+    switch scalar {
+    case "\"", "\\": out += "\\\(scalar)"
+    case " "..."~": out.unicodeScalars.append(scalar)
+    default: out += "\\u{\(String(scalar.value, radix: 16))}"
+    }
+  }
+  return out + (text.unicodeScalars.count > limit ? "…\"" : "\"")
+}
+
+/// "db01 and db02 are both writable", "db01, db02 and db03 are all writable".
+package func allWritable(_ names: [String]) -> String {
+  guard names.count > 2, let last = names.last else {
+    return names.joined(separator: " and ") + " are both writable"
+  }
+  return names.dropLast().joined(separator: ", ") + " and \(last) are all writable"
+}
