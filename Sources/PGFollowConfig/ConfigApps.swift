@@ -14,7 +14,7 @@ extension ConfigReader {
             message: "the configuration needs \"app\" (one application) or \"apps\" (a list)"))
         return []
       }
-      guard let map = fields(node, in: "app", allowed: ["file", "set"]),
+      guard let map = fields(node, in: "app", allowed: ["file", "set", "check", "backup"]),
         var app = readApp(map, context: "app", name: nil)
       else { return [] }
       if let restart = top["restart"] {
@@ -42,7 +42,7 @@ extension ConfigReader {
     for (index, item) in items.enumerated() {
       let name = entryName(item, index: index, seen: &names)
       let context = name.map { "apps[\($0)]" } ?? "apps[\(index)]"
-      let keys = ["name", "file", "set", "restart", "hooks"]
+      let keys = ["name", "file", "set", "restart", "hooks", "check", "backup"]
       guard let fields = fields(item, in: context, allowed: keys),
         var app = readApp(fields, context: context, name: name)
       else { continue }
@@ -93,9 +93,35 @@ extension ConfigReader {
     guard let setNode = require(map, "set", in: context) else { return nil }
     let values = readValues(setNode, context: "\(context).set")
     guard let file else { return nil }
-    return AppConfig(
+    var app = AppConfig(
       name: name, file: resolvePath(file), values: values,
       filePlace: map["file"].map(place(of:)))
+    if let node = map["check"] { app.check = readCheck(node, context: "\(context).check") }
+    app.backup = bool(map["backup"], "\(context).backup") ?? false
+    return app
+  }
+
+  /// `check: {command: [PROGRAM, ARG, "{file}"], timeout: 10s}`.
+  private mutating func readCheck(_ node: YAMLNode, context: String) -> FileCheck? {
+    guard let map = fields(node, in: context, allowed: ["command", "timeout"]),
+      let commandNode = require(map, "command", in: context)
+    else { return nil }
+    guard case .sequence = commandNode, let command = stringList(commandNode, "\(context).command"),
+      !command.isEmpty
+    else {
+      fail(commandNode, "\(context).command must be a list: the program, then its arguments")
+      return nil
+    }
+    if !command.contains(where: { $0.contains("{file}") }) {
+      fail(commandNode, "\(context).command must name the new file as {file}")
+    }
+    var check = FileCheck(
+      command: [command[0].contains("/") ? resolvePath(command[0]) : command[0]]
+        + command.dropFirst())
+    check.timeout =
+      duration(map["timeout"], "\(context).timeout", within: .milliseconds(100) ... .seconds(600))
+      ?? check.timeout
+    return check
   }
 }
 

@@ -38,6 +38,12 @@ extension AppConfig {
     lines += hooks.map {
       "\(indent)hook (\($0.when.rawValue)): \($0.command.joined(separator: " "))"
     }
+    if let check {
+      lines.append(
+        "\(indent)check: \(check.command.joined(separator: " ")), timeout "
+          + formatDuration(check.timeout))
+    }
+    if backup { lines.append("\(indent)backup: \(file).pgfollow-previous") }
     return lines
   }
 }

@@ -74,6 +74,22 @@ package struct HookConfig: Sendable, Hashable {
   }
 }
 
+/// A program the new file must pass before it replaces the old one: its argv, where `{file}`
+/// stands for the new file's path, and how long it may take.
+package struct FileCheck: Sendable, Hashable {
+  package var command: [String]
+  package var timeout: Duration = .seconds(10)
+
+  package init(command: [String]) {
+    self.command = command
+  }
+
+  /// The argv for the new file at `path`.
+  package func argv(for path: String) -> [String] {
+    command.map { $0.replacing("{file}", with: path) }
+  }
+}
+
 /// Where metrics go: an HTTP listener for the sidecar, a node_exporter textfile for `once`.
 package struct MetricsConfig: Sendable, Hashable {
   /// `host:port` for `/metrics` (loopback by default); nil turns the listener off.
@@ -141,6 +157,10 @@ package struct AppConfig: Sendable, Hashable {
   package var values: [Value]
   package var restart = RestartConfig()
   package var hooks: [HookConfig] = []
+  /// Run against the new file before it replaces the old one.
+  package var check: FileCheck?
+  /// Keep the previous file beside the new one, as FILE.pgfollow-previous.
+  package var backup = false
   /// Where the configuration names the file.
   package var filePlace: ConfigPlace?
 

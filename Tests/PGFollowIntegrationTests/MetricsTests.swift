@@ -18,7 +18,8 @@ import Testing
     sidecar.signal(SIGHUP)
     #expect(waitUntil(20) { answers(second) }, "\(sidecar.log)")
     #expect(!answers(first), "\(sidecar.log)")
-    #expect(sidecar.log.contains("serving metrics on http://127.0.0.1:\(second)/metrics"))
+    #expect(
+      sidecar.log.contains("serving http://127.0.0.1:\(second)/metrics, /healthz and /status"))
     // What a reload cannot apply is said, not silently dropped.
     try fixture.editConfig("state_directory: state", "state_directory: state2")
     sidecar.signal(SIGHUP)

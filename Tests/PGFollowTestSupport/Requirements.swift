@@ -22,6 +22,8 @@ package enum Needs {
   /// The cluster, root, ip, socat and /dev/net/tun: real links with delay, loss and silence
   /// between a network namespace where pgfollow runs and each node (scripts/faulty-network).
   package static let network = trait(missingCluster() ?? missingRoot() ?? missingNetworkTools())
+  /// The cluster and Debian's prometheus (the server and promtool).
+  package static let prometheus = trait(missingCluster() ?? missingPrometheus())
   /// The cluster and libfaketime (Debian's faketime): servers and writers with a wrong clock.
   package static let fakeClock = trait(missingCluster() ?? missingFaketime())
   /// The cluster and root (small file systems are mounted, files given to other users).
@@ -93,6 +95,12 @@ package let faketimeLibrary = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so
 private func missingFaketime() -> String? {
   FileManager.default.fileExists(atPath: faketimeLibrary)
     ? nil : "needs libfaketime (Debian's faketime)\(setupHint)"
+}
+
+private func missingPrometheus() -> String? {
+  let programs = ["/usr/bin/prometheus", "/usr/bin/promtool"]
+  return programs.allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
+    ? nil : "needs prometheus and promtool (Debian's prometheus)\(setupHint)"
 }
 
 private func missingNetworkTools() -> String? {

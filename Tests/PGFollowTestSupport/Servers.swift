@@ -121,3 +121,27 @@ package struct SmallFileSystem {
     _ = try? run("/bin/umount", [path], timeout: 30)
   }
 }
+
+/// A program run in the background for a test, its output in `logPath`; killed by `stop()`.
+package final class BackgroundServer {
+  package let process = Process()
+  package let logPath: String
+
+  package init(_ program: String, _ arguments: [String], log: String) throws {
+    logPath = log
+    process.executableURL = URL(fileURLWithPath: program)
+    process.arguments = arguments
+    FileManager.default.createFile(atPath: log, contents: nil)
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+    process.standardOutput = handle
+    process.standardError = handle
+    try process.run()
+  }
+
+  package var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+  package func stop() {
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+  }
+}

@@ -21,6 +21,40 @@ func replaceAtomically(_ snapshot: FileSnapshot, with bytes: [UInt8]) throws(Fil
     beforeRename: { () throws(FileError) in try ensureUnchanged(snapshot) })
 }
 
+/// Writes `bytes` beside the file behind `snapshot`, with its mode and owner and its name at the
+/// end (so that a checker that goes by the extension sees the same one), for `check` to read.
+/// Returns the path; the caller removes it.
+func writeCandidate(_ snapshot: FileSnapshot, _ bytes: [UInt8]) throws(FileError) -> String {
+  let directory = parentDirectory(snapshot.realPath)
+  let name = String(snapshot.realPath.dropFirst(directory.count + 1))
+  let suffix = "-" + name
+  var template = Array("\(directory)/.pgfollow-check-XXXXXX\(suffix)".utf8CString)
+  let descriptor = mkstemps(&template, Int32(suffix.utf8.count))
+  guard descriptor >= 0 else { throw FileError(directory, "cannot create a file to check") }
+  let path = textBeforeNUL(template)
+  defer { close(descriptor) }
+  do throws(FileError) {
+    try writeAll(bytes, to: descriptor, path: path)
+    try matchOwnership(descriptor, snapshot.identity, path: path)
+  } catch {
+    unlink(path)
+    throw error
+  }
+  return path
+}
+
+/// Keeps the file behind `snapshot` as it was read, as FILE.pgfollow-previous beside it:
+/// atomically, with its mode and owner.
+func keepPrevious(_ snapshot: FileSnapshot) throws(FileError) {
+  let backup = snapshot.realPath + ".pgfollow-previous"
+  try replace(
+    backup, temporaryPrefix: "\(backup).tmp-", bytes: snapshot.bytes,
+    prepare: { descriptor, path throws(FileError) in
+      try matchOwnership(descriptor, snapshot.identity, path: path)
+    },
+    beforeRename: {})
+}
+
 /// Writes `bytes` to a new file or replaces an old one atomically (for pgfollow's own files).
 func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(FileError) {
   try replace(

@@ -43,18 +43,21 @@ package func preflight(_ config: Config, unitGroups: Set<UInt32> = []) -> [Prefl
   } + checkStateDirectory(config.stateDirectory) + checkHookPrograms(config)
 }
 
-/// Each hook's program must exist and be executable by this user, or the hook fails at the
-/// first failover.
+/// Each hook's and each check's program must exist and be executable by this user: a hook would
+/// fail at the first failover, and a check would refuse every new file.
 private func checkHookPrograms(_ config: Config) -> [PreflightProblem] {
   config.apps.flatMap { app in
-    app.hooks.compactMap { hook -> PreflightProblem? in
-      guard let program = hook.command.first, findExecutable(program) == nil else { return nil }
+    let programs =
+      app.hooks.map { ("hook", $0.command.first, "hooks") }
+      + (app.check.map { [("check", $0.command.first, "check")] } ?? [])
+    return programs.compactMap { kind, program, key -> PreflightProblem? in
+      guard let program, findExecutable(program) == nil else { return nil }
       return PreflightProblem(
         area: .hook,
-        problem: "\(app.logPrefix)the hook's program \(program) "
+        problem: "\(app.logPrefix)the \(kind)'s program \(program) "
           + (program.contains("/") ? "is missing or not executable" : "is not found in PATH")
           + " for \(currentUserName())",
-        remedy: "install it, make it executable, or remove the hook from \(app.key("hooks"))")
+        remedy: "install it, make it executable, or remove the \(kind) from \(app.key(key))")
     }
   }
 }

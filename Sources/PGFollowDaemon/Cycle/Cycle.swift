@@ -62,6 +62,8 @@ package struct AppReport: Sendable {
   package var settling: Duration?
   /// Hooks run (or, in a dry run, that would be), with their results and what follows.
   package var hooks: [HookOutcome] = []
+  /// What `check` said of the new file (or, in a dry run, would say).
+  package var check: CheckOutcome?
   package var errors: [String] = []
   package var status: CycleStatus = .inSync
 
@@ -169,7 +171,7 @@ package struct Cycle: Sendable {
       if let error = stateErrors[app.label] {
         appReport.fail(.lockOrStateFailed, error.description)
       } else if case .follow(let leader, _) = decision.outcome, var machine = machines[app.label] {
-        apply(leader: leader, decision: decision, &machine, &appReport)
+        await apply(leader: leader, decision: decision, &machine, &appReport)
         machines[app.label] = machine
       }
       report.apps.append(appReport)
@@ -210,7 +212,7 @@ package struct Cycle: Sendable {
 
   private func apply(
     leader: String, decision: Decision, _ machine: inout FollowMachine, _ report: inout AppReport
-  ) {
+  ) async {
     let app = report.app
     let snapshot: FileSnapshot
     let plan: YAMLEditPlan
@@ -247,30 +249,16 @@ package struct Cycle: Sendable {
       save(machine.state, changedFrom: before, &report)
     case .replaceFile:
       report.status = max(report.status, .changed)
-      guard !dryRun else { return }
-      replace(snapshot, with: plan, &machine, &report)
+      guard !dryRun else {
+        // A dry run shows what the check says of the new file, and writes nothing else.
+        if let check = app.check { report.check = await run(check, snapshot, plan.updated) }
+        return
+      }
+      await replace(snapshot, with: plan, &machine, &report)
     }
   }
 
-  /// Saves the state that owes the restart, then replaces the file; if either fails, nothing of
-  /// the change counts as applied, and the next cycle tries again.
-  private func replace(
-    _ snapshot: FileSnapshot, with plan: YAMLEditPlan, _ machine: inout FollowMachine,
-    _ report: inout AppReport
-  ) {
-    let store = runner.store(report.app)
-    do {
-      try store.save(machine.state)
-      try replaceAtomically(snapshot, with: plan.updated)
-      report.wroteFile = true
-    } catch {
-      machine.fileNotReplaced()
-      try? store.save(machine.state)
-      report.fail(.writeFailed, "cannot switch \(report.app.file): \(error.description)")
-    }
-  }
-
-  private func save(
+  func save(
     _ state: FollowState, changedFrom before: FollowState, _ report: inout AppReport
   ) {
     do { try runner.save(state, changedFrom: before, app: report.app) } catch {

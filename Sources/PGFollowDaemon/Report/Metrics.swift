@@ -14,6 +14,11 @@ package final class Metrics: Sendable {
     /// By app label, then by result.
     var restarts: [String: [String: Int]] = [:]
     var hooks: [String: [String: Int]] = [:]
+    /// By app label: new files its check refused.
+    var checkRefusals: [String: Int] = [:]
+    /// By app label: restarts and hooks owed now.
+    var owed: [String: (restarts: Int, hooks: Int)] = [:]
+    var lastReloadSucceeded = true
     /// By app label: whether its part of the last cycle went without error.
     var appHealthy: [String: Bool] = [:]
     var leader: (name: String, address: String)?
@@ -42,6 +47,19 @@ package final class Metrics: Sendable {
     }
   }
 
+  /// Takes in what each app's machine owes now.
+  package func observe(owed machines: FollowMachines) {
+    let owed = machines.mapValues {
+      ($0.state.pendingRestart.count, $0.state.hooks?.owed.count ?? 0)
+    }
+    state.withLock { $0.owed = owed }
+  }
+
+  /// Takes in whether the last reload's configuration was taken.
+  package func observeReload(succeeded: Bool) {
+    state.withLock { $0.lastReloadSucceeded = succeeded }
+  }
+
   /// Takes in one cycle's report and how long the cycle took.
   package func observe(_ report: CycleReport, duration: Duration, config: Config) {
     let seconds = duration.inSeconds
@@ -68,6 +86,12 @@ package final class Metrics: Sendable {
         if state.hooks[label] == nil { state.hooks[label] = ["success": 0, "failure": 0] }
         for (_, result) in app.restarts { count(result, in: &state.restarts[label, default: [:]]) }
         for hook in app.hooks { count(hook.result, in: &state.hooks[label, default: [:]]) }
+        if app.app.check != nil, state.checkRefusals[label] == nil {
+          state.checkRefusals[label] = 0
+        }
+        if let check = app.check, !check.passed, !report.dryRun {
+          state.checkRefusals[label, default: 0] += 1
+        }
       }
       switch decision.outcome {
       case .follow(let leader, _) where report.confirming == nil:
@@ -111,6 +135,21 @@ package final class Metrics: Sendable {
       out.samples("pgfollow_restarts_total", state.restarts)
       out.family("pgfollow_hook_runs_total", "counter", "Hook runs by app and result.")
       out.samples("pgfollow_hook_runs_total", state.hooks)
+      out.family(
+        "pgfollow_check_refusals_total", "counter", "New files the app's check refused.")
+      for (app, count) in state.checkRefusals.sorted(by: { $0.key < $1.key }) {
+        out.sample("pgfollow_check_refusals_total", [("app", app)], Double(count))
+      }
+      out.family("pgfollow_restarts_owed", "gauge", "Units whose restart the app owes now.")
+      out.family("pgfollow_hooks_owed", "gauge", "Hooks the app owes now.")
+      for (app, owed) in state.owed.sorted(by: { $0.key < $1.key }) {
+        out.sample("pgfollow_restarts_owed", [("app", app)], Double(owed.restarts))
+        out.sample("pgfollow_hooks_owed", [("app", app)], Double(owed.hooks))
+      }
+      out.family(
+        "pgfollow_config_last_reload_successful", "gauge",
+        "The last reload's configuration was taken (1), or refused and the old one kept (0).")
+      out.sample("pgfollow_config_last_reload_successful", [], state.lastReloadSucceeded ? 1 : 0)
       out.family(
         "pgfollow_app_healthy", "gauge", "The app's part of the last cycle went without error.")
       for (app, healthy) in state.appHealthy.sorted(by: { $0.key < $1.key }) {

@@ -72,6 +72,10 @@ extension AppReport {
   func text(dryRun: Bool) -> [String] {
     var lines = app.name.map { ["app \($0):"] } ?? []
     lines += fileSection(dryRun: dryRun)
+    if let check {
+      lines.append(
+        "check:    \(check.command): \(check.passed ? "passed" : "refused"), \(check.summary)")
+    }
     lines += restarts.map { unit, result in
       let command = "\(app.restart.systemctl) \(app.restart.action.rawValue) \(unit)"
       guard let result else { return "would run: \(command)" }

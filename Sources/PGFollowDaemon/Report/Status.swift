@@ -82,7 +82,7 @@ package func collectStatus(config: Config, prober: any Prober = LibPQProber()) a
 }
 
 /// The app's values as its file holds them, and as the decision wants them.
-private func readValues(_ status: inout AppStatus, config: Config, decision: Decision) {
+func readValues(_ status: inout AppStatus, config: Config, decision: Decision) {
   let app = status.app
   let wanted = decision.leader.map {
     config.edits(app, leader: $0, standbys: decision.standbys).map(\.value)

@@ -58,15 +58,17 @@ package final class Sidecar: Service {
     logger.notice("stopped")
   }
 
-  /// Metrics are not essential: a listener that cannot start is logged, and the sidecar goes on.
-  func startMetricsServer(_ config: Config, _ metrics: Metrics) -> MetricsServer? {
+  /// The listener is not essential: one that cannot start is logged, and the sidecar goes on.
+  func startListener(_ config: Config, metrics: Metrics, live: LiveStatus) -> HTTPListener? {
     guard let listen = config.metrics.listen else { return nil }
     do {
-      let server = try MetricsServer(listen: listen, metrics: metrics)
-      logger.notice("serving metrics on http://\(listen)/metrics")
+      let server = try HTTPListener(listen: listen) { path in
+        live.answer(path, metrics: metrics)
+      }
+      logger.notice("serving http://\(listen)/metrics, /healthz and /status")
       return server
     } catch {
-      logger.error("no metrics: \(error)")
+      logger.error("no metrics or health endpoints: \(error)")
       return nil
     }
   }

@@ -17,7 +17,11 @@ struct SidecarLoop {
   var watchdog = WatchdogPacer(watchdog: SystemdNotifier.watchdogInterval)
   /// While a new leader is confirmed: it, and how often it had answered when last decided on.
   var confirming: (leader: String, sequence: Int)?
-  var metricsServer: MetricsServer?
+  var listener: HTTPListener?
+  /// What the listener's `/status` and `/healthz` answer from.
+  let live = LiveStatus()
+  /// What a failover will need and this user may not do, as last checked.
+  var preflightProblems: [PreflightProblem] = []
   var ready = false
   var stopping = false
   var status = "starting"
@@ -44,7 +48,7 @@ struct SidecarLoop {
   var lateNodes: [String] { watchers.board.lateNodes }
 
   mutating func run() async {
-    metricsServer = sidecar.startMetricsServer(config, metrics)
+    listener = sidecar.startListener(config, metrics: metrics, live: live)
     let mode = sidecar.dryRun ? " (dry run: nothing will be changed)" : ""
     logger.notice(
       "watching \(config.nodes.count) nodes every \(formatDuration(config.run.interval))\(mode)")
@@ -74,7 +78,7 @@ struct SidecarLoop {
         case .stop:
           await finishWorkInFlight()
           watchers.stopAll()
-          metricsServer?.stop()
+          listener?.stop()
           return
         }
       }
@@ -137,6 +141,8 @@ struct SidecarLoop {
     }
     logger.debug("cycle took \(started.duration(to: .now).wholeMilliseconds)ms")
     metrics.observe(report, duration: started.duration(to: .now), config: config)
+    live.update(config: config, report: report, machines: machines, preflight: preflightProblems)
+    metrics.observe(owed: machines)
     status = statusLine(report)
     ping()
     return report
@@ -172,6 +178,10 @@ struct SidecarLoop {
       if !touched.contains(outcome.app.label) { touched.append(outcome.app.label) }
     }
     for (app, error) in finished.saveErrors { logger.error("\(app.logPrefix)\(error)") }
+    defer {
+      live.update(machines: machines)
+      metrics.observe(owed: machines)
+    }
     for app in config.apps where touched.contains(app.label) && !stopping {
       reportLogger.logDeferral(startDueWork(app), app: app)
     }
@@ -202,7 +212,9 @@ struct SidecarLoop {
   }
 
   private mutating func reloadConfig() {
-    guard var fresh = sidecar.reloaded() else { return }
+    let reloaded = sidecar.reloaded()
+    metrics.observeReload(succeeded: reloaded != nil)
+    guard var fresh = reloaded else { return }
     if fresh.stateDirectory != config.stateDirectory {
       // The lock that keeps a second pgfollow off this state is held in the old directory.
       let message =
@@ -212,8 +224,8 @@ struct SidecarLoop {
       fresh.stateDirectory = config.stateDirectory
     }
     if fresh.metrics.listen != config.metrics.listen {
-      metricsServer?.stop()
-      metricsServer = sidecar.startMetricsServer(fresh, metrics)
+      listener?.stop()
+      listener = sidecar.startListener(fresh, metrics: metrics, live: live)
       if fresh.metrics.listen == nil { logger.notice("metrics listener stopped") }
     }
     config = fresh
@@ -227,9 +239,10 @@ struct SidecarLoop {
   }
 
   /// What a failover will need and this user may not do, said at start and at each reload.
-  private func reportPreflight() {
+  private mutating func reportPreflight() {
     guard !sidecar.dryRun else { return }
-    for problem in preflight(config) {
+    preflightProblems = preflight(config)
+    for problem in preflightProblems {
       logger.error("pgfollow cannot follow a failover: \(problem)")
     }
   }

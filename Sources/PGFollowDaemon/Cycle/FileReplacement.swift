@@ -1,0 +1,77 @@
+package import PGFollowCore
+import PGFollowSystem
+import PGFollowYAML
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// What an app's `check` said of a new file.
+package struct CheckOutcome: Sendable {
+  /// The argv, as run (the new file's path in place of `{file}`).
+  package var command: String
+  /// Nil when the new file could not even be written for the check.
+  package var result: ProcessResult?
+  package var problem: String?
+
+  package var passed: Bool { result?.succeeded == true }
+
+  /// "exited with status 1 (output: …)", or why it could not run.
+  package var summary: String {
+    guard let result else { return problem ?? "not run" }
+    let output = result.output.trimming { $0.isWhitespace || $0.isNewline }
+    return result.summary
+      + (output.isEmpty ? "" : " (output: \(quotedForLog(String(output), limit: 500)))")
+  }
+}
+
+extension Cycle {
+  /// Checks the new file (when the app has a check), saves the state that owes the restart, keeps
+  /// the previous file (when the app asks for it), then replaces the file. If any of these fails,
+  /// nothing of the change counts as applied, and the next cycle tries again.
+  func replace(
+    _ snapshot: FileSnapshot, with plan: YAMLEditPlan, _ machine: inout FollowMachine,
+    _ report: inout AppReport
+  ) async {
+    let app = report.app
+    if let check = app.check {
+      let outcome = await run(check, snapshot, plan.updated)
+      report.check = outcome
+      guard outcome.passed else {
+        machine.fileNotReplaced()
+        return report.fail(
+          .writeFailed,
+          "the check refused the new \(app.file), which stays as it was (tried again next cycle): "
+            + "\(outcome.command): \(outcome.summary)")
+      }
+    }
+    let store = runner.store(app)
+    do {
+      try store.save(machine.state)
+      if app.backup { try keepPrevious(snapshot) }
+      try replaceAtomically(snapshot, with: plan.updated)
+      report.wroteFile = true
+    } catch {
+      machine.fileNotReplaced()
+      try? store.save(machine.state)
+      report.fail(.writeFailed, "cannot switch \(app.file): \(error.description)")
+    }
+  }
+
+  /// Runs `check` on the new bytes, written beside the file with its mode and owner, on a thread
+  /// of its own and bounded by the check's timeout; the candidate file is removed after.
+  func run(_ check: FileCheck, _ snapshot: FileSnapshot, _ bytes: [UInt8]) async -> CheckOutcome {
+    let candidate: String
+    do {
+      candidate = try writeCandidate(snapshot, bytes)
+    } catch {
+      let command = check.command.joined(separator: " ")
+      return CheckOutcome(command: command, result: nil, problem: error.description)
+    }
+    defer { unlink(candidate) }
+    let argv = check.argv(for: candidate)
+    let timeout = check.timeout
+    let result = await onOwnThread { runProcess(argv, timeout: timeout) }
+    return CheckOutcome(command: argv.joined(separator: " "), result: result, problem: nil)
+  }
+}
