@@ -18,8 +18,11 @@ import Testing
       echo "node2 is not in our allow-list" >&2
       exit 3
     fi
-    """.write(toFile: checker, atomically: false, encoding: .utf8)
-    chmod(checker, 0o755)
+    """.write(toFile: checker + ".source", atomically: false, encoding: .utf8)
+    chmod(checker + ".source", 0o755)
+    // Copied by a child process: a file this process wrote could still be open for writing in a
+    // child that another test forked meanwhile, and running it would fail ("Text file busy").
+    try copyExecutable(checker + ".source", to: checker)
     try fixture.editConfig(
       "  file: app.yaml\n",
       "  file: app.yaml\n  check: {command: [./check, \"{file}\"], timeout: 3s}\n  backup: true\n")
