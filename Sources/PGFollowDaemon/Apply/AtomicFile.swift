@@ -7,9 +7,12 @@ import PGFollowSystem
 
 /// Replaces the file behind `snapshot` with `bytes`, atomically: a temporary file in the same
 /// directory, written and fsynced, given the old mode and owner, renamed over the old one, and
-/// the directory fsynced. Refuses if the file changed since it was read. On failure the old file
-/// is untouched.
-func replaceAtomically(_ snapshot: FileSnapshot, with bytes: [UInt8]) throws(FileError) {
+/// the directory fsynced. Refuses if the file changed since it was read. `beforeRename` runs once
+/// the new file is written and only the rename is left. On failure the old file is untouched.
+func replaceAtomically(
+  _ snapshot: FileSnapshot, with bytes: [UInt8],
+  beforeRename: () throws(FileError) -> Void = {}
+) throws(FileError) {
   let directory = parentDirectory(snapshot.realPath)
   let name = String(snapshot.realPath.dropFirst(directory.count + 1))
   removeLeftovers(in: directory, prefix: ".\(name).pgfollow-")
@@ -18,7 +21,10 @@ func replaceAtomically(_ snapshot: FileSnapshot, with bytes: [UInt8]) throws(Fil
     prepare: { descriptor, path throws(FileError) in
       try matchOwnership(descriptor, snapshot.identity, path: path)
     },
-    beforeRename: { () throws(FileError) in try ensureUnchanged(snapshot) })
+    beforeRename: { () throws(FileError) in
+      try ensureUnchanged(snapshot)
+      try beforeRename()
+    })
 }
 
 /// Writes `bytes` beside the file behind `snapshot`, with its mode and owner and its name at the

@@ -26,9 +26,10 @@ package struct CheckOutcome: Sendable {
 }
 
 extension Cycle {
-  /// Checks the new file (when the app has a check), saves the state that owes the restart, keeps
-  /// the previous file (when the app asks for it), then replaces the file. If any of these fails,
-  /// nothing of the change counts as applied, and the next cycle tries again.
+  /// Checks the new file (when the app has a check), keeps the previous file (when the app asks
+  /// for it), then replaces the file, saving the state that owes the restart just before the
+  /// rename. If any of these fails, nothing of the change counts as applied, and the next cycle
+  /// tries again.
   func replace(
     _ snapshot: FileSnapshot, with plan: YAMLEditPlan, _ machine: inout FollowMachine,
     _ report: inout AppReport
@@ -46,10 +47,14 @@ extension Cycle {
       }
     }
     let store = runner.store(app)
+    let owing = machine.state
     do {
-      try store.save(machine.state)
       if app.backup { try keepPrevious(snapshot) }
-      try replaceAtomically(snapshot, with: plan.updated)
+      // The state that owes the restart is saved once the new file is written and only its
+      // rename is left: a file that cannot be written is never claimed, even for a moment.
+      try replaceAtomically(snapshot, with: plan.updated) { () throws(FileError) in
+        try store.save(owing)
+      }
       report.wroteFile = true
     } catch {
       machine.fileNotReplaced()
