@@ -14,7 +14,7 @@ extension Fixture {
     guard result.status == 0 else {
       throw FixtureError(message: "pgfollow init failed: \(result.output)")
     }
-    for index in 2...max(2, nodes) where index <= nodes {
+    for index in stride(from: 2, through: nodes, by: 1) {
       let replayed = try waitUntil(10) {
         try sql(
           "node\(index)",

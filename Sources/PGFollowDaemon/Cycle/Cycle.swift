@@ -251,14 +251,16 @@ package struct Cycle: Sendable {
       report.status = max(report.status, .changed)
       guard !dryRun else {
         // A dry run shows what the check says of the new file, and writes nothing else.
-        if let check = app.check { report.check = await run(check, snapshot, plan.updated) }
+        if let check = app.check {
+          report.check = await checkNewFile(check, snapshot, plan.updated)
+        }
         return
       }
       await replace(snapshot, with: plan, &machine, &report)
     }
   }
 
-  func save(
+  private func save(
     _ state: FollowState, changedFrom before: FollowState, _ report: inout AppReport
   ) {
     do { try runner.save(state, changedFrom: before, app: report.app) } catch {

@@ -36,7 +36,7 @@ extension Cycle {
   ) async {
     let app = report.app
     if let check = app.check {
-      let outcome = await run(check, snapshot, plan.updated)
+      let outcome = await checkNewFile(check, snapshot, plan.updated)
       report.check = outcome
       guard outcome.passed else {
         machine.fileNotReplaced()
@@ -65,7 +65,9 @@ extension Cycle {
 
   /// Runs `check` on the new bytes, written beside the file with its mode and owner, on a thread
   /// of its own and bounded by the check's timeout; the candidate file is removed after.
-  func run(_ check: FileCheck, _ snapshot: FileSnapshot, _ bytes: [UInt8]) async -> CheckOutcome {
+  func checkNewFile(_ check: FileCheck, _ snapshot: FileSnapshot, _ bytes: [UInt8]) async
+    -> CheckOutcome
+  {
     let candidate: String
     do {
       candidate = try writeCandidate(snapshot, bytes)
