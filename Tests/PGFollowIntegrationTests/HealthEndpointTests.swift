@@ -69,6 +69,54 @@ import Testing
     #expect(post.output.hasSuffix("405"), "\(post.output)")
   }
 
+  /// After answering requests, the listener's port holds connections in TIME_WAIT (the listener
+  /// closes first); a new listener, as after `systemctl restart`, binds it at once all the same.
+  /// A request that arrives with more after its headers is answered too.
+  @Test func aNewListenerBindsAtOnceAfterServedRequests() throws {
+    let port = try freePort()
+    let first = try HTTPListener(listen: "127.0.0.1:\(port)") { _ in
+      HTTPAnswer(contentType: "text/plain", body: "first\n")
+    }
+    for _ in 0..<20 { #expect(try curl(port, "/healthz").output == "first\n\n200") }
+    first.stop()
+    #expect(waitUntil(5) { (try? curl(port, "/healthz"))?.output.hasSuffix("000") == true })
+    let second = try HTTPListener(listen: "127.0.0.1:\(port)") { _ in
+      HTTPAnswer(contentType: "text/plain", body: "second\n")
+    }
+    defer { second.stop() }
+    #expect(try curl(port, "/healthz").output == "second\n\n200")
+    let client = try connectedClient(port, sending: "GET /healthz HTTP/1.1\r\n\r\nextra")
+    defer { close(client) }
+    var timeout = timeval(tv_sec: 3, tv_usec: 0)
+    setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var buffer = [UInt8](repeating: 0, count: 512)
+    let count = recv(client, &buffer, buffer.count, 0)
+    #expect(count > 0 && String(decoding: buffer[..<count], as: UTF8.self).hasSuffix("second\n"))
+  }
+
+  /// A sidecar whose address is held by another socket says so once, serves nothing meanwhile,
+  /// and binds as soon as the address is free.
+  @Test(Needs.cluster) func theSidecarBindsOnceItsAddressIsFree() throws {
+    let fixture = try Fixture()
+    let port = try freePort()
+    try fixture.editConfig("metrics: {listen: off}", "metrics: {listen: \"127.0.0.1:\(port)\"}")
+    let squatter = try HTTPListener(listen: "127.0.0.1:\(port)") { _ in
+      HTTPAnswer(contentType: "text/plain", body: "squatter\n")
+    }
+    let sidecar = try Sidecar(fixture: fixture)
+    #expect(
+      waitUntil(20) { sidecar.log.contains("no metrics or health endpoints") }, "\(sidecar.log)")
+    #expect(sidecar.log.contains("trying again every 2s"), "\(sidecar.log)")
+    squatter.stop()
+    #expect(
+      try waitUntil(20) { try curl(port, "/healthz").output == "following node1\n\n200" },
+      "\(sidecar.log)")
+    let log = sidecar.log
+    #expect(log.components(separatedBy: "no metrics or health endpoints").count == 2, "\(log)")
+    #expect(log.contains("serving http://127.0.0.1:\(port)/metrics"), "\(log)")
+    #expect(sidecar.stop() == 0)
+  }
+
   /// `/healthz` is 200 with the reason while the sidecar follows, 503 with the reason while it
   /// holds; `/status` is `status --json`'s document.
   @Test(Needs.cluster) func healthzSaysWhetherTheHostFollowsAConfirmedLeader() throws {

@@ -84,15 +84,17 @@ package final class HTTPListener: Sendable {
   {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard descriptor >= 0 else { throw SocketError(listen, "socket") }
+    // Before bind, or it does nothing: the connections the last process closed (TIME_WAIT)
+    // would hold the port for a minute after every restart.
     var yes: Int32 = 1
-    let size = socklen_t(MemoryLayout<Int32>.size)
+    let reusable = setsockopt(
+      descriptor, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
     let bound = withUnsafePointer(to: &address) {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
         bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
       }
     }
-    guard setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &yes, size) == 0, bound == 0,
-      Glibc.listen(descriptor, 128) == 0,
+    guard reusable == 0, bound == 0, Glibc.listen(descriptor, 128) == 0,
       fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK) == 0
     else {
       let error = SocketError(listen, "cannot listen for metrics")
@@ -193,7 +195,7 @@ private struct EventLoop: @unchecked Sendable {
       if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return true }
       if count <= 0 { return false }
       client.request += buffer[..<count]
-      if client.request.count > 8192 || client.request.ends(with: Array("\r\n\r\n".utf8)) {
+      if client.request.count > 8192 || client.request.containsHeaderEnd {
         client.response = response(to: client.request)
         client.deadline = .now + .seconds(5)
         return write(&client)
@@ -234,7 +236,11 @@ private struct EventLoop: @unchecked Sendable {
 }
 
 extension Array where Element == UInt8 {
-  fileprivate func ends(with suffix: [UInt8]) -> Bool {
-    count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix
+  /// Whether the headers are complete: an empty line, wherever it falls in what was read
+  /// (a client may send a body or a second request in the same packet).
+  fileprivate var containsHeaderEnd: Bool {
+    let end: [UInt8] = Array("\r\n\r\n".utf8)
+    guard count >= end.count else { return false }
+    return (0...(count - end.count)).contains { self[$0..<($0 + end.count)].elementsEqual(end) }
   }
 }

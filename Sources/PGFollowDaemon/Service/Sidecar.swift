@@ -58,8 +58,12 @@ package final class Sidecar: Service {
     logger.notice("stopped")
   }
 
-  /// The listener is not essential: one that cannot start is logged, and the sidecar goes on.
-  func startListener(_ config: Config, metrics: Metrics, live: LiveStatus) -> HTTPListener? {
+  /// The listener is not essential: one that cannot start is logged once, tried again by the
+  /// loop every few seconds (the port may be held a while by whatever held it), and the sidecar
+  /// goes on.
+  func startListener(
+    _ config: Config, metrics: Metrics, live: LiveStatus, failedBefore: Bool = false
+  ) -> HTTPListener? {
     guard let listen = config.metrics.listen else { return nil }
     do {
       let server = try HTTPListener(listen: listen) { path in
@@ -68,10 +72,15 @@ package final class Sidecar: Service {
       logger.notice("serving http://\(listen)/metrics, /healthz and /status")
       return server
     } catch {
-      logger.error("no metrics or health endpoints: \(error)")
+      if !failedBefore {
+        let retry = formatDuration(Self.listenerRetry)
+        logger.error("no metrics or health endpoints: \(error); trying again every \(retry)")
+      }
       return nil
     }
   }
+
+  static let listenerRetry = Duration.seconds(2)
 
   func reloaded() -> Config? {
     do {

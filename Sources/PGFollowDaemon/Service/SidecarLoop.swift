@@ -18,6 +18,8 @@ struct SidecarLoop {
   /// While a new leader is confirmed: it, and how often it had answered when last decided on.
   var confirming: (leader: String, sequence: Int)?
   var listener: HTTPListener?
+  /// When the listener may be tried again, while it could not start.
+  var listenerRetryAt: ContinuousClock.Instant?
   /// What the listener's `/status` and `/healthz` answer from.
   let live = LiveStatus()
   /// What a failover will need and this user may not do, as last checked.
@@ -48,7 +50,7 @@ struct SidecarLoop {
   var lateNodes: [String] { watchers.board.lateNodes }
 
   mutating func run() async {
-    listener = sidecar.startListener(config, metrics: metrics, live: live)
+    startListener()
     let mode = sidecar.dryRun ? " (dry run: nothing will be changed)" : ""
     logger.notice(
       "watching \(config.nodes.count) nodes every \(formatDuration(config.run.interval))\(mode)")
@@ -64,6 +66,7 @@ struct SidecarLoop {
         switch await wake.wait(timeout: timeout) {
         case .timer:
           if watchdog.isDue { ping() }
+          retryListenerIfDue()
           if ContinuousClock.now >= next { break waiting }
         case .evidence:
           if worthDeciding { break waiting }
@@ -112,6 +115,7 @@ struct SidecarLoop {
   /// One cycle, then the work it makes due started in the background.
   private mutating func runCycle() async -> CycleReport {
     let started = ContinuousClock.now
+    retryListenerIfDue()
     let cycle = self.cycle
     var report = await cycle.step(&machines)
     confirming = report.confirming.flatMap { verdict in
@@ -223,12 +227,14 @@ struct SidecarLoop {
       logger.warning("\(message)")
       fresh.stateDirectory = config.stateDirectory
     }
-    if fresh.metrics.listen != config.metrics.listen {
+    let moved = fresh.metrics.listen != config.metrics.listen
+    config = fresh
+    if moved {
       listener?.stop()
-      listener = sidecar.startListener(fresh, metrics: metrics, live: live)
+      listenerRetryAt = nil
+      startListener()
       if fresh.metrics.listen == nil { logger.notice("metrics listener stopped") }
     }
-    config = fresh
     watchers.update(fresh)
     // An app that is new is loaded by the next cycle.
     forgetDroppedApps()
@@ -236,6 +242,19 @@ struct SidecarLoop {
       machines[app.label]?.reconfigure(FollowSettings(app, run: fresh.run))
     }
     reportPreflight()
+  }
+
+  /// Starts the configured listener; one that cannot start is tried again from the loop.
+  private mutating func startListener() {
+    let failedBefore = listenerRetryAt != nil
+    listener = sidecar.startListener(
+      config, metrics: metrics, live: live, failedBefore: failedBefore)
+    let failed = listener == nil && config.metrics.listen != nil
+    listenerRetryAt = failed ? ContinuousClock.now + Sidecar.listenerRetry : nil
+  }
+
+  private mutating func retryListenerIfDue() {
+    if let due = listenerRetryAt, ContinuousClock.now >= due { startListener() }
   }
 
   /// What a failover will need and this user may not do, said at start and at each reload.
