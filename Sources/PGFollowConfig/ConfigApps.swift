@@ -14,7 +14,8 @@ extension ConfigReader {
             message: "the configuration needs \"app\" (one application) or \"apps\" (a list)"))
         return []
       }
-      guard let map = fields(node, in: "app", allowed: ["file", "set", "check", "backup"]),
+      guard
+        let map = fields(node, in: "app", allowed: ["file", "set", "check", "backup", "verify"]),
         var app = readApp(map, context: "app", name: nil)
       else { return [] }
       if let restart = top["restart"] {
@@ -42,7 +43,7 @@ extension ConfigReader {
     for (index, item) in items.enumerated() {
       let name = entryName(item, index: index, seen: &names)
       let context = name.map { "apps[\($0)]" } ?? "apps[\(index)]"
-      let keys = ["name", "file", "set", "restart", "hooks", "check", "backup"]
+      let keys = ["name", "file", "set", "restart", "hooks", "check", "backup", "verify"]
       guard let fields = fields(item, in: context, allowed: keys),
         var app = readApp(fields, context: context, name: name)
       else { continue }
@@ -98,7 +99,33 @@ extension ConfigReader {
       filePlace: map["file"].map(place(of:)))
     if let node = map["check"] { app.check = readCheck(node, context: "\(context).check") }
     app.backup = bool(map["backup"], "\(context).backup") ?? false
+    if let node = map["verify"] { app.verify = readVerify(node, context: "\(context).verify") }
     return app
+  }
+
+  /// `verify: {role: shop, application_name: shop-web, address: 10.0.0.5, within: 30s,
+  /// every: 15s, stale_sessions: leave}`: role or application_name is needed.
+  private mutating func readVerify(_ node: YAMLNode, context: String) -> VerifyConfig? {
+    let keys = ["role", "application_name", "address", "within", "every", "stale_sessions"]
+    guard let map = fields(node, in: context, allowed: keys) else { return nil }
+    var verify = VerifyConfig(
+      role: string(map["role"], "\(context).role"),
+      applicationName: string(map["application_name"], "\(context).application_name"))
+    if verify.role == nil && verify.applicationName == nil {
+      fail(
+        node, "\(context) needs role or application_name: who the application is on the database")
+    }
+    verify.address = string(map["address"], "\(context).address")
+    if let address = verify.address, !isIPAddress(address) {
+      fail(map["address"], "\(context).address must be an IP address, as the nodes see this host")
+    }
+    let range = Duration.seconds(1) ... .seconds(3600)
+    verify.within = duration(map["within"], "\(context).within", within: range) ?? verify.within
+    verify.every = duration(map["every"], "\(context).every", within: range) ?? verify.every
+    let stale = choice(
+      map["stale_sessions"], "\(context).stale_sessions", VerifyConfig.StaleSessions.self)
+    verify.staleSessions = stale ?? verify.staleSessions
+    return verify
   }
 
   /// `check: {command: [PROGRAM, ARG, "{file}"], timeout: 10s}`.
@@ -123,6 +150,13 @@ extension ConfigReader {
       ?? check.timeout
     return check
   }
+}
+
+/// An IPv4 or IPv6 address in its usual text.
+func isIPAddress(_ text: String) -> Bool {
+  let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+  if parts.count == 4 { return parts.allSatisfy { UInt8($0) != nil } }
+  return text.contains(":") && text.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
 }
 
 func isValidAppName(_ name: String) -> Bool {

@@ -163,6 +163,8 @@ package struct AppConfig: Sendable, Hashable {
   package var backup = false
   /// Where the configuration names the file.
   package var filePlace: ConfigPlace?
+  /// Who the application is on the database, to verify that it follows.
+  package var verify: VerifyConfig?
 
   package init(name: String? = nil, file: String, values: [Value], filePlace: ConfigPlace? = nil) {
     self.name = name

@@ -81,6 +81,11 @@ package struct FollowMachine: Sendable {
         owed: uniqueKeys(settings.hooks).map { OwedHook(key: $0) })
     }
     guard change.changesFile else { return .inSync }
+    if leaderChanges && settings.verifies {
+      state.verification = PendingVerification(
+        leader: leader, previous: beforeReplace?.applied?.name,
+        since: settings.units.isEmpty ? now : nil)
+    }
     replacements += 1
     state.pendingRestart = settings.units
     return .replaceFile
@@ -101,6 +106,15 @@ package struct FollowMachine: Sendable {
     state.unrecordedPromotion = SeenPromotion(
       node: promotion.node, timeline: promotion.timeline, since: now)
     return now
+  }
+
+  /// Takes in what the sessions said of the switch: once verified, it stays verified.
+  package mutating func takeVerdict(_ verdict: SwitchVerdict) {
+    guard case .verified(_, let sessions, let after) = verdict,
+      state.verification?.verifiedAfter == nil
+    else { return }
+    state.verification?.verifiedAfter = after
+    state.verification?.sessions = sessions
   }
 
   /// The file could not be replaced: nothing of that change was applied, so it is tried again.
@@ -145,6 +159,8 @@ package struct FollowMachine: Sendable {
       if let denial = limiter.denial(at: now) { return (start, denial) }
       limiter.noteAttempt(at: now)
       start.append(.restart(unit: unit, replacement: replacements))
+      // Sessions that began after the latest restart are the application's new ones.
+      state.verification?.since = now
     }
     return (start, nil)
   }

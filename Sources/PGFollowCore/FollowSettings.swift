@@ -10,6 +10,8 @@ package struct FollowSettings: Sendable, Equatable {
   /// A failing hook waits its `retryAfter` before its second try, twice as long before each
   /// next one, and never longer than this.
   package var hookRetryCap: Duration = .seconds(300)
+  /// Whether the app's sessions verify each switch (`verify:`).
+  package var verifies = false
 
   /// One app's settings: its units and hooks, and the pacing every app shares.
   package init(_ app: AppConfig, run: RunConfig) {
@@ -17,6 +19,7 @@ package struct FollowSettings: Sendable, Equatable {
       units: app.restart.units, hooks: app.hooks, settle: run.standbySettle,
       confirmations: run.confirmations, restartMinimumInterval: run.restartMinimumInterval,
       restartMaximumPerHour: run.restartMaximumPerHour)
+    verifies = app.verify != nil
   }
 
   package init(

@@ -19,6 +19,8 @@ package struct FollowState: Sendable, Equatable {
   package var unsettled: UnsettledChange?
   /// A promotion no row names, and since when it has been seen.
   package var unrecordedPromotion: SeenPromotion?
+  /// The last switch of leader, to be verified (or verified) by the application's sessions.
+  package var verification: PendingVerification?
 
   package init() {}
 }

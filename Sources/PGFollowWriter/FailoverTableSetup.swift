@@ -16,6 +16,8 @@ package struct FailoverTableSetup: Sendable {
   /// When set, each reader role is created if absent (LOGIN, not a superuser) and its
   /// CONNECTION LIMIT set to this: a fleet of watchers can never take every slot.
   package var connectionLimit: Int?
+  /// Each reader role may also see other roles' sessions and terminate them, for `verify:`.
+  package var sessionGrants = false
 
   package init(
     conninfo: String, database: String, table: FailoverTable, wide: Bool, readers: [String],
@@ -63,6 +65,11 @@ package struct FailoverTableSetup: Sendable {
     }
     statements += readers.map { "GRANT SELECT ON \(relation) TO \(quoteIdentifier($0))" }
     statements += writers.map { "GRANT SELECT, INSERT ON \(relation) TO \(quoteIdentifier($0))" }
+    if sessionGrants {
+      statements += readers.map {
+        "GRANT pg_read_all_stats, pg_signal_backend TO \(quoteIdentifier($0))"
+      }
+    }
     return statements
   }
 

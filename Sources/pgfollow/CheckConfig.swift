@@ -44,7 +44,8 @@ struct CheckConfig: AsyncParsableCommand {
       if let passfile = useTheServicePassfile(config), !quiet {
         print("(root: using the service's password file \(passfile))")
       }
-      try await checkTheNodes(config)
+      let evidence = try await checkTheNodes(config)
+      await showSessions(config, evidence: evidence)
     }
     let problems = polkitFor.map { polkitPreflight(config, user: $0) } ?? preflight(config)
     for problem in problems { printError("pgfollow cannot follow a failover: \(problem)") }
@@ -71,7 +72,7 @@ struct CheckConfig: AsyncParsableCommand {
 extension CheckConfig {
   /// Logs in to every node as configured and says what each answered; a node that cannot work
   /// as configured, or no node answering at all, is exit code 5.
-  func checkTheNodes(_ config: Config) async throws {
+  func checkTheNodes(_ config: Config) async throws -> [NodeEvidence] {
     var evidence = await LibPQProber().probe(config)
     // A database or role just created on the primary takes a moment to reach the standbys: such
     // a refusal is asked again, for up to 5 s, before it counts.
@@ -92,6 +93,25 @@ extension CheckConfig {
     if noneAnswers { printError("error: no node answers: pgfollow would see nothing") }
     if noneAnswers || checks.contains(where: { $0.verdict == .cannotWork }) {
       throw ExitCode(CycleStatus.configError.exitCode)
+    }
+    return evidence
+  }
+
+  /// Where each app with `verify:` has its sessions now, so that an operator sees on the first
+  /// day where it is connected; a grant the watchers' role lacks is a warning naming it.
+  func showSessions(_ config: Config, evidence: [NodeEvidence]) async {
+    let check = SessionCheck(config: config)
+    guard !check.apps.isEmpty else { return }
+    let counter = SessionCounter()
+    defer { counter.closeAll() }
+    let counts = await counter.count(
+      check.requests([:], dryRun: true), timeouts: config.timeouts)
+    var machines = FollowMachines()
+    let roles = nodeRoles(evidence)
+    for report in check.judge(counts, &machines, now: wallClockNow()) {
+      guard let app = config.apps.first(where: { $0.label == report.app }) else { continue }
+      if !quiet { print("app \(app.label): sessions: \(report.placesText(roles: roles))") }
+      if let text = report.hiddenText { printError("warning: \(text)") }
     }
   }
 }

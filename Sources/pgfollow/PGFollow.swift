@@ -16,7 +16,8 @@ struct PGFollow: AsyncParsableCommand {
     discussion: """
       Exit codes of `once`: 0 in sync, 2 changed (file rewritten or restart done), 3 held (no \
       confirmed leader), 4 split brain, 5 configuration error, 6 application file error or write \
-      failure, 7 restart failure, 8 lock busy or state directory unusable. check-config: 0 valid, \
+      failure, 7 restart failure, 8 lock busy or state directory unusable, 9 switched but the \
+      application did not reach the new leader within verify.within. check-config: 0 valid, \
       5 the file or a node cannot work, 6 the application's file cannot be replaced, 7 a unit may \
       not be restarted, 8 the state directory is unusable. No subcommand: 64.
 

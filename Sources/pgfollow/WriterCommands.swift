@@ -162,6 +162,12 @@ struct Init: ParsableCommand {
       valueName: "N"))
   var connectionLimit: Int?
 
+  @Flag(
+    help: ArgumentHelp(
+      "Let each --grant role see and end the applications' sessions (pg_read_all_stats, "
+        + "pg_signal_backend), for an app's verify: section."))
+  var grantSessions = false
+
   @Flag(help: "Print the SQL; run nothing.")
   var dryRun = false
 
@@ -177,6 +183,11 @@ struct Init: ParsableCommand {
       conninfo: conninfo, database: database ?? configuredDatabase ?? "pg_state", table: table,
       wide: wide, readers: readers, writers: writers)
     setup.connectionLimit = connectionLimit
+    setup.sessionGrants = grantSessions
+    if grantSessions && readers.isEmpty {
+      printError("pgfollow init: --grant-sessions needs a --grant role")
+      throw ExitCode.validationFailure
+    }
     if let connectionLimit, connectionLimit < 1 || readers.isEmpty {
       printError("pgfollow init: --connection-limit needs a number above 0 and a --grant role")
       throw ExitCode.validationFailure

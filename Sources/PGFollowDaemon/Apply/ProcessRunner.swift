@@ -83,6 +83,17 @@ private struct SpawnFailure: Error {
   var message: String
 }
 
+/// glibc's posix_spawn_file_actions_addclosefrom_np (2.34 and later), which Swift's Glibc
+/// module does not declare.
+private let closeFrom:
+  (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? =
+    dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map {
+      unsafeBitCast(
+        $0,
+        to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self
+      )
+    }
+
 private func spawn(_ argv: [String], environment: [String: String], outputDescriptor: Int32)
   -> Result<pid_t, SpawnFailure>
 {
@@ -98,6 +109,9 @@ private func spawn(_ argv: [String], environment: [String: String], outputDescri
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
   posix_spawn_file_actions_adddup2(&actions, outputDescriptor, 1)
   posix_spawn_file_actions_adddup2(&actions, outputDescriptor, 2)
+  // Only those three: a descriptor pgfollow inherited without close-on-exec must not outlive it
+  // in a unit, hook or application it starts.
+  _ = closeFrom.map { $0(&actions, 3) }
   posix_spawnattr_setpgroup(&attributes, 0)
   var defaultSignals = sigset_t()
   sigemptyset(&defaultSignals)

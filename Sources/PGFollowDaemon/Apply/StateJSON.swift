@@ -37,6 +37,7 @@ extension FollowState {
           ])
         ))
     }
+    if let verification { members.append(("verification", verification.json)) }
     return JSON.object(members).lines
   }
 
@@ -78,6 +79,8 @@ extension FollowState {
         if let node, let timeline, let since {
           unrecordedPromotion = SeenPromotion(node: node, timeline: timeline, since: since)
         }
+      case ("verification", .mapping(let fields, _)):
+        verification = PendingVerification(fields)
       default:
         throw YAMLError(file: file, mark: pair.key.start, message: "unexpected field")
       }
@@ -111,6 +114,26 @@ extension HookDebt {
     self.init(
       leader: leader, previous: field("previous", fields).flatMap(scalarText),
       reason: field("reason", fields).flatMap(scalarText) ?? "", owed: owed)
+  }
+}
+
+extension PendingVerification {
+  var json: JSON {
+    .object([
+      ("leader", .string(leader)), ("previous", .string(previous)),
+      ("since", since.map(JSON.seconds) ?? .null),
+      ("verifiedAfter", verifiedAfter.map(JSON.seconds) ?? .null),
+      ("sessions", sessions.map { .integer(Int64($0)) } ?? .null),
+    ])
+  }
+
+  fileprivate init?(_ fields: [YAMLPair]) {
+    guard let leader = field("leader", fields).flatMap(scalarText) else { return nil }
+    self.init(
+      leader: leader, previous: field("previous", fields).flatMap(scalarText),
+      since: field("since", fields).flatMap(scalarText).flatMap { Double($0) })
+    verifiedAfter = field("verifiedAfter", fields).flatMap(scalarText).flatMap { Double($0) }
+    sessions = field("sessions", fields).flatMap(scalarText).flatMap { Int($0) }
   }
 }
 

@@ -13,6 +13,8 @@ package enum CycleStatus: Int32, Sendable, Comparable, CaseIterable {
   case changed = 2
   case held = 3
   case splitBrain = 4
+  /// Switched, but the application did not reach the new leader within `verify.within`.
+  case unverified = 9
   case restartFailed = 7
   case writeFailed = 6
   case lockOrStateFailed = 8
@@ -64,6 +66,8 @@ package struct AppReport: Sendable {
   package var hooks: [HookOutcome] = []
   /// What `check` said of the new file (or, in a dry run, would say).
   package var check: CheckOutcome?
+  /// Where the app's sessions are, and what they say of the last switch (`verify:`).
+  package var sessions: SessionReport?
   package var errors: [String] = []
   package var status: CycleStatus = .inSync
 
@@ -129,7 +133,49 @@ package struct Cycle: Sendable {
       report = await step(&machines)
     }
     await performDueWork(&machines, into: &report, waitingOutSpacing: true)
+    await verifySessions(&machines, into: &report)
     return report
+  }
+
+  /// Counts each verified app's sessions; while a switch waits for them (and not in a dry run),
+  /// counts again every half second until it is verified or its `within` has passed.
+  package func verifySessions(_ machines: inout FollowMachines, into report: inout CycleReport)
+    async
+  {
+    let check = SessionCheck(config: config)
+    guard !check.apps.isEmpty else { return }
+    let counter = SessionCounter()
+    defer { counter.closeAll() }
+    let longest = check.apps.compactMap { $0.verify?.within }.max() ?? .zero
+    let giveUp = clock() + longest.inSeconds + 5
+    var sessions: [SessionReport] = []
+    // Sessions just terminated give the application a while to reconnect to the leader.
+    var reconnecting: WallSeconds?
+    while true {
+      let counts = await counter.count(
+        check.requests(machines, dryRun: dryRun), timeouts: config.timeouts)
+      let before = machines.mapValues(\.state)
+      let now = clock()
+      let found = check.judge(counts, &machines, now: now)
+      for app in check.apps {
+        guard let state = machines[app.label]?.state else { continue }
+        try? runner.save(state, changedFrom: before[app.label], app: app)
+      }
+      sessions = merged(found, into: sessions)
+      if found.contains(where: { !$0.terminated.isEmpty }) {
+        reconnecting = now + min(longest.inSeconds, 10)
+      }
+      let waiting = check.waiting(found, machines) || now < (reconnecting ?? 0)
+      guard !dryRun, waiting, now < max(giveUp, reconnecting ?? 0) else { break }
+      await runner.sleep(.milliseconds(500))
+    }
+    for index in report.apps.indices {
+      let found = sessions.first { $0.app == report.apps[index].app.label }
+      report.apps[index].sessions = found
+      if case .unverified? = found?.verdict {
+        report.apps[index].status = max(report.apps[index].status, .unverified)
+      }
+    }
   }
 
   /// A cycle and then, in order, the work it makes due: the sidecar's logic with no concurrency.
@@ -257,6 +303,16 @@ package struct Cycle: Sendable {
         return
       }
       await replace(snapshot, with: plan, &machine, &report)
+    }
+  }
+
+  /// The newest reports, each keeping the sessions an earlier look terminated.
+  private func merged(_ newest: [SessionReport], into earlier: [SessionReport]) -> [SessionReport] {
+    newest.map { report in
+      guard let before = earlier.first(where: { $0.app == report.app }) else { return report }
+      var kept = report
+      kept.terminatedEarlier = before.terminated
+      return kept
     }
   }
 

@@ -10,6 +10,7 @@ package final class LiveStatus: Sendable {
     var report: CycleReport
     var states: [String: FollowState]
     var preflight: [PreflightProblem]
+    var sessions: [SessionReport] = []
   }
 
   private let latest = Locked<Latest?>(nil)
@@ -22,7 +23,18 @@ package final class LiveStatus: Sendable {
   ) {
     let states = machines.mapValues(\.state)
     latest.withLock {
-      $0 = Latest(config: config, report: report, states: states, preflight: preflight)
+      let sessions = $0?.sessions ?? []
+      $0 = Latest(
+        config: config, report: report, states: states, preflight: preflight, sessions: sessions)
+    }
+  }
+
+  /// After a count of the applications' sessions.
+  package func update(sessions: [SessionReport], machines: FollowMachines) {
+    let states = machines.mapValues(\.state)
+    latest.withLock {
+      $0?.sessions = sessions
+      $0?.states = states
     }
   }
 
@@ -38,6 +50,7 @@ package final class LiveStatus: Sendable {
     let apps = latest.config.apps.map { app in
       var status = AppStatus(
         app: app, values: [], state: latest.states[app.label] ?? FollowState())
+      status.sessions = latest.sessions.first { $0.app == app.label }
       readValues(&status, config: latest.config, decision: latest.report.decision)
       return status
     }

@@ -28,6 +28,8 @@ package final class Metrics: Sendable {
     /// The node promoted with no row naming it, seen by the last cycle.
     var unrecordedPromotion: String?
     var lastConfirmed: ContinuousClock.Instant?
+    /// By app label: what its sessions said last (`verify:`).
+    var sessions: [String: AppSessions] = [:]
     var bucketCounts = Array(repeating: 0, count: Metrics.buckets.count)
     var durationSum = 0.0
   }
@@ -55,6 +57,14 @@ package final class Metrics: Sendable {
     state.withLock { $0.owed = owed }
   }
 
+  /// Takes in a count of the applications' sessions.
+  package func observe(sessions reports: [SessionReport]) {
+    let now = wallClockNow()
+    state.withLock { state in
+      for report in reports { state.sessions[report.app] = AppSessions(report, now: now) }
+    }
+  }
+
   /// Takes in whether the last reload's configuration was taken.
   package func observeReload(succeeded: Bool) {
     state.withLock { $0.lastReloadSucceeded = succeeded }
@@ -80,6 +90,9 @@ package final class Metrics: Sendable {
       if !decision.splitBrain.isEmpty { state.splitBrains += 1 }
       for app in report.apps {
         let label = app.app.label
+        if let sessions = app.sessions {
+          state.sessions[label] = AppSessions(sessions, now: wallClockNow())
+        }
         state.appHealthy[label] = app.errors.isEmpty
         // Both results are shown from the first cycle, at zero.
         if state.restarts[label] == nil { state.restarts[label] = ["success": 0, "failure": 0] }
@@ -155,6 +168,7 @@ package final class Metrics: Sendable {
       for (app, healthy) in state.appHealthy.sorted(by: { $0.key < $1.key }) {
         out.sample("pgfollow_app_healthy", [("app", app)], healthy ? 1 : 0)
       }
+      renderSessions(state.sessions, into: &out)
       out.family("pgfollow_node_up", "gauge", "The node answered the last probe.")
       out.family("pgfollow_probe_latency_seconds", "gauge", "Duration of the last probe.")
       out.family(
@@ -192,6 +206,79 @@ package final class Metrics: Sendable {
       out.sample("pgfollow_cycle_duration_seconds_count", [], Double(state.cycles))
       return out.text
     }
+  }
+}
+
+/// What an app's sessions said last, as the metrics show it.
+private struct AppSessions {
+  var byNode: [(node: String, sessions: Int)]
+  /// verified, waiting, unverified or cannot_verify; nil with no switch to verify.
+  var verdict: String?
+  var verifiedAfter: Double?
+  /// Whether the sessions are where they should be: 0 for an unverified switch or sessions on a
+  /// node that is not the leader; nil when that cannot be told.
+  var onLeader: Bool?
+  var at: WallSeconds
+
+  init(_ report: SessionReport, now: WallSeconds) {
+    byNode = report.counts.sorted { $0.key < $1.key }.compactMap { node, count in
+      count.sessions.map { (node, $0) }
+    }
+    at = now
+    onLeader = report.misplaced.isEmpty
+    switch report.verdict {
+    case .verified(_, _, let after)?:
+      (verdict, verifiedAfter) = ("verified", after)
+    case .waiting?: verdict = "waiting"
+    case .unverified?: (verdict, onLeader) = ("unverified", false)
+    case .cannotVerify?: (verdict, onLeader) = ("cannot_verify", nil)
+    case nil: verdict = nil
+    }
+    if report.counts.values.contains(where: { if case .hidden = $0 { true } else { false } }) {
+      onLeader = nil
+    }
+  }
+}
+
+private func renderSessions(_ sessions: [String: AppSessions], into out: inout MetricsText) {
+  guard !sessions.isEmpty else { return }
+  let apps = sessions.sorted { $0.key < $1.key }
+  out.family(
+    "pgfollow_app_sessions", "gauge", "The app's sessions from this host on the node (verify:).")
+  for (app, seen) in apps {
+    for (node, count) in seen.byNode {
+      out.sample("pgfollow_app_sessions", [("app", app), ("node", node)], Double(count))
+    }
+  }
+  out.family(
+    "pgfollow_app_on_leader", "gauge",
+    "1 while the app's sessions are on the leader alone; 0 for a switch it did not follow within "
+      + "verify.within, or sessions older than that on another node.")
+  out.family(
+    "pgfollow_app_verification", "gauge",
+    "1 for the state of the last switch's verification: verified, waiting, unverified, "
+      + "cannot_verify.")
+  out.family(
+    "pgfollow_app_verified_after_seconds", "gauge",
+    "Seconds from the restart to the app's first session on the new leader.")
+  out.family(
+    "pgfollow_app_sessions_checked_timestamp_seconds", "gauge",
+    "When the app's sessions were last counted.")
+  for (app, seen) in apps {
+    if let onLeader = seen.onLeader {
+      out.sample("pgfollow_app_on_leader", [("app", app)], onLeader ? 1 : 0)
+    }
+    if let verdict = seen.verdict {
+      for state in ["verified", "waiting", "unverified", "cannot_verify"] {
+        out.sample(
+          "pgfollow_app_verification", [("app", app), ("state", state)], verdict == state ? 1 : 0)
+      }
+    }
+    if let after = seen.verifiedAfter {
+      out.sample("pgfollow_app_verified_after_seconds", [("app", app)], after)
+    }
+    out.sample(
+      "pgfollow_app_sessions_checked_timestamp_seconds", [("app", app)], seen.at.rounded())
   }
 }
 

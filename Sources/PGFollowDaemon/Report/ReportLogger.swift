@@ -30,6 +30,9 @@ package struct ReportLogger: Sendable {
       cleared: "split brain over: at most one node is writable")
     logOutcome(report)
     for app in report.apps { log(app, dryRun: report.dryRun, config: config) }
+    for app in report.apps {
+      if let sessions = app.sessions { log(sessions, app: app.app, decision: decision) }
+    }
   }
 
   /// The decision's warnings, less a superuser warning that names no node not warned about yet.
@@ -63,6 +66,43 @@ package struct ReportLogger: Sendable {
     logDeferral(report.restartDeferred, app: app)
     logCondition(
       "errors." + app.label, .error, report.errors.map { prefix + $0 }.joined(separator: "; "))
+  }
+
+  /// What an app's sessions say: a verified or unverified switch once, sessions terminated each
+  /// time, and sessions on a node that is not the leader when they are first found. A repeat is
+  /// known by what it is about (the verdict, the nodes), never by counts that change.
+  package mutating func log(_ sessions: SessionReport, app: AppConfig, decision: Decision) {
+    let roles = nodeRoles(decision)
+    let metadata = appMetadata(app)
+    switch sessions.verdict {
+    case .verified(let leader, _, let after)?:
+      logCondition(
+        "verdict." + app.label, .notice, sessions.verdictText(app) ?? "",
+        identity: "verified \(leader) \(after)", metadata: metadata)
+    case .unverified(let leader, let newSessions, let previous, let left, _)?:
+      logCondition(
+        "verdict." + app.label, .error, sessions.verdictText(app) ?? "",
+        identity: "unverified \(leader) \(newSessions > 0) \(previous ?? "") \(left > 0)",
+        metadata: metadata)
+    case .cannotVerify(let node, let reason)?:
+      logCondition(
+        "verdict." + app.label, .warning, sessions.verdictText(app) ?? "",
+        identity: "cannot \(node) \(reason)", metadata: metadata)
+    case .waiting?, nil:
+      break
+    }
+    logCondition(
+      "hidden." + app.label, .warning, sessions.hiddenText ?? "", metadata: metadata)
+    for (node, count) in sessions.terminated {
+      let message =
+        "terminated \(count) session\(count == 1 ? "" : "s") of \(app.label) on \(node), "
+        + "the previous leader (stale_sessions: terminate)"
+      logger.notice("\(message)", metadata: metadata)
+    }
+    logCondition(
+      "misplaced." + app.label, .warning, sessions.misplacedText(app, roles: roles) ?? "",
+      cleared: "\(app.label): no session left on a node that is not the leader",
+      identity: sessions.misplaced.map(\.node).joined(separator: " "), metadata: metadata)
   }
 
   /// A restart or hook that finished in the background.

@@ -25,6 +25,15 @@ package struct StatusReport: Sendable {
     if let problem = preflight.first {
       return (2, "CRITICAL", "a failover would fail: \(problem.problem)")
     }
+    for app in apps {
+      guard let sessions = app.sessions else { continue }
+      if case .unverified? = sessions.verdict, let text = sessions.verdictText(app.app) {
+        return (2, "CRITICAL", text)
+      }
+      if let text = sessions.misplacedText(app.app, roles: nodeRoles(decision)) {
+        return (1, "WARNING", text)
+      }
+    }
     if let app = apps.first(where: { $0.values.contains { $0.current != $0.wanted } }) {
       return (
         1, "WARNING", "\(app.app.logPrefix)the application's file does not point at the leader yet"
@@ -50,6 +59,8 @@ package struct AppStatus: Sendable {
   package var fileError: String?
   package var state: FollowState
   package var stateError: String?
+  /// Where the app's sessions are, and what they say of the last switch (`verify:`).
+  package var sessions: SessionReport?
 }
 
 /// Builds the status from a dry-run cycle: nothing is written, locked or restarted.
@@ -69,9 +80,11 @@ package func collectStatus(config: Config, prober: any Prober = LibPQProber()) a
     machines[app.label] = FollowMachine(state: status.state, settings: settings)
     apps.append(status)
   }
-  let report = await cycle.run(&machines)
+  var report = await cycle.run(&machines)
+  await cycle.verifySessions(&machines, into: &report)
   for index in apps.indices {
     readValues(&apps[index], config: config, decision: report.decision)
+    apps[index].sessions = report.apps.first { $0.app.label == apps[index].app.label }?.sessions
   }
   // Outside the unit (a monitoring check run as the service's user), the unit's own groups count.
   let unitGroups = unitGroupsOfThisUser()
@@ -117,6 +130,7 @@ extension StatusReport {
     for app in apps {
       lines.append("")
       lines += app.text(now: wallClockNow())
+      lines += app.sessionLines(roles: nodeRoles(report.decision))
     }
     let groups = checkedWithGroups.joined(separator: " ")
     let checked =
@@ -139,7 +153,7 @@ extension StatusReport {
       ("warnings", .array(report.decision.warnings.map(JSON.string))),
       ("nodes", .array(report.decision.evidence.map { nodeJSON($0, config: config) })),
       ("preflight", .array(preflight.map { .string($0.description) })),
-      ("apps", .array(apps.map { .object($0.jsonMembers) })),
+      ("apps", .array(apps.map { .object($0.jsonMembers + $0.sessionMembers) })),
     ]
     // The short form's one app is also given at the top level, as before `apps:` existed.
     if config.apps.count == 1, config.apps[0].name == nil, let app = apps.first {
@@ -248,5 +262,62 @@ extension AppStatus {
     if let fileError { members.append(("file_error", .string(fileError))) }
     if let stateError { members.append(("state_error", .string(stateError))) }
     return members
+  }
+}
+
+extension AppStatus {
+  /// "sessions: 5 on node2 (the leader), 0 on node1 (a standby)", and the last switch's verdict.
+  func sessionLines(roles: [String: String]) -> [String] {
+    guard let sessions else { return [] }
+    var lines = ["sessions: " + sessions.placesText(roles: roles)]
+    if let text = sessions.verdictText(app) {
+      lines.append("switch:   \(text)")
+    } else if case .waiting(let leader, _, _)? = sessions.verdict {
+      lines.append("switch:   waiting for \(app.label) to reach \(leader)")
+    }
+    if let text = sessions.misplacedText(app, roles: roles) { lines.append("warning:  \(text)") }
+    if let text = sessions.hiddenText { lines.append("warning:  \(text)") }
+    return lines
+  }
+
+  /// `sessions` (by node, null where not counted), `verification` and `misplaced`.
+  var sessionMembers: [(String, JSON)] {
+    guard let sessions else { return [] }
+    let counts = sessions.counts.sorted { $0.key < $1.key }.map { node, count in
+      (node, count.sessions.map { JSON.integer(Int64($0)) } ?? .null)
+    }
+    var verification: [(String, JSON)] = []
+    switch sessions.verdict {
+    case .verified(let leader, let count, let after)?:
+      verification = [
+        ("state", .string("verified")), ("leader", .string(leader)),
+        ("sessions", .integer(Int64(count))), ("after_seconds", .seconds(after)),
+      ]
+    case .waiting(let leader, _, let left)?:
+      verification = [
+        ("state", .string("waiting")), ("leader", .string(leader)),
+        ("left_on_previous", .integer(Int64(left))),
+      ]
+    case .unverified(let leader, let new, let previous, let left, let after)?:
+      verification = [
+        ("state", .string("unverified")), ("leader", .string(leader)),
+        ("new_sessions", .integer(Int64(new))), ("previous", .string(previous)),
+        ("left_on_previous", .integer(Int64(left))), ("after_seconds", .seconds(after)),
+      ]
+    case .cannotVerify(let node, let reason)?:
+      verification = [
+        ("state", .string("cannot_verify")), ("node", .string(node)), ("reason", .string(reason)),
+      ]
+    case nil:
+      break
+    }
+    let misplaced = sessions.misplaced.map {
+      JSON.object([("node", .string($0.node)), ("sessions", .integer(Int64($0.sessions)))])
+    }
+    return [
+      ("sessions", .object(counts)),
+      ("verification", verification.isEmpty ? .null : .object(verification)),
+      ("misplaced_sessions", .array(misplaced)),
+    ]
   }
 }

@@ -1,5 +1,6 @@
 import Logging
 import PGFollowCore
+import PGFollowSystem
 
 /// The loop's own state: the configuration, the machine, what it reports to.
 struct SidecarLoop {
@@ -24,6 +25,8 @@ struct SidecarLoop {
   let live = LiveStatus()
   /// What a failover will need and this user may not do, as last checked.
   var preflightProblems: [PreflightProblem] = []
+  /// Counts the applications' sessions in the background (`verify:`), at its own pace.
+  var sessions = SessionWatch()
   var ready = false
   var stopping = false
   var status = "starting"
@@ -67,6 +70,7 @@ struct SidecarLoop {
         case .timer:
           if watchdog.isDue { ping() }
           retryListenerIfDue()
+          startSessionCountIfDue()
           if ContinuousClock.now >= next { break waiting }
         case .evidence:
           if worthDeciding { break waiting }
@@ -75,6 +79,8 @@ struct SidecarLoop {
           break waiting
         case .workDone:
           handleFinishedWork()
+        case .sessionsCounted:
+          takeSessionCounts()
         case .reload:
           reloadConfig()
           break waiting
@@ -82,6 +88,7 @@ struct SidecarLoop {
           await finishWorkInFlight()
           watchers.stopAll()
           listener?.stop()
+          sessions.counter.closeAll()
           return
         }
       }
@@ -148,7 +155,10 @@ struct SidecarLoop {
     live.update(config: config, report: report, machines: machines, preflight: preflightProblems)
     metrics.observe(owed: machines)
     status = statusLine(report)
+    sessions.lastDecision = report.decision
+    if report.apps.contains(where: \.wroteFile) { sessions.due = min(sessions.due, .now) }
     ping()
+    startSessionCountIfDue()
     return report
   }
 
@@ -176,6 +186,10 @@ struct SidecarLoop {
   private mutating func handleFinishedWork() {
     let finished = runner.takeFinished(&machines)
     var touched: [String] = []
+    // A restart just done: the application's sessions are looked at again at once.
+    if finished.outcomes.contains(where: { $0.work.unit != nil }) {
+      sessions.due = min(sessions.due, .now)
+    }
     for outcome in finished.outcomes {
       reportLogger.log(outcome)
       metrics.observe(outcome)
@@ -244,6 +258,55 @@ struct SidecarLoop {
     reportPreflight()
   }
 
+  /// Starts a count of the applications' sessions when one is due and none runs; its result
+  /// wakes the loop.
+  private mutating func startSessionCountIfDue() {
+    let check = SessionCheck(config: config)
+    guard !check.apps.isEmpty, !sessions.counting, ContinuousClock.now >= sessions.due else {
+      return
+    }
+    sessions.counting = true
+    let requests = check.requests(machines, dryRun: sidecar.dryRun)
+    let (counter, results, timeouts, wake) = (
+      sessions.counter, sessions.results, config.timeouts, self.wake
+    )
+    Task {
+      let counts = await counter.count(requests, timeouts: timeouts)
+      results.withLock { $0 = counts }
+      wake.post(.sessionsCounted)
+    }
+  }
+
+  /// Judges the counts against each app's state, saves what changed, reports, and sets the
+  /// next count: soon while a switch waits for its sessions, else at the slowest `every`.
+  private mutating func takeSessionCounts() {
+    sessions.counting = false
+    guard let counts = sessions.results.withLock({ $0 }) else { return }
+    let check = SessionCheck(config: config)
+    let before = machines.mapValues(\.state)
+    let reports = check.judge(counts, &machines, now: runner.clock())
+    for app in check.apps {
+      guard let state = machines[app.label]?.state else { continue }
+      do { try runner.save(state, changedFrom: before[app.label], app: app) } catch {
+        logger.error("\(app.logPrefix)\(error)")
+      }
+    }
+    if let decision = sessions.lastDecision {
+      for report in reports {
+        guard let app = config.apps.first(where: { $0.label == report.app }) else { continue }
+        reportLogger.log(report, app: app, decision: decision)
+      }
+    }
+    sessions.reports = reports
+    live.update(sessions: reports, machines: machines)
+    metrics.observe(sessions: reports)
+    let every = check.apps.compactMap { $0.verify?.every }.min() ?? .seconds(15)
+    // Soon again while a switch waits, or after sessions were terminated (they reconnect).
+    let soon =
+      check.waiting(reports, machines) || reports.contains { !$0.terminated.isEmpty }
+    sessions.due = ContinuousClock.now + (soon ? .milliseconds(500) : every)
+  }
+
   /// Starts the configured listener; one that cannot start is tried again from the loop.
   private mutating func startListener() {
     let failedBefore = listenerRetryAt != nil
@@ -273,4 +336,15 @@ struct SidecarLoop {
     sidecar.notifier.notify(message)
     watchdog.pinged()
   }
+}
+
+/// The sidecar's counts of the applications' sessions: when the next is due, whether one runs,
+/// and what the last found.
+struct SessionWatch {
+  let counter = SessionCounter()
+  let results = Locked<[String: [String: SessionCount]]?>(nil)
+  var due = ContinuousClock.now
+  var counting = false
+  var reports: [SessionReport] = []
+  var lastDecision: Decision?
 }

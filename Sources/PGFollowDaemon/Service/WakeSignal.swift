@@ -7,6 +7,8 @@ package enum Wake: Sendable, Equatable {
   case evidence
   /// A restart or hook running in the background finished.
   case workDone
+  /// A count of the applications' sessions finished.
+  case sessionsCounted
 }
 
 /// Wakes the sidecar's loop early: a signal or a shutdown posts, the loop waits with a timeout.

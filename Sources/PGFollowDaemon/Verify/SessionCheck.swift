@@ -1,0 +1,93 @@
+package import PGFollowCore
+
+/// What one look at an app's sessions found: the count on each node, what it says of the last
+/// switch, and sessions that sit on a node that is not the leader.
+package struct SessionReport: Sendable, Equatable {
+  package var app: String
+  package var leader: String?
+  package var counts: [String: SessionCount]
+  package var verdict: SwitchVerdict?
+  package var misplaced: [MisplacedSessions] = []
+  /// Sessions an earlier look of the same run terminated (`once` looks until it can tell).
+  package var terminatedEarlier: [(node: String, count: Int)] = []
+
+  /// Sessions terminated on each node by this look, or an earlier one of the same run.
+  package var terminated: [(node: String, count: Int)] {
+    terminatedEarlier
+      + counts.sorted { $0.key < $1.key }.compactMap { node, count in
+        guard case .counted(_, let terminated) = count, terminated > 0 else { return nil }
+        return (node, terminated)
+      }
+  }
+
+  package static func == (lhs: Self, rhs: Self) -> Bool {
+    lhs.app == rhs.app && lhs.leader == rhs.leader && lhs.counts == rhs.counts
+      && lhs.verdict == rhs.verdict && lhs.misplaced == rhs.misplaced
+  }
+}
+
+/// Where each app that has `verify:` has its sessions: the requests for every node, and the
+/// judgement of the counts against each app's state. Stale sessions are terminated, when the app
+/// asks for it, only on the previous leader of a switch not yet verified, never on the leader.
+package struct SessionCheck: Sendable {
+  package let config: Config
+
+  package init(config: Config) {
+    self.config = config
+  }
+
+  package var apps: [AppConfig] { config.apps.filter { $0.verify != nil } }
+
+  /// What to ask each node.
+  package func requests(_ machines: FollowMachines, dryRun: Bool)
+    -> [(node: NodeConfig, requests: [SessionCounter.Request])]
+  {
+    config.nodes.map { node in
+      let requests = apps.compactMap { app -> SessionCounter.Request? in
+        guard let verify = app.verify else { return nil }
+        let state = machines[app.label]?.state
+        let pending = state?.verification
+        let terminate =
+          !dryRun && verify.staleSessions == .terminate && pending?.since != nil
+          && pending?.verifiedAfter == nil && pending?.previous == node.name
+          && state?.applied?.name != node.name
+        return SessionCounter.Request(app: app.label, verify: verify, terminate: terminate)
+      }
+      return (node, requests)
+    }
+  }
+
+  /// Judges the counts, and hands each verdict to its app's machine.
+  package func judge(
+    _ counts: [String: [String: SessionCount]], _ machines: inout FollowMachines,
+    now: WallSeconds
+  ) -> [SessionReport] {
+    apps.compactMap { app in
+      guard let verify = app.verify, let counts = counts[app.label] else { return nil }
+      let state = machines[app.label]?.state
+      let leader = state?.applied?.name
+      var report = SessionReport(app: app.label, leader: leader, counts: counts)
+      if let pending = state?.verification {
+        report.verdict = judgeSwitch(pending, counts: counts, within: verify.within, now: now)
+        if let verdict = report.verdict { machines[app.label]?.takeVerdict(verdict) }
+      }
+      // Sessions left behind by a switch are named by its verdict until it is verified.
+      if report.verdict?.isVerified != false {
+        report.misplaced = misplacedSessions(
+          leader: leader, counts: counts, nodes: config.nodeNames, within: verify.within)
+      }
+      return report
+    }
+  }
+
+  /// Whether an app's switch still waits for its sessions, and `within` has not passed.
+  package func waiting(_ reports: [SessionReport], _ machines: FollowMachines) -> Bool {
+    apps.contains { app in
+      guard let pending = machines[app.label]?.state.verification, pending.since != nil,
+        pending.verifiedAfter == nil
+      else { return false }
+      if case .waiting? = reports.first(where: { $0.app == app.label })?.verdict { return true }
+      return false
+    }
+  }
+}
