@@ -108,3 +108,49 @@ private let nodes = """
       ])
   }
 }
+
+/// `verify:` of an app: who the application is on the database.
+@Suite struct ConfigVerifyTests {
+  @Test func readsVerify() throws {
+    let config = try load(
+      nodes + """
+        app:
+          file: /srv/app.yaml
+          set: {a: "{leader.host}"}
+          verify: {role: shop, application_name: shop-web, address: 10.1.2.3, within: 45s,
+                   every: 20s, stale_sessions: terminate}
+        restart: {units: [app.service]}
+        """)
+    let verify = try #require(config.apps[0].verify)
+    #expect(verify.role == "shop" && verify.applicationName == "shop-web")
+    #expect(verify.address == "10.1.2.3")
+    #expect(verify.within == .seconds(45) && verify.every == .seconds(20))
+    #expect(verify.staleSessions == .terminate)
+    let plain = try load(
+      nodes + """
+        app: {file: /srv/app.yaml, set: {a: "{leader.host}"}, verify: {role: shop}}
+        restart: {units: [app.service]}
+        """)
+    #expect(plain.apps[0].verify?.within == .seconds(30))
+    #expect(plain.apps[0].verify?.staleSessions == .leave)
+  }
+
+  @Test func badVerifyIsNamedWithItsPlace() {
+    let found = problems(
+      nodes + """
+        apps:
+          - name: web
+            file: web.yaml
+            set: {a: "{leader.host}"}
+            verify: {within: 0s, address: db1, stale_sessions: kill}
+        """)
+    #expect(
+      found.contains {
+        $0.contains(":9:") && $0.contains("apps[web].verify needs role or application_name")
+      }, "\(found)")
+    #expect(
+      found.contains { $0.contains("apps[web].verify.address must be an IP address") }, "\(found)")
+    #expect(found.contains { $0.contains("apps[web].verify.within") }, "\(found)")
+    #expect(found.contains { $0.contains("apps[web].verify.stale_sessions") }, "\(found)")
+  }
+}

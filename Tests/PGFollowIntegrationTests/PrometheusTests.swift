@@ -12,11 +12,63 @@ import Testing
     let checked = try run(
       "/usr/bin/promtool", ["check", "rules", Self.rules + "/pgfollow-rules.yml"], timeout: 60)
     #expect(checked.status == 0, "\(checked.output)")
-    #expect(checked.output.contains("SUCCESS: 9 rules found"), "\(checked.output)")
+    #expect(checked.output.contains("SUCCESS: 10 rules found"), "\(checked.output)")
     let tested = try run(
       "/usr/bin/promtool", ["test", "rules", Self.rules + "/pgfollow-rules.test.yml"],
       timeout: 60)
     #expect(tested.status == 0, "\(tested.output)")
+  }
+
+  /// The application reads a copy of its file that names the standby: its sessions sit there,
+  /// and Prometheus fires PgfollowApplicationNotOnLeader for that app.
+  @Test func theNotOnLeaderAlertFiresForAnApplicationOnTheStandby() throws {
+    let fixture = try Fixture()
+    let copy = fixture.directory + "/copy.yaml"
+    let app = try SessionApp(fixture: fixture, reads: copy)
+    defer { app.stop() }
+    try Fixture.appText.replacing("node1:5432", with: "127.0.0.1:\(try fixture.port("node2"))")
+      .write(toFile: copy, atomically: false, encoding: .utf8)
+    #expect(try fixture.pgfollow("once").status == 2)
+    try fixture.editConfig("  set:\n", "  verify: {role: shop, within: 2s, every: 1s}\n  set:\n")
+    let (metricsPort, prometheusPort) = (try freePort(), try freePort())
+    try fixture.editConfig(
+      "metrics: {listen: off}", "metrics: {listen: \"127.0.0.1:\(metricsPort)\"}")
+    let sidecar = try Sidecar(fixture: fixture)
+    let prometheus = try startPrometheus(fixture, metricsPort, prometheusPort)
+    defer { prometheus.stop() }
+    let firing = try waitUntil(120) {
+      let text = try alerts(prometheusPort)
+      return text.contains("\"alertname\":\"PgfollowApplicationNotOnLeader\"")
+        && text.contains("\"state\":\"firing\"")
+    }
+    let text = try alerts(prometheusPort)
+    print("Prometheus's alerts with the application on the standby:\n\(text)")
+    #expect(firing, "\(text)\n\(sidecar.log)")
+    #expect(text.contains("\"app\":\"app\""), "\(text)")
+    #expect(sidecar.stop() == 0)
+  }
+
+  private func startPrometheus(_ fixture: Fixture, _ metricsPort: Int, _ prometheusPort: Int)
+    throws -> BackgroundServer
+  {
+    let config = fixture.directory + "/prometheus.yml"
+    try """
+    global: {scrape_interval: 1s, evaluation_interval: 1s}
+    rule_files: ["\(Self.rules)/pgfollow-rules.yml"]
+    scrape_configs:
+      - job_name: pgfollow
+        static_configs: [{targets: ["127.0.0.1:\(metricsPort)"]}]
+    """.write(toFile: config, atomically: false, encoding: .utf8)
+    return try BackgroundServer(
+      "/usr/bin/prometheus",
+      [
+        "--config.file=\(config)", "--storage.tsdb.path=\(fixture.directory)/tsdb",
+        "--web.listen-address=127.0.0.1:\(prometheusPort)",
+      ], log: fixture.directory + "/prometheus.log")
+  }
+
+  private func alerts(_ port: Int) throws -> String {
+    try run("/usr/bin/curl", ["-s", "http://127.0.0.1:\(port)/api/v1/alerts"], timeout: 10).output
   }
 
   /// node1 dies and nobody promotes node2: the sidecar holds, and Prometheus, scraping it every
@@ -27,26 +79,9 @@ import Testing
     try fixture.editConfig(
       "metrics: {listen: off}", "metrics: {listen: \"127.0.0.1:\(metricsPort)\"}")
     let sidecar = try Sidecar(fixture: fixture)
-    let config = fixture.directory + "/prometheus.yml"
-    try """
-    global: {scrape_interval: 1s, evaluation_interval: 1s}
-    rule_files: ["\(Self.rules)/pgfollow-rules.yml"]
-    scrape_configs:
-      - job_name: pgfollow
-        static_configs: [{targets: ["127.0.0.1:\(metricsPort)"]}]
-    """.write(toFile: config, atomically: false, encoding: .utf8)
-    let prometheus = try BackgroundServer(
-      "/usr/bin/prometheus",
-      [
-        "--config.file=\(config)", "--storage.tsdb.path=\(fixture.directory)/tsdb",
-        "--web.listen-address=127.0.0.1:\(prometheusPort)",
-      ], log: fixture.directory + "/prometheus.log")
+    let prometheus = try startPrometheus(fixture, metricsPort, prometheusPort)
     defer { prometheus.stop() }
-    func alerts() throws -> String {
-      try run(
-        "/usr/bin/curl", ["-s", "http://127.0.0.1:\(prometheusPort)/api/v1/alerts"], timeout: 10
-      ).output
-    }
+    func alerts() throws -> String { try self.alerts(prometheusPort) }
     #expect(
       waitUntil(30) { (try? alerts())?.contains("\"status\":\"success\"") == true },
       "\(prometheus.log)")

@@ -33,6 +33,18 @@ import Testing
     #expect(try FollowState(json: Array(text.utf8), file: "state.json") == state)
   }
 
+  /// A switch to verify, owed and then verified.
+  @Test func verificationRoundTrips() throws {
+    var state = FollowState()
+    state.verification = PendingVerification(leader: "node2", previous: nil)
+    #expect(try FollowState(json: Array(state.json.utf8), file: "state.json") == state)
+    state.verification = PendingVerification(
+      leader: "node2", previous: "node1", since: 1_795_315_900.5)
+    state.verification?.verifiedAfter = 1.25
+    state.verification?.sessions = 12
+    #expect(try FollowState(json: Array(state.json.utf8), file: "state.json") == state)
+  }
+
   @Test func unreadableStateIsAClearError() {
     #expect(throws: Error.self) { try FollowState(json: Array("[1, 2]".utf8), file: "s") }
     #expect(throws: Error.self) { try FollowState(json: Array("{\"x\": 1}".utf8), file: "s") }

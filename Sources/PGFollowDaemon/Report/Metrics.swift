@@ -241,7 +241,6 @@ private struct AppSessions {
 }
 
 private func renderSessions(_ sessions: [String: AppSessions], into out: inout MetricsText) {
-  guard !sessions.isEmpty else { return }
   let apps = sessions.sorted { $0.key < $1.key }
   out.family(
     "pgfollow_app_sessions", "gauge", "The app's sessions from this host on the node (verify:).")
