@@ -14,6 +14,37 @@ import Testing
     #expect(result.status == 0, "\(result.output)")
   }
 
+  /// The shipped unit with `verify:`: the real application unit (a pool of sessions) is
+  /// restarted by systemd and verified on the new primary after a crash failover.
+  @Test func theShippedUnitVerifiesThatTheApplicationFollowed() throws {
+    let fixture = try Fixture()
+    _ = try SessionApp(fixture: fixture)
+    try fixture.editConfig("  set:\n", "  verify: {role: shop, within: 10s}\n  set:\n")
+    let container = try Container(fixture: fixture)
+    defer { container.powerOff() }
+    try container.install(
+      fixture: fixture, appCommand: "/opt/t/session-app /opt/t/app.yaml 4 shop")
+    try container.startApplicationAndSidecar()
+    #expect(
+      try waitUntil(30) { try container.journal().contains("app reached node1: ") },
+      "\((try? container.journal()) ?? "")")
+    try fixture.failOver()
+    #expect(
+      try waitUntil(30) { try container.journal().contains("app reached node2: ") },
+      "\((try? container.journal()) ?? "")")
+    let line = try container.journal().split(separator: "\n").last {
+      $0.contains("app reached node2")
+    }
+    print("under systemd: \(line ?? "")")
+    let warnings = try container.pgfollowWarnings()
+    #expect(warnings.isEmpty, "\(warnings)")
+    let status = try container.execResult([
+      "/opt/t/pgfollow", "status", "-c", "/opt/t/pgfollow.yaml",
+    ])
+    #expect(status.status == 1, "\(status.output)")
+    #expect(status.output.contains("switch:   app reached node2"), "\(status.output)")
+  }
+
   @Test func sidecarUnderSystemdFollowsAFailoverAndIsWatched() throws {
     let fixture = try Fixture()
     let container = try Container(fixture: fixture)

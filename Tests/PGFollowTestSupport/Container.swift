@@ -35,8 +35,11 @@ package final class Container {
   /// The application unit (which records each start, after `startSeconds` of starting up) and
   /// examples/pgfollow.service with the watchdog shortened to 3 s so that every case takes
   /// seconds; `overrides` changes more of the unit.
+  /// `appCommand`, when given, is what the application unit runs after recording its start (a
+  /// `SessionApp`, say) instead of sleeping.
   package func install(
-    fixture: Fixture, appStartSeconds: Int = 0, overrides: [String: String] = [:]
+    fixture: Fixture, appStartSeconds: Int = 0, appCommand: String = "sleep infinity",
+    overrides: [String: String] = [:]
   ) throws {
     try fixture.editConfig("systemctl: ./systemctl", "systemctl: /usr/bin/systemctl")
     let app = """
@@ -44,7 +47,7 @@ package final class Container {
       Description=Demo application that records each start
       [Service]
       ExecStartPre=/bin/sleep \(appStartSeconds)
-      ExecStart=/bin/sh -c 'echo "$INVOCATION_ID" >> /opt/t/app-starts; exec sleep infinity'
+      ExecStart=/bin/sh -c 'echo "$INVOCATION_ID" >> /opt/t/app-starts; exec \(appCommand)'
 
       """
     try app.write(toFile: directory + "/app.service", atomically: false, encoding: .utf8)
