@@ -138,7 +138,7 @@ package struct Cycle: Sendable {
   }
 
   /// Counts each verified app's sessions; while a switch waits for them (and not in a dry run),
-  /// counts again every half second until it is verified or its `within` has passed.
+  /// counts again every 200 ms until it is verified or its `within` has passed.
   package func verifySessions(_ machines: inout FollowMachines, into report: inout CycleReport)
     async
   {
@@ -167,7 +167,7 @@ package struct Cycle: Sendable {
       }
       let waiting = check.waiting(found, machines) || now < (reconnecting ?? 0)
       guard !dryRun, waiting, now < max(giveUp, reconnecting ?? 0) else { break }
-      await runner.sleep(.milliseconds(500))
+      await runner.sleep(.milliseconds(200))
     }
     for index in report.apps.indices {
       let found = sessions.first { $0.app == report.apps[index].app.label }

@@ -65,7 +65,8 @@ struct SidecarLoop {
       // An answer that stops counting changes the decision as surely as a new one.
       let next = min(paced, (watchers.board.nextExpiry() ?? paced) + .milliseconds(1))
       waiting: while true {
-        let timeout = watchdog.wait(atMost: ContinuousClock.now.duration(to: next))
+        let wakeAt = min(next, sessions.nextStart(config) ?? next)
+        let timeout = watchdog.wait(atMost: ContinuousClock.now.duration(to: wakeAt))
         switch await wake.wait(timeout: timeout) {
         case .timer:
           if watchdog.isDue { ping() }
@@ -79,6 +80,7 @@ struct SidecarLoop {
           break waiting
         case .workDone:
           handleFinishedWork()
+          startSessionCountIfDue()
         case .sessionsCounted:
           takeSessionCounts()
         case .reload:
@@ -304,7 +306,7 @@ struct SidecarLoop {
     // Soon again while a switch waits, or after sessions were terminated (they reconnect).
     let soon =
       check.waiting(reports, machines) || reports.contains { !$0.terminated.isEmpty }
-    sessions.due = ContinuousClock.now + (soon ? .milliseconds(500) : every)
+    sessions.due = ContinuousClock.now + (soon ? SessionWatch.waitingPace : every)
   }
 
   /// Starts the configured listener; one that cannot start is tried again from the loop.
@@ -347,4 +349,12 @@ struct SessionWatch {
   var counting = false
   var reports: [SessionReport] = []
   var lastDecision: Decision?
+  /// The pace while a switch waits for the application: a count costs a scan of
+  /// pg_stat_activity over a connection kept open.
+  static let waitingPace = Duration.milliseconds(200)
+
+  /// When the loop must wake to start the next count; nil when none is to start.
+  func nextStart(_ config: Config) -> ContinuousClock.Instant? {
+    counting || !config.apps.contains(where: { $0.verify != nil }) ? nil : due
+  }
 }
