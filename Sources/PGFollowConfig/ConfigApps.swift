@@ -1,6 +1,10 @@
 import PGFollowCore
 import PGFollowYAML
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// The applications: `apps:`, a list of named entries, or the short form, `app:` with top-level
 /// `restart:` and `hooks:`.
 extension ConfigReader {
@@ -152,11 +156,10 @@ extension ConfigReader {
   }
 }
 
-/// An IPv4 or IPv6 address in its usual text.
+/// An IPv4 or IPv6 address, as inet_pton reads it (and PostgreSQL's inet with it).
 func isIPAddress(_ text: String) -> Bool {
-  let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-  if parts.count == 4 { return parts.allSatisfy { UInt8($0) != nil } }
-  return text.contains(":") && text.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
+  var buffer = [UInt8](repeating: 0, count: 16)
+  return inet_pton(AF_INET, text, &buffer) == 1 || inet_pton(AF_INET6, text, &buffer) == 1
 }
 
 func isValidAppName(_ name: String) -> Bool {

@@ -82,8 +82,10 @@ package struct FollowMachine: Sendable {
     }
     guard change.changesFile else { return .inSync }
     if leaderChanges && settings.verifies {
+      // A switch whose restart never came: the application is still where that one found it.
+      let earlier = state.verification.flatMap { $0.since == nil ? $0 : nil }
       state.verification = PendingVerification(
-        leader: leader, previous: beforeReplace?.applied?.name,
+        leader: leader, previous: earlier?.previous ?? beforeReplace?.applied?.name,
         since: settings.units.isEmpty ? now : nil)
     }
     replacements += 1

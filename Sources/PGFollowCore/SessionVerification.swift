@@ -31,24 +31,28 @@ package struct VerifyConfig: Sendable, Hashable {
 /// The application's sessions from this host on one node, or why they could not be counted.
 package enum SessionCount: Sendable, Equatable {
   /// Each session's age in seconds by the node's own clock, which is compared with nothing but
-  /// itself; and how many were terminated by this count.
-  case counted(ages: [Double], terminated: Int)
+  /// itself; how many were terminated by this count; and, for an app that asks for stale
+  /// sessions to be terminated, why this node would refuse.
+  case counted(ages: [Double], terminated: Int, cannotTerminate: String? = nil)
   /// The node answered, but the watchers' role may not see other roles' sessions.
   case hidden(String)
+  /// No connection to the node: it has no sessions to count.
+  case unreachable(String)
+  /// Connected, but the count failed or timed out: the node may still hold sessions.
   case failed(String)
 
   package var sessions: Int? {
-    if case .counted(let ages, let terminated) = self { ages.count - terminated } else { nil }
+    if case .counted(let ages, let terminated, _) = self { ages.count - terminated } else { nil }
   }
 
   /// Sessions that began less than `seconds` ago.
   package func newer(than seconds: Double) -> Int? {
-    if case .counted(let ages, _) = self { ages.filter { $0 < seconds }.count } else { nil }
+    if case .counted(let ages, _, _) = self { ages.filter { $0 < seconds }.count } else { nil }
   }
 
   /// Sessions that began at least `seconds` ago and were not terminated.
   package func older(than seconds: Double) -> Int? {
-    guard case .counted(let ages, let terminated) = self else { return nil }
+    guard case .counted(let ages, let terminated, _) = self else { return nil }
     return max(0, ages.filter { $0 >= seconds }.count - terminated)
   }
 }
@@ -105,11 +109,13 @@ package func judgeSwitch(
   _ pending: PendingVerification, counts: [String: SessionCount], within: Duration,
   now: WallSeconds, slack: Double = 0.25
 ) -> SwitchVerdict? {
-  guard let since = pending.since else { return nil }
+  guard let recorded = pending.since else { return nil }
   if let after = pending.verifiedAfter {
     return .verified(leader: pending.leader, sessions: pending.sessions ?? 0, after: after)
   }
-  let elapsed = max(0, now - since)
+  // A clock stepped back: the restart counts as having just happened.
+  let since = min(recorded, now)
+  let elapsed = now - since
   let late = elapsed >= within.inSeconds
   let onLeader = counts[pending.leader] ?? .failed("not counted")
   // A grant does not come by waiting; a node that does not answer may.
@@ -123,8 +129,16 @@ package func judgeSwitch(
   }
   var left = 0
   if let previous = pending.previous, previous != pending.leader, let count = counts[previous] {
-    if case .hidden(let reason) = count { return .cannotVerify(node: previous, reason: reason) }
-    left = count.sessions ?? 0
+    switch count {
+    case .counted: left = count.sessions ?? 0
+    case .unreachable: left = 0
+    case .hidden(let reason): return .cannotVerify(node: previous, reason: reason)
+    case .failed(let reason):
+      // A node that answers may still hold the application's sessions.
+      return late
+        ? .cannotVerify(node: previous, reason: reason)
+        : .waiting(leader: pending.leader, newSessions: newSessions, left: 0)
+    }
   }
   if newSessions > 0 && left == 0 {
     return .verified(leader: pending.leader, sessions: onLeader.sessions ?? 0, after: elapsed)
@@ -152,7 +166,7 @@ extension SessionCount {
   package var reason: String {
     switch self {
     case .counted: ""
-    case .hidden(let reason), .failed(let reason): reason
+    case .hidden(let reason), .unreachable(let reason), .failed(let reason): reason
     }
   }
 }

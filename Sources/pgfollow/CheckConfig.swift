@@ -105,13 +105,13 @@ extension CheckConfig {
     let counter = SessionCounter()
     defer { counter.closeAll() }
     let counts = await counter.count(
-      check.requests([:], dryRun: true), timeouts: config.timeouts)
+      check.requests([:], dryRun: true, now: wallClockNow()), timeouts: config.timeouts)
     var machines = FollowMachines()
     let roles = nodeRoles(evidence)
     for report in check.judge(counts, &machines, now: wallClockNow()) {
       guard let app = config.apps.first(where: { $0.label == report.app }) else { continue }
       if !quiet { print("app \(app.label): sessions: \(report.placesText(roles: roles))") }
-      if let text = report.hiddenText { printError("warning: \(text)") }
+      if let text = report.missingGrantText { printError("warning: \(text)") }
     }
   }
 }

@@ -141,9 +141,10 @@ struct Status: AsyncParsableCommand {
     abstract: "Show what pgfollow sees and why it decides what it does; change nothing.",
     discussion: """
       Exit codes follow monitoring plugins: 0 OK (following a leader, file in sync, no restart \
-      owed, every node reachable), 1 WARNING (a node unreachable, the file not yet switched, or a \
-      restart owed), 2 CRITICAL (holding, split brain, or the file unreadable), 3 UNKNOWN \
-      (configuration error).
+      owed, every node reachable), 1 WARNING (a node unreachable, the file not yet switched, a \
+      restart owed, or an app's sessions on a node that is not the leader), 2 CRITICAL (holding, \
+      split brain, the file unreadable, or an app that did not reach the new leader within \
+      verify.within), 3 UNKNOWN (configuration error).
       """)
 
   @OptionGroup var options: ConfigOptions

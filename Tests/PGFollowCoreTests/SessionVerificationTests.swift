@@ -16,7 +16,7 @@ import Testing
   }
 
   @Test func aSessionBegunSinceTheRestartWithNoneLeftIsVerified() {
-    let counts = ["n2": sessions(1.5, 0.5, 400), "n1": .failed("refused")]
+    let counts = ["n2": sessions(1.5, 0.5, 400), "n1": .unreachable("refused")]
     #expect(
       judgeSwitch(pending(), counts: counts, within: within, now: since + 2)
         == .verified(leader: "n2", sessions: 3, after: 2))
@@ -46,6 +46,18 @@ import Testing
     let ended = ["n2": sessions(1), "n1": sessions(600, 600, 600, terminated: 3)]
     #expect(
       judgeSwitch(pending(), counts: ended, within: within, now: since + 40)?.isVerified == true)
+  }
+
+  /// A previous leader that answers but whose count failed may still hold sessions: never
+  /// taken for empty.
+  @Test func aFailedCountOnThePreviousLeaderIsNotNoneLeft() {
+    let counts = ["n2": sessions(1), "n1": SessionCount.failed("canceling statement")]
+    #expect(
+      judgeSwitch(pending(), counts: counts, within: within, now: since + 2)
+        == .waiting(leader: "n2", newSessions: 1, left: 0))
+    #expect(
+      judgeSwitch(pending(), counts: counts, within: within, now: since + 30)
+        == .cannotVerify(node: "n1", reason: "canceling statement"))
   }
 
   @Test func aHiddenCountCannotVerifyAtOnceAnUnreachableLeaderOnlyLate() {
@@ -89,6 +101,20 @@ import Testing
     #expect(
       misplacedSessions(leader: "n1", counts: counts, nodes: ["n1", "n2", "n3"], within: within)
         == [MisplacedSessions(node: "n2", sessions: 1)])
+  }
+
+  /// Two switches before the restart: the application is still on the first one's previous
+  /// leader.
+  @Test func aSecondSwitchBeforeTheRestartKeepsThePreviousLeader() {
+    var settings = FollowSettings(units: ["app.service"], confirmations: 1)
+    settings.verifies = true
+    var state = FollowState()
+    state.applied = AppliedLeader(name: "n1", unixtime: 1)
+    var machine = FollowMachine(state: state, settings: settings)
+    let change = PlannedChange(changesFile: true, changesLeaderValues: true, target: "x")
+    _ = machine.follow(leader: "n2", unixtime: 2, reason: "r", change: change, now: since)
+    _ = machine.follow(leader: "n3", unixtime: 3, reason: "r", change: change, now: since + 1)
+    #expect(machine.state.verification == PendingVerification(leader: "n3", previous: "n1"))
   }
 
   /// The machine opens a verification for a change of leader and dates it by the restart that

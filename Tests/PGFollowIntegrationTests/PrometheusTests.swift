@@ -23,11 +23,8 @@ import Testing
   /// and Prometheus fires PgfollowApplicationNotOnLeader for that app.
   @Test func theNotOnLeaderAlertFiresForAnApplicationOnTheStandby() throws {
     let fixture = try Fixture()
-    let copy = fixture.directory + "/copy.yaml"
-    let app = try SessionApp(fixture: fixture, reads: copy)
+    let app = try SessionApp.readingACopy(fixture, naming: "node2")
     defer { app.stop() }
-    try Fixture.appText.replacing("node1:5432", with: "127.0.0.1:\(try fixture.port("node2"))")
-      .write(toFile: copy, atomically: false, encoding: .utf8)
     #expect(try fixture.pgfollow("once").status == 2)
     try fixture.editConfig("  set:\n", "  verify: {role: shop, within: 2s, every: 1s}\n  set:\n")
     let (metricsPort, prometheusPort) = (try freePort(), try freePort())

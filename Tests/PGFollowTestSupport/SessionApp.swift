@@ -32,6 +32,16 @@ package struct SessionApp {
     try writeSystemctl()
   }
 
+  /// An application that reads a copy of the fixture's file, naming `node` for good: the
+  /// configured file is not the one it reads.
+  package static func readingACopy(_ fixture: Fixture, naming node: String) throws -> SessionApp {
+    let copy = fixture.directory + "/copy.yaml"
+    let app = try SessionApp(fixture: fixture, reads: copy)
+    try Fixture.appText.replacing("node1:5432", with: "127.0.0.1:\(try fixture.port(node))")
+      .write(toFile: copy, atomically: false, encoding: .utf8)
+    return app
+  }
+
   /// Starts the application as the stand-in systemctl would.
   package func start() throws {
     let result = try run(fixture.directory + "/systemctl", ["start", "app.service"], timeout: 30)

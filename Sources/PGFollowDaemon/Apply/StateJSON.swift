@@ -82,7 +82,8 @@ extension FollowState {
       case ("verification", .mapping(let fields, _)):
         verification = PendingVerification(fields)
       default:
-        throw YAMLError(file: file, mark: pair.key.start, message: "unexpected field")
+        // A field of a newer pgfollow is ignored: its state file still works after a downgrade.
+        continue
       }
     }
   }

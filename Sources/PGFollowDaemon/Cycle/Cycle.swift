@@ -138,7 +138,8 @@ package struct Cycle: Sendable {
   }
 
   /// Counts each verified app's sessions; while a switch waits for them (and not in a dry run),
-  /// counts again every 200 ms until it is verified or its `within` has passed.
+  /// counts again every 200 ms until it is verified, or for 5 s at most (less when `within` is
+  /// shorter): the run lock is held meanwhile, and a later run judges the rest.
   package func verifySessions(_ machines: inout FollowMachines, into report: inout CycleReport)
     async
   {
@@ -147,13 +148,12 @@ package struct Cycle: Sendable {
     let counter = SessionCounter()
     defer { counter.closeAll() }
     let longest = check.apps.compactMap { $0.verify?.within }.max() ?? .zero
-    let giveUp = clock() + longest.inSeconds + 5
+    let giveUp = clock() + min(longest, Self.longestSessionWait).inSeconds
     var sessions: [SessionReport] = []
-    // Sessions just terminated give the application a while to reconnect to the leader.
-    var reconnecting: WallSeconds?
+    var terminatedSome = false
     while true {
-      let counts = await counter.count(
-        check.requests(machines, dryRun: dryRun), timeouts: config.timeouts)
+      let requests = check.requests(machines, dryRun: dryRun, now: clock())
+      let counts = await counter.count(requests, timeouts: config.timeouts)
       let before = machines.mapValues(\.state)
       let now = clock()
       let found = check.judge(counts, &machines, now: now)
@@ -162,11 +162,11 @@ package struct Cycle: Sendable {
         try? runner.save(state, changedFrom: before[app.label], app: app)
       }
       sessions = merged(found, into: sessions)
-      if found.contains(where: { !$0.terminated.isEmpty }) {
-        reconnecting = now + min(longest.inSeconds, 10)
-      }
-      let waiting = check.waiting(found, machines) || now < (reconnecting ?? 0)
-      guard !dryRun, waiting, now < max(giveUp, reconnecting ?? 0) else { break }
+      terminatedSome = terminatedSome || found.contains { !$0.terminated.isEmpty }
+      // Sessions just terminated: the application gets the rest of the wait to reconnect.
+      let reconnecting = terminatedSome && found.contains { $0.verdict?.isVerified == false }
+      let waiting = check.waiting(found, machines) || reconnecting
+      guard !dryRun, waiting, now < giveUp else { break }
       await runner.sleep(.milliseconds(200))
     }
     for index in report.apps.indices {
@@ -177,6 +177,9 @@ package struct Cycle: Sendable {
       }
     }
   }
+
+  /// How long `once` waits for an application to reconnect after its restart.
+  static let longestSessionWait = Duration.seconds(5)
 
   /// A cycle and then, in order, the work it makes due: the sidecar's logic with no concurrency.
   package func run(_ machines: inout FollowMachines) async -> CycleReport {

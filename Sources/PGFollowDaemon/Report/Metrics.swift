@@ -225,7 +225,8 @@ private struct AppSessions {
       count.sessions.map { (node, $0) }
     }
     at = now
-    onLeader = report.misplaced.isEmpty
+    // With no session counted anywhere, where the application is cannot be told.
+    onLeader = byNode.contains { $0.sessions > 0 } ? report.misplaced.isEmpty : nil
     switch report.verdict {
     case .verified(_, _, let after)?:
       (verdict, verifiedAfter) = ("verified", after)

@@ -92,7 +92,7 @@ package struct ReportLogger: Sendable {
       break
     }
     logCondition(
-      "hidden." + app.label, .warning, sessions.hiddenText ?? "", metadata: metadata)
+      "hidden." + app.label, .warning, sessions.missingGrantText ?? "", metadata: metadata)
     for (node, count) in sessions.terminated {
       let message =
         "terminated \(count) session\(count == 1 ? "" : "s") of \(app.label) on \(node), "

@@ -9,8 +9,8 @@ extension SessionReport {
       switch count {
       case .counted: return "\(count.sessions ?? 0) on \(node) (\(role))"
       case .hidden: return "? on \(node) (\(role); hidden from the watchers' role)"
-      case .failed(let reason):
-        return "? on \(node) (\(role == "unreachable" ? role : reason))"
+      case .unreachable: return "? on \(node) (unreachable)"
+      case .failed(let reason): return "? on \(node) (\(reason))"
       }
     }.joined(separator: ", ")
   }
@@ -37,14 +37,23 @@ extension SessionReport {
     }
   }
 
-  /// Why the sessions cannot be seen on some node, if they cannot: a grant that is missing.
-  package var hiddenText: String? {
-    let hidden = counts.sorted { $0.key < $1.key }.compactMap { node, count in
+  /// Why the sessions cannot be seen, or stale ones terminated, on some node, if so: a grant
+  /// that is missing.
+  package var missingGrantText: String? {
+    let nodes = counts.sorted { $0.key < $1.key }
+    let hidden = nodes.compactMap { node, count in
       if case .hidden(let reason) = count { (node, reason) } else { nil }
     }
-    guard let reason = hidden.first?.1 else { return nil }
-    return
-      "cannot verify \(app)'s sessions on \(hidden.map(\.0).joined(separator: ", ")): \(reason)"
+    if let reason = hidden.first?.1 {
+      let names = hidden.map(\.0).joined(separator: ", ")
+      return "cannot verify \(app)'s sessions on \(names): \(reason)"
+    }
+    let refused = nodes.compactMap { node, count in
+      if case .counted(_, _, let refusal?) = count { (node, refusal) } else { nil }
+    }
+    guard let reason = refused.first?.1 else { return nil }
+    let names = refused.map(\.0).joined(separator: ", ")
+    return "cannot terminate \(app)'s stale sessions on \(names): \(reason)"
   }
 
   /// "shop has 12 sessions on node1, a standby, while /etc/shop/env.yaml names node2: …".

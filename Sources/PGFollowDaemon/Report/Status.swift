@@ -276,7 +276,7 @@ extension AppStatus {
       lines.append("switch:   waiting for \(app.label) to reach \(leader)")
     }
     if let text = sessions.misplacedText(app, roles: roles) { lines.append("warning:  \(text)") }
-    if let text = sessions.hiddenText { lines.append("warning:  \(text)") }
+    if let text = sessions.missingGrantText { lines.append("warning:  \(text)") }
     return lines
   }
 

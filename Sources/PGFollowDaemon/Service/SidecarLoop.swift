@@ -244,6 +244,8 @@ struct SidecarLoop {
       fresh.stateDirectory = config.stateDirectory
     }
     let moved = fresh.metrics.listen != config.metrics.listen
+    // Kept connections follow a node's new conninfo, or go with a node no longer configured.
+    if fresh.nodes != config.nodes { sessions.counter.closeAll() }
     config = fresh
     if moved {
       listener?.stop()
@@ -268,7 +270,7 @@ struct SidecarLoop {
       return
     }
     sessions.counting = true
-    let requests = check.requests(machines, dryRun: sidecar.dryRun)
+    let requests = check.requests(machines, dryRun: sidecar.dryRun, now: runner.clock())
     let (counter, results, timeouts, wake) = (
       sessions.counter, sessions.results, config.timeouts, self.wake
     )
@@ -305,7 +307,8 @@ struct SidecarLoop {
     let every = check.apps.compactMap { $0.verify?.every }.min() ?? .seconds(15)
     // Soon again while a switch waits, or after sessions were terminated (they reconnect).
     let soon =
-      check.waiting(reports, machines) || reports.contains { !$0.terminated.isEmpty }
+      check.waiting(reports, machines)
+      || reports.contains { !$0.terminated.isEmpty && $0.verdict?.isVerified == false }
     sessions.due = ContinuousClock.now + (soon ? SessionWatch.waitingPace : every)
   }
 

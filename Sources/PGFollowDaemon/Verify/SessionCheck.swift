@@ -15,7 +15,7 @@ package struct SessionReport: Sendable, Equatable {
   package var terminated: [(node: String, count: Int)] {
     terminatedEarlier
       + counts.sorted { $0.key < $1.key }.compactMap { node, count in
-        guard case .counted(_, let terminated) = count, terminated > 0 else { return nil }
+        guard case .counted(_, let terminated, _) = count, terminated > 0 else { return nil }
         return (node, terminated)
       }
   }
@@ -38,20 +38,23 @@ package struct SessionCheck: Sendable {
 
   package var apps: [AppConfig] { config.apps.filter { $0.verify != nil } }
 
-  /// What to ask each node.
-  package func requests(_ machines: FollowMachines, dryRun: Bool)
+  /// What to ask each node, `now` being the wall clock's time.
+  package func requests(_ machines: FollowMachines, dryRun: Bool, now: WallSeconds)
     -> [(node: NodeConfig, requests: [SessionCounter.Request])]
   {
     config.nodes.map { node in
       let requests = apps.compactMap { app -> SessionCounter.Request? in
         guard let verify = app.verify else { return nil }
+        var request = SessionCounter.Request(app: app.label, verify: verify)
         let state = machines[app.label]?.state
-        let pending = state?.verification
-        let terminate =
-          !dryRun && verify.staleSessions == .terminate && pending?.since != nil
-          && pending?.verifiedAfter == nil && pending?.previous == node.name
-          && state?.applied?.name != node.name
-        return SessionCounter.Request(app: app.label, verify: verify, terminate: terminate)
+        if !dryRun, verify.staleSessions == .terminate, let pending = state?.verification,
+          let since = pending.since, pending.verifiedAfter == nil, pending.previous == node.name,
+          state?.applied?.name != node.name
+        {
+          // Only sessions begun before the restart are stale; the restart's own are not.
+          request.terminateBegunBefore = ContinuousClock.now - .seconds(max(0, now - since))
+        }
+        return request
       }
       return (node, requests)
     }
