@@ -9,6 +9,9 @@ import Testing
     #expect(max(CycleStatus.restartFailed, .writeFailed) == .writeFailed)
     #expect(max(CycleStatus.lockOrStateFailed, .writeFailed) == .lockOrStateFailed)
     #expect(max(CycleStatus.configError, .lockOrStateFailed) == .configError)
-    #expect(CycleStatus.allCases.map(\.exitCode) == [0, 2, 3, 4, 7, 6, 8, 5])
+    // Switched but unverified (9) is worse than a split brain and better than a failure to act.
+    #expect(max(CycleStatus.splitBrain, .unverified) == .unverified)
+    #expect(max(CycleStatus.unverified, .restartFailed) == .restartFailed)
+    #expect(CycleStatus.allCases.map(\.exitCode) == [0, 2, 3, 4, 9, 7, 6, 8, 5])
   }
 }
