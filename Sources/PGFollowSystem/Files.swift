@@ -6,6 +6,9 @@
 package struct FileError: Error, Sendable, Equatable, CustomStringConvertible {
   package var path: String
   package var message: String
+  /// Set when the new version was renamed into place before the failure (its directory could not
+  /// be fsynced): the file is the new one, though a crash could still bring the old one back.
+  package var replaced = false
 
   package var description: String { "\(path): \(message)" }
 

@@ -53,12 +53,19 @@ func writeCandidate(_ snapshot: FileSnapshot, _ bytes: [UInt8]) throws(FileError
 /// atomically, with its mode and owner.
 func keepPrevious(_ snapshot: FileSnapshot) throws(FileError) {
   let backup = snapshot.realPath + ".pgfollow-previous"
-  try replace(
-    backup, temporaryPrefix: "\(backup).tmp-", bytes: snapshot.bytes,
-    prepare: { descriptor, path throws(FileError) in
-      try matchOwnership(descriptor, snapshot.identity, path: path)
-    },
-    beforeRename: {})
+  do throws(FileError) {
+    try replace(
+      backup, temporaryPrefix: "\(backup).tmp-", bytes: snapshot.bytes,
+      prepare: { descriptor, path throws(FileError) in
+        try matchOwnership(descriptor, snapshot.identity, path: path)
+      },
+      beforeRename: {})
+  } catch {
+    // A backup that may not last stops the replacement; it replaced nothing of the app's.
+    var error = error
+    error.replaced = false
+    throw error
+  }
 }
 
 /// Writes `bytes` to a new file or replaces an old one atomically (for pgfollow's own files).
@@ -93,12 +100,23 @@ private func replace(
     throw error
   }
   guard close(descriptor) == 0 else { throw FileError(temporary, "cannot close") }
-  try beforeRename()
+  do throws(FileError) { try beforeRename() } catch {
+    // Whatever the step before the rename replaced (the state file), this file is not.
+    var error = error
+    error.replaced = false
+    throw error
+  }
   guard rename(temporary, target) == 0 else {
     throw FileError(target, "cannot rename the new version into place")
   }
   renamed = true
-  try syncDirectory(directory)
+  do throws(FileError) {
+    try syncDirectory(directory)
+  } catch {
+    var error = error
+    error.replaced = true
+    throw error
+  }
 }
 
 /// Removes temporary files an earlier run left when it was killed mid-write. Runs hold the run

@@ -56,6 +56,13 @@ extension Cycle {
         try store.save(owing)
       }
       report.wroteFile = true
+    } catch  where error.replaced {
+      // The new file is in place and the saved state owes its restart: the change stands.
+      report.wroteFile = true
+      report.fail(
+        .writeFailed,
+        "switched \(app.file), but \(error.description); a crash now could bring the old file "
+          + "back")
     } catch {
       machine.fileNotReplaced()
       try? store.save(machine.state)
