@@ -20,12 +20,6 @@ package struct VerifyConfig: Sendable, Hashable {
     self.role = role
     self.applicationName = applicationName
   }
-
-  /// "role shop" or "application_name shop-web", as messages name the application's sessions.
-  package var who: String {
-    [role.map { "role \($0)" }, applicationName.map { "application_name \($0)" }]
-      .compactMap { $0 }.joined(separator: ", ")
-  }
 }
 
 /// The application's sessions from this host on one node, or why they could not be counted.

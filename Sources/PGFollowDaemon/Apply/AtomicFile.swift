@@ -8,7 +8,8 @@ import PGFollowSystem
 /// Replaces the file behind `snapshot` with `bytes`, atomically: a temporary file in the same
 /// directory, written and fsynced, given the old mode and owner, renamed over the old one, and
 /// the directory fsynced. Refuses if the file changed since it was read. `beforeRename` runs once
-/// the new file is written and only the rename is left. On failure the old file is untouched.
+/// the new file is written and only the rename is left. On failure the old file is untouched,
+/// except when only the directory's fsync failed: that error comes with `replaced` set.
 func replaceAtomically(
   _ snapshot: FileSnapshot, with bytes: [UInt8],
   beforeRename: () throws(FileError) -> Void = {}
@@ -16,7 +17,7 @@ func replaceAtomically(
   let directory = parentDirectory(snapshot.realPath)
   let name = String(snapshot.realPath.dropFirst(directory.count + 1))
   removeLeftovers(in: directory, prefix: ".\(name).pgfollow-")
-  try replace(
+  let notDurable = try replace(
     snapshot.realPath, temporaryPrefix: "\(directory)/.\(name).pgfollow-", bytes: bytes,
     prepare: { descriptor, path throws(FileError) in
       try matchOwnership(descriptor, snapshot.identity, path: path)
@@ -25,6 +26,10 @@ func replaceAtomically(
       try ensureUnchanged(snapshot)
       try beforeRename()
     })
+  if var error = notDurable {
+    error.replaced = true
+    throw error
+  }
 }
 
 /// Writes `bytes` beside the file behind `snapshot`, with its mode and owner and its name at the
@@ -53,36 +58,33 @@ func writeCandidate(_ snapshot: FileSnapshot, _ bytes: [UInt8]) throws(FileError
 /// atomically, with its mode and owner.
 func keepPrevious(_ snapshot: FileSnapshot) throws(FileError) {
   let backup = snapshot.realPath + ".pgfollow-previous"
-  do throws(FileError) {
-    try replace(
-      backup, temporaryPrefix: "\(backup).tmp-", bytes: snapshot.bytes,
-      prepare: { descriptor, path throws(FileError) in
-        try matchOwnership(descriptor, snapshot.identity, path: path)
-      },
-      beforeRename: {})
-  } catch {
-    // A backup that may not last stops the replacement; it replaced nothing of the app's.
-    var error = error
-    error.replaced = false
-    throw error
-  }
+  let notDurable = try replace(
+    backup, temporaryPrefix: "\(backup).tmp-", bytes: snapshot.bytes,
+    prepare: { descriptor, path throws(FileError) in
+      try matchOwnership(descriptor, snapshot.identity, path: path)
+    },
+    beforeRename: {})
+  if let notDurable { throw notDurable }
 }
 
 /// Writes `bytes` to a new file or replaces an old one atomically (for pgfollow's own files).
 func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(FileError) {
-  try replace(
+  let notDurable = try replace(
     path, temporaryPrefix: "\(path).tmp-", bytes: bytes,
     prepare: { descriptor, path throws(FileError) in
       guard fchmod(descriptor, mode) == 0 else { throw FileError(path, "cannot set the mode") }
     },
     beforeRename: {})
+  if let notDurable { throw notDurable }
 }
 
+/// Returns, rather than throws, a failure after the rename (the directory's fsync): the new
+/// version is in place by then, and only the caller knows what that means.
 private func replace(
   _ target: String, temporaryPrefix: String, bytes: [UInt8],
   prepare: (Int32, String) throws(FileError) -> Void,
   beforeRename: () throws(FileError) -> Void
-) throws(FileError) {
+) throws(FileError) -> FileError? {
   let directory = parentDirectory(target)
   var template = Array("\(temporaryPrefix)XXXXXX".utf8CString)
   let descriptor = mkstemp(&template)
@@ -100,23 +102,13 @@ private func replace(
     throw error
   }
   guard close(descriptor) == 0 else { throw FileError(temporary, "cannot close") }
-  do throws(FileError) { try beforeRename() } catch {
-    // Whatever the step before the rename replaced (the state file), this file is not.
-    var error = error
-    error.replaced = false
-    throw error
-  }
+  try beforeRename()
   guard rename(temporary, target) == 0 else {
     throw FileError(target, "cannot rename the new version into place")
   }
   renamed = true
-  do throws(FileError) {
-    try syncDirectory(directory)
-  } catch {
-    var error = error
-    error.replaced = true
-    throw error
-  }
+  do throws(FileError) { try syncDirectory(directory) } catch { return error }
+  return nil
 }
 
 /// Removes temporary files an earlier run left when it was killed mid-write. Runs hold the run

@@ -165,7 +165,7 @@ package struct Cycle: Sendable {
       terminatedSome = terminatedSome || found.contains { !$0.terminated.isEmpty }
       // Sessions just terminated: the application gets the rest of the wait to reconnect.
       let reconnecting = terminatedSome && found.contains { $0.verdict?.isVerified == false }
-      let waiting = check.waiting(found, machines) || reconnecting
+      let waiting = found.contains(where: \.isWaiting) || reconnecting
       guard !dryRun, waiting, now < giveUp else { break }
       await runner.sleep(.milliseconds(200))
     }

@@ -301,13 +301,12 @@ struct SidecarLoop {
         reportLogger.log(report, app: app, decision: decision)
       }
     }
-    sessions.reports = reports
     live.update(sessions: reports, machines: machines)
     metrics.observe(sessions: reports)
     let every = check.apps.compactMap { $0.verify?.every }.min() ?? .seconds(15)
     // Soon again while a switch waits, or after sessions were terminated (they reconnect).
     let soon =
-      check.waiting(reports, machines)
+      reports.contains(where: \.isWaiting)
       || reports.contains { !$0.terminated.isEmpty && $0.verdict?.isVerified == false }
     sessions.due = ContinuousClock.now + (soon ? SessionWatch.waitingPace : every)
   }
@@ -344,13 +343,12 @@ struct SidecarLoop {
 }
 
 /// The sidecar's counts of the applications' sessions: when the next is due, whether one runs,
-/// and what the last found.
+/// and the decision their reports name nodes by.
 struct SessionWatch {
   let counter = SessionCounter()
   let results = Locked<[String: [String: SessionCount]]?>(nil)
   var due = ContinuousClock.now
   var counting = false
-  var reports: [SessionReport] = []
   var lastDecision: Decision?
   /// The pace while a switch waits for the application: a count costs a scan of
   /// pg_stat_activity over a connection kept open.

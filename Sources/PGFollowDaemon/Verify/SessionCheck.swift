@@ -2,7 +2,7 @@ package import PGFollowCore
 
 /// What one look at an app's sessions found: the count on each node, what it says of the last
 /// switch, and sessions that sit on a node that is not the leader.
-package struct SessionReport: Sendable, Equatable {
+package struct SessionReport: Sendable {
   package var app: String
   package var leader: String?
   package var counts: [String: SessionCount]
@@ -20,10 +20,8 @@ package struct SessionReport: Sendable, Equatable {
       }
   }
 
-  package static func == (lhs: Self, rhs: Self) -> Bool {
-    lhs.app == rhs.app && lhs.leader == rhs.leader && lhs.counts == rhs.counts
-      && lhs.verdict == rhs.verdict && lhs.misplaced == rhs.misplaced
-  }
+  /// Whether its switch still waits for the application, and `within` has not passed.
+  package var isWaiting: Bool { if case .waiting? = verdict { true } else { false } }
 }
 
 /// Where each app that has `verify:` has its sessions: the requests for every node, and the
@@ -80,17 +78,6 @@ package struct SessionCheck: Sendable {
           leader: leader, counts: counts, nodes: config.nodeNames, within: verify.within)
       }
       return report
-    }
-  }
-
-  /// Whether an app's switch still waits for its sessions, and `within` has not passed.
-  package func waiting(_ reports: [SessionReport], _ machines: FollowMachines) -> Bool {
-    apps.contains { app in
-      guard let pending = machines[app.label]?.state.verification, pending.since != nil,
-        pending.verifiedAfter == nil
-      else { return false }
-      if case .waiting? = reports.first(where: { $0.app == app.label })?.verdict { return true }
-      return false
     }
   }
 }
