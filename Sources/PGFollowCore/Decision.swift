@@ -48,6 +48,19 @@ package struct AppliedLeader: Sendable, Hashable {
   }
 
   package var row: FailoverRow { FailoverRow(unixtime: unixtime, host: name, recorded: recorded) }
+
+  /// The position to keep for a leader followed again: the one kept while the leader stays in the
+  /// same cluster on the same timeline (its WAL position then moves at every write, and nothing
+  /// reads it), else the one seen.
+  package static func keptPosition(_ kept: HistoryPosition?, seen: HistoryPosition?)
+    -> HistoryPosition?
+  {
+    guard let seen else { return kept }
+    guard let kept, kept.systemIdentifier == seen.systemIdentifier,
+      kept.timeline == seen.timeline
+    else { return seen }
+    return kept
+  }
 }
 
 /// A node writable on a later timeline than the newest row's leader, which no row names: promoted

@@ -84,6 +84,16 @@ package struct Observation: Sendable, Hashable {
   }
 }
 
+extension Observation {
+  /// What decisions read of the answer: all of it but the WAL position within the node's
+  /// timeline, which moves at every answer of a primary taking writes.
+  package var decisionView: Observation {
+    var view = self
+    view.position?.lsn = 0
+    return view
+  }
+}
+
 package struct ProbeFailure: Error, Sendable, Hashable, CustomStringConvertible {
   package enum Stage: String, Sendable, Hashable {
     case connect, query, timeout

@@ -71,7 +71,7 @@ package struct FollowMachine: Sendable {
       let earlier = state.applied.flatMap { $0.name == leader ? $0 : nil }
       state.applied = AppliedLeader(
         name: leader, unixtime: unixtime, recorded: recorded,
-        position: leaderPosition ?? earlier?.position,
+        position: AppliedLeader.keptPosition(earlier?.position, seen: leaderPosition),
         overTimeline: overTimeline ?? (earlier?.unixtime == unixtime ? earlier?.overTimeline : nil))
     }
     if leaderChanges && !settings.hooks.isEmpty {

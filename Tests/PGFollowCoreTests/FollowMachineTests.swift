@@ -63,6 +63,30 @@ import Testing
     #expect(machine.state.pendingRestart.isEmpty)
   }
 
+  /// Following the same leader while it takes writes changes nothing to save; a new timeline
+  /// (a promotion in place) does.
+  @Test func theLeadersMovingWALPositionIsNothingToSave() {
+    var machine = FollowMachine(state: FollowState(), settings: Self.settings())
+    func position(_ timeline: Int64, _ lsn: UInt64) -> HistoryPosition {
+      HistoryPosition(systemIdentifier: "7", timeline: timeline, lsn: lsn)
+    }
+    _ = machine.follow(
+      leader: "n1", unixtime: 1, leaderPosition: position(2, 100), reason: "r",
+      change: Self.leaderChange, now: now)
+    let saved = machine.state
+    for lsn in stride(from: UInt64(200), to: 20_000, by: 700) {
+      #expect(
+        machine.follow(
+          leader: "n1", unixtime: 1, leaderPosition: position(2, lsn), reason: "r",
+          change: Self.noChange, now: now + 1) == .inSync)
+    }
+    #expect(machine.state == saved)
+    _ = machine.follow(
+      leader: "n1", unixtime: 1, leaderPosition: position(3, 50), reason: "r",
+      change: Self.noChange, now: now + 2)
+    #expect(machine.state.applied?.position == position(3, 50))
+  }
+
   /// A write that failed leaves nothing claimed: not the leader, not a restart.
   @Test func aFileNotReplacedIsNotApplied() {
     var machine = FollowMachine(state: FollowState(), settings: Self.settings())

@@ -67,6 +67,31 @@ import Testing
     #expect(board.lateNodes.isEmpty)
   }
 
+  /// A primary taking writes answers with a new WAL position every time: no decision reads it,
+  /// so it is no change; a new timeline is.
+  @Test func aMovingWALPositionIsNoChangeANewTimelineIs() {
+    let board = EvidenceBoard(freshFor: freshFor)
+    let taken = ContinuousClock.now
+    func primary(timeline: Int64, lsn: UInt64) -> NodeEvidence {
+      var evidence = answer("node1", writable: true, row: FailoverRow(unixtime: 1, host: "node1"))
+      evidence.result = .success(
+        Observation(
+          inRecovery: false, newestRow: FailoverRow(unixtime: 1, host: "node1"),
+          position: HistoryPosition(systemIdentifier: "7", timeline: timeline, lsn: lsn)))
+      return evidence
+    }
+    board.publish(primary(timeline: 1, lsn: 100), takenAt: taken)
+    let before = board.version
+    for step in 1...50 {
+      board.publish(primary(timeline: 1, lsn: 100 + UInt64(step) * 8192), takenAt: taken)
+    }
+    #expect(board.version == before, "a WAL position moving on one timeline changed the evidence")
+    let shown = board.snapshot(nodes, now: taken).evidence[0].observation?.position?.lsn
+    #expect(shown == 100 + 50 * 8192, "status shows the newest position all the same")
+    board.publish(primary(timeline: 2, lsn: 100), takenAt: taken)
+    #expect(board.version == before + 1)
+  }
+
   @Test func aNodeNotHeardFromIsUnreachable() {
     let board = EvidenceBoard(freshFor: freshFor)
     let snapshot = board.snapshot(nodes)

@@ -209,6 +209,16 @@ package final class Fixture: @unchecked Sendable {
     try clusterCommand("promote", "node2")
   }
 
+  /// Writes to `node` for `seconds` in the background, about 300 transactions a second.
+  package func startWriteLoad(on node: String, seconds: Int) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: Self.packageRoot.path + "/scripts/test-cluster")
+    process.arguments = ["load", cluster, node, String(seconds)]
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    return process
+  }
+
   package func clusterCommand(_ arguments: String...) throws {
     try Self.cluster(arguments[0], cluster, arguments.dropFirst().joined(separator: " "))
   }

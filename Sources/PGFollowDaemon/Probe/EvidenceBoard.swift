@@ -149,11 +149,13 @@ package final class EvidenceBoard: Sendable {
   }
 }
 
-/// Whether two pieces of evidence lead a decision the same way: the same answer, or a failure
-/// at the same stage (a failure's wording may change from one attempt to the next).
+/// Whether two pieces of evidence lead a decision the same way: the same answer but for where
+/// the node's WAL stands on the same timeline (a primary taking writes moves it at every answer,
+/// and no decision reads it), or a failure at the same stage (a failure's wording may change from
+/// one attempt to the next).
 private func sameVerdict(_ old: NodeEvidence, _ new: NodeEvidence) -> Bool {
   switch (old.result, new.result) {
-  case (.success(let a), .success(let b)): a == b
+  case (.success(let a), .success(let b)): a.decisionView == b.decisionView
   case (.failure(let a), .failure(let b)): a.stage == b.stage
   default: false
   }
