@@ -160,6 +160,7 @@ package func decide(
   var decision = Decision(
     outcome: .hold(.noNodeReachable), newestRow: nil, splitBrain: [], unrecordedPromotion: nil,
     warnings: unknownHostWarnings(evidence, nodes: nodes) + superuserWarnings(evidence)
+      + tableWarnings(evidence)
       + order.warnings(evidence),
     evidence: evidence)
   let reachable = evidence.filter { $0.observation != nil }

@@ -45,6 +45,24 @@ func unknownHostWarnings(_ evidence: [NodeEvidence], nodes: [String]) -> [String
   return warnings
 }
 
+/// A failover table large enough to be felt, without the indexes that bound the probe: each probe
+/// reads all of it on every node. Names the statements that fix it.
+package func tableWarnings(_ evidence: [NodeEvidence]) -> [String] {
+  let found = evidence.compactMap { item in
+    item.observation?.table.flatMap {
+      $0.isLarge && !$0.missingIndexes.isEmpty ? (item.node, $0) : nil
+    }
+  }
+  guard let largest = found.map(\.1).max(by: { ($0.estimatedRows ?? 0) < ($1.estimatedRows ?? 0) })
+  else { return [] }
+  let missing = Array(Set(found.flatMap(\.1.missingIndexes))).sorted()
+  return [
+    "\(largest.name) has \(largest.sizeText) on \(found.map(\.0).joined(separator: ", ")) and "
+      + "lacks an index the probe needs, so every probe reads all of it: run `pgfollow init` "
+      + "again, or: " + missing.map { $0 + ";" }.joined(separator: " ")
+  ]
+}
+
 /// A watcher that logs in as a superuser escapes its role's CONNECTION LIMIT and takes the slots
 /// reserved for administrators: a fleet of them can lock the administrators out.
 package func superuserWarnings(_ evidence: [NodeEvidence]) -> [String] {

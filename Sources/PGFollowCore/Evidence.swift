@@ -70,11 +70,15 @@ package struct Observation: Sendable, Hashable {
   /// Where the node's history stands now: on a primary, its timeline and current WAL position;
   /// on a standby, the newest timeline it is known to be on and how far it has received.
   package var position: HistoryPosition?
+  /// What the node's catalog says of the failover table.
+  package var table: TableFacts?
 
   package init(
     inRecovery: Bool, walReceiverActive: Bool = false, newestRow: FailoverRow?,
-    newestUnknownRow: FailoverRow? = nil, superuser: Bool = false, position: HistoryPosition? = nil
+    newestUnknownRow: FailoverRow? = nil, superuser: Bool = false, position: HistoryPosition? = nil,
+    table: TableFacts? = nil
   ) {
+    self.table = table
     self.inRecovery = inRecovery
     self.walReceiverActive = walReceiverActive
     self.newestRow = newestRow
@@ -90,8 +94,47 @@ extension Observation {
   package var decisionView: Observation {
     var view = self
     view.position?.lsn = 0
+    view.table = nil
     return view
   }
+}
+
+/// The failover table as a node's catalog describes it: how large it is, and the indexes that
+/// would let a probe read only its newest rows, when they are missing.
+package struct TableFacts: Sendable, Hashable {
+  package var name: String
+  /// The planner's estimate; nil until the table is first vacuumed or analyzed.
+  package var estimatedRows: Int64?
+  package var bytes: Int64
+  /// `CREATE INDEX` statements, one per index missing.
+  package var missingIndexes: [String]
+
+  package init(name: String, estimatedRows: Int64?, bytes: Int64, missingIndexes: [String]) {
+    self.name = name
+    self.estimatedRows = estimatedRows
+    self.bytes = bytes
+    self.missingIndexes = missingIndexes
+  }
+
+  /// Its size in words: "about 1.0 M rows", or its bytes before an estimate exists.
+  package var sizeText: String {
+    if let rows = estimatedRows { return "about \(approximate(Double(rows))) rows" }
+    return "\(approximate(Double(bytes)))B"
+  }
+
+  /// Large enough that a probe reading all of it costs the server more than a millisecond.
+  package var isLarge: Bool { (estimatedRows ?? bytes / 40) >= 10_000 }
+}
+
+/// 1234567 as "1.2 M", 12345 as "12 k", 512 as "512".
+package func approximate(_ value: Double) -> String {
+  for (scale, unit) in [(1e9, "G"), (1e6, "M"), (1e3, "k")] where value >= scale {
+    let scaled = value / scale
+    let digits = scaled < 10 ? 1 : 0
+    let rounded = (scaled * (digits == 1 ? 10 : 1)).rounded() / (digits == 1 ? 10 : 1)
+    return (digits == 1 ? String(rounded) : String(Int(rounded))) + " " + unit
+  }
+  return String(Int(value))
 }
 
 package struct ProbeFailure: Error, Sendable, Hashable, CustomStringConvertible {
@@ -102,6 +145,9 @@ package struct ProbeFailure: Error, Sendable, Hashable, CustomStringConvertible 
     case noSlot = "no-slot"
     /// A pooler answered for the node, and its server is down.
     case pooler
+    /// Connected, but the probe's answer is later than the query timeout: a busy node or a large
+    /// table, not a network.
+    case slow
   }
 
   package var stage: Stage
@@ -129,6 +175,9 @@ package struct NodeEvidence: Sendable, Hashable {
   }
 
   package var observation: Observation? { try? result.get() }
+  package var failure: ProbeFailure? {
+    if case .failure(let failure) = result { failure } else { nil }
+  }
   package var isWritable: Bool { observation.map { !$0.inRecovery } ?? false }
   package var isHealthyStandby: Bool {
     observation.map { $0.inRecovery && $0.walReceiverActive } ?? false

@@ -4,13 +4,13 @@
 /// `pgfollow init` adds, filled by the server whoever inserts the row) is ordered by them, its
 /// timestamp breaking ties only. A row without them (the seed's two-column table), or one
 /// recorded in another cluster (a rebuild, a restored dump), is ordered by its timestamp.
-struct HistoryOrder {
+package struct HistoryOrder {
   /// The one system identifier every reachable node reports, if they agree.
   let cluster: String?
   /// Each system identifier reported, with its nodes, when they do not agree.
   let clusters: [(systemIdentifier: String, nodes: [String])]
 
-  init(_ evidence: [NodeEvidence]) {
+  package init(_ evidence: [NodeEvidence]) {
     var clusters: [(systemIdentifier: String, nodes: [String])] = []
     for item in evidence {
       guard let identifier = item.observation?.position?.systemIdentifier else { continue }
@@ -32,7 +32,7 @@ struct HistoryOrder {
 
   /// A recorded row is newer than any that is not (those predate the columns); recorded rows go
   /// by timeline, then WAL position; the timestamp comes last.
-  func isOlder(_ a: FailoverRow, than b: FailoverRow) -> Bool {
+  package func isOlder(_ a: FailoverRow, than b: FailoverRow) -> Bool {
     key(a) < key(b)
   }
 

@@ -37,31 +37,63 @@ package enum HistorySQL {
     FROM pg_catalog.pg_control_system() AS s
     """
 
-  /// The rows of `relation` with their history read through `to_jsonb`, so that the same query
-  /// serves a table with the columns and the seed's table without them: `ts, host, tli, lsn,
-  /// sysid`, where any of the last three is null when absent or malformed. `live` must be in
-  /// scope with a `sysid`; `recorded_here` says whether the row's history orders it.
-  package static func rows(relation: String, timestamp: String, host: String) -> String {
+  /// Whether the relation whose oid is `oid` has the history columns with `init`'s types (then
+  /// the probe and `record` read them directly), as SQL.
+  package static func hasColumns(oid: String) -> String {
     """
-    SELECT e.*, COALESCE(e.sysid = live.sysid AND e.tli IS NOT NULL AND e.lsn IS NOT NULL,
-        false) AS recorded_here
-    FROM (
-      SELECT t.\(timestamp)::int8 AS ts, t.\(host)::text AS host,
-        CASE WHEN j ->> '\(timelineColumn)' ~ '^[0-9]{1,10}$'
-          THEN (j ->> '\(timelineColumn)')::int8 END AS tli,
-        CASE WHEN j ->> '\(lsnColumn)' ~ '^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$'
-          THEN (j ->> '\(lsnColumn)')::pg_lsn END AS lsn,
-        j ->> '\(systemIdentifierColumn)' AS sysid
-      FROM \(relation) AS t, LATERAL pg_catalog.to_jsonb(t) AS j
-      WHERE t.\(timestamp) IS NOT NULL
-    ) AS e
+    (SELECT count(*) FROM pg_catalog.pg_attribute AS a
+      WHERE a.attrelid = \(oid) AND a.attnum > 0 AND NOT a.attisdropped
+        AND (a.attname, a.atttypid) IN (('\(timelineColumn)', 'pg_catalog.int8'::pg_catalog.regtype),
+          ('\(lsnColumn)', 'pg_catalog.pg_lsn'::pg_catalog.regtype),
+          ('\(systemIdentifierColumn)', 'pg_catalog.int8'::pg_catalog.regtype))) = 3
     """
   }
 
-  /// Newest first: rows recorded in this cluster by timeline and WAL position, then every row by
-  /// its timestamp.
-  package static let newestFirst = """
-    recorded_here DESC, CASE WHEN recorded_here THEN tli END DESC NULLS LAST,
-      CASE WHEN recorded_here THEN lsn END DESC NULLS LAST, ts DESC
-    """
+  /// The newest row of `relation` (`ts, host, tli, lsn, sysid, recorded_here`), read through
+  /// indexes so that its cost does not grow with the table: the row recorded in this cluster on
+  /// the highest timeline and WAL position, else the row with the newest timestamp. `filter`, a
+  /// condition on `t`, narrows the rows; `tieBreak` orders rows that tie.
+  package static func newestRow(
+    relation: String, timestamp: String, host: String, withHistory: Bool, filter: String = "true",
+    tieBreak: String? = nil
+  ) -> String {
+    let ts = "t." + timestamp
+    let tie = tieBreak.map { ", " + $0 } ?? ""
+    let byTimestamp = """
+      SELECT \(ts)::int8 AS ts, t.\(host)::text AS host, \(withHistory ? historyOf("t") : noHistory),
+        false AS recorded_here
+      FROM \(relation) AS t WHERE \(ts) IS NOT NULL AND \(filter)
+      ORDER BY \(ts) DESC\(tie) LIMIT 1
+      """
+    guard withHistory else { return byTimestamp }
+    let (tli, lsn, sysid) = (
+      "t." + quoteIdentifier(timelineColumn), "t." + quoteIdentifier(lsnColumn),
+      "t." + quoteIdentifier(systemIdentifierColumn)
+    )
+    return """
+      SELECT * FROM (
+        (SELECT \(ts)::int8 AS ts, t.\(host)::text AS host, \(historyOf("t")), true AS recorded_here
+        FROM \(relation) AS t
+        WHERE \(sysid) = (SELECT s.system_identifier FROM pg_catalog.pg_control_system() AS s)
+          AND \(tli) IS NOT NULL AND \(lsn) IS NOT NULL AND \(ts) IS NOT NULL AND \(filter)
+        ORDER BY \(tli) DESC, \(lsn) DESC, \(ts) DESC\(tie) LIMIT 1)
+        UNION ALL (\(byTimestamp))
+      ) AS n ORDER BY n.recorded_here DESC LIMIT 1
+      """
+  }
+
+  private static func historyOf(_ alias: String) -> String {
+    "\(alias).\(quoteIdentifier(timelineColumn)) AS tli, \(alias).\(quoteIdentifier(lsnColumn)) AS lsn, "
+      + "\(alias).\(quoteIdentifier(systemIdentifierColumn))::text AS sysid"
+  }
+
+  private static let noHistory =
+    "NULL::int8 AS tli, NULL::pg_catalog.pg_lsn AS lsn, NULL::text AS sysid"
+
+  /// The indexes that keep `newestRow` from reading the whole table: on the timestamp, and on
+  /// the history columns in the order it reads them.
+  package static func indexColumns(timestamp: String, withHistory: Bool) -> [[String]] {
+    [[timestamp]]
+      + (withHistory ? [[systemIdentifierColumn, timelineColumn, lsnColumn, timestamp]] : [])
+  }
 }

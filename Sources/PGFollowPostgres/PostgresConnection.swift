@@ -84,6 +84,17 @@ package final class PostgresConnection {
   /// The connection's socket, for watching it between queries (never read from it directly).
   package var socket: Int32 { PQsocket(connection) }
 
+  /// Whether the peer's host has acknowledged all that was sent (TCP_INFO): a query that is
+  /// acknowledged and unanswered is the server's, not the network's. Nil when not over TCP.
+  package var sentIsAcknowledged: Bool? {
+    var info = tcp_info()
+    var size = socklen_t(MemoryLayout<tcp_info>.size)
+    guard socket >= 0, getsockopt(socket, Int32(IPPROTO_TCP), TCP_INFO, &info, &size) == 0 else {
+      return nil
+    }
+    return info.tcpi_unacked == 0
+  }
+
   /// The connection is still usable (no broken socket, no protocol failure).
   package var isHealthy: Bool { PQstatus(connection) == CONNECTION_OK }
 

@@ -13,3 +13,13 @@ package func quoteIdentifier(_ name: String) -> String {
 package func quoteRelation(_ name: String) -> String {
   name.split(separator: ".").map { quoteIdentifier(String($0)) }.joined(separator: ".")
 }
+
+/// An SQL string literal; works on Unicode scalars, as `quoteIdentifier` does.
+package func quoteLiteral(_ text: String) -> String {
+  var out = "'"
+  for scalar in text.unicodeScalars {
+    if scalar == "'" { out.unicodeScalars.append(scalar) }
+    out.unicodeScalars.append(scalar)
+  }
+  return out + "'"
+}

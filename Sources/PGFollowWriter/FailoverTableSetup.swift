@@ -54,8 +54,13 @@ package struct FailoverTableSetup: Sendable {
       statements.append(
         "ALTER TABLE \(relation) ALTER COLUMN \(quoteIdentifier(column)) SET DEFAULT \(value)")
     }
-    let index = quoteIdentifier("\(bare)_\(table.timestampColumn)_idx")
-    statements.append("CREATE INDEX IF NOT EXISTS \(index) ON \(relation) (\(ts))")
+    // What keeps each probe to a few rows however large the table grows (`HistorySQL.newestRow`).
+    let indexes = HistorySQL.indexColumns(timestamp: table.timestampColumn, withHistory: true)
+    for (columns, suffix) in zip(indexes, [table.timestampColumn, "history"]) {
+      let index = quoteIdentifier("\(bare)_\(suffix)_idx")
+      let list = columns.map(quoteIdentifier).joined(separator: ", ")
+      statements.append("CREATE INDEX IF NOT EXISTS \(index) ON \(relation) (\(list))")
+    }
     var granted: Set<String> = []
     for role in readers + writers where granted.insert(role).inserted {
       statements.append(

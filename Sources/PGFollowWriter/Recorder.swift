@@ -86,10 +86,8 @@ package struct Recorder: Sendable {
   private func hasHistoryColumns(_ connection: PostgresConnection) throws(RecordError) -> Bool {
     do {
       let rows = try connection.query(
-        RecordSQL.historyColumnCount,
-        parameters: [table.table, "{" + HistorySQL.columns.joined(separator: ",") + "}"],
-        deadline: .now + connectTimeout)
-      return rows.first?.first == String(HistorySQL.columns.count)
+        RecordSQL.hasHistoryColumns, parameters: [table.table], deadline: .now + connectTimeout)
+      return rows.first?.first == "t"
     } catch {
       throw RecordError(error, table: table)
     }
@@ -132,11 +130,9 @@ struct RecordSQL {
       ON a.attrelid = c.oid AND a.attname = $2 AND NOT a.attisdropped
     LEFT JOIN pg_catalog.pg_type AS t ON t.oid = a.atttypid
     """
-  /// How many of the columns in $2 the table $1 has.
-  static let historyColumnCount = """
-    SELECT count(*) FROM pg_catalog.pg_attribute
-    WHERE attrelid = pg_catalog.to_regclass($1) AND attname = ANY ($2::text[]) AND NOT attisdropped
-    """
+  /// Whether the table $1 has the history columns, with `init`'s types.
+  static let hasHistoryColumns =
+    "SELECT " + HistorySQL.hasColumns(oid: "pg_catalog.to_regclass($1)")
 
   /// Inserts now (or one second past the newest timestamp, if the clock is behind it) unless the
   /// newest row (in history order) already names this node on this timeline; returns the row's
@@ -146,18 +142,18 @@ struct RecordSQL {
     let relation = quoteRelation(table.table)
     let ts = quoteIdentifier(table.timestampColumn)
     let host = quoteIdentifier(table.hostColumn)
-    let rows = HistorySQL.rows(relation: relation, timestamp: ts, host: host)
+    let newest = HistorySQL.newestRow(
+      relation: relation, timestamp: ts, host: host, withHistory: withHistory)
     let history = withHistory ? HistorySQL.columns.map { ", " + quoteIdentifier($0) }.joined() : ""
     let values = withHistory ? ", live.tli, live.lsn, live.sysid::int8" : ""
     insert = """
       WITH live AS (\(HistorySQL.livePosition)),
-      known AS (SELECT k.* FROM live, LATERAL (\(rows)) AS k),
-      newest AS (SELECT * FROM known ORDER BY \(HistorySQL.newestFirst) LIMIT 1),
+      newest AS (\(newest)),
       inserted AS (
         INSERT INTO \(relation) (\(ts), \(host)\(history))
         SELECT GREATEST(
           extract(epoch FROM pg_catalog.now())::int8,
-          coalesce((SELECT max(ts) FROM known), 0) + 1), $1::text\(values)
+          coalesce((SELECT max(t.\(ts))::int8 FROM \(relation) AS t), 0) + 1), $1::text\(values)
         FROM live
         WHERE NOT EXISTS (
           SELECT 1 FROM newest

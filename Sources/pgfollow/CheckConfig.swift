@@ -89,12 +89,33 @@ extension CheckConfig {
       }
     }
     for warning in superuserWarnings(evidence) { printError("warning: \(warning)") }
+    for warning in tableWarnings(evidence + (await askSlowNodesAgain(evidence, config))) {
+      printError("warning: \(warning)")
+    }
     let noneAnswers = !checks.contains { $0.verdict == .answers }
     if noneAnswers { printError("error: no node answers: pgfollow would see nothing") }
     if noneAnswers || checks.contains(where: { $0.verdict == .cannotWork }) {
       throw ExitCode(CycleStatus.configError.exitCode)
     }
     return evidence
+  }
+
+  /// Asks the nodes slower than the query timeout again, waiting up to 10 s, and says how long
+  /// each took: their answers say whether the failover table is why.
+  private func askSlowNodesAgain(_ evidence: [NodeEvidence], _ config: Config) async
+    -> [NodeEvidence]
+  {
+    let slow = Set(evidence.filter { $0.failure?.stage == .slow }.map(\.node))
+    guard !slow.isEmpty else { return [] }
+    var patient = config
+    patient.timeouts.query = max(config.timeouts.query, .seconds(10))
+    let again = await LibPQProber().probe(patient, only: slow)
+    for item in again where item.observation != nil {
+      printError(
+        "warning: node \(item.node) answered in \(item.latencyMilliseconds)ms when given 10s, "
+          + "more than timeouts.query (\(formatDuration(config.timeouts.query)))")
+    }
+    return again
   }
 
   /// Where each app with `verify:` has its sessions now, so that an operator sees on the first

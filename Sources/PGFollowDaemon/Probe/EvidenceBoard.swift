@@ -13,6 +13,9 @@ package final class EvidenceBoard: Sendable {
     var sequence: Int
     /// A probe sent since has missed the query timeout, and its answer is still awaited.
     var late = false
+    /// The late probe reached the node's host (TCP acknowledged it): the server is slow or
+    /// frozen, not the network.
+    var lateButAcknowledged = false
   }
 
   private struct State {
@@ -58,13 +61,14 @@ package final class EvidenceBoard: Sendable {
 
   /// The node's probe missed the query timeout; its evidence stands until it is no longer
   /// fresh, and a late answer may still renew it.
-  package func markLate(_ node: String) {
+  package func markLate(_ node: String, acknowledged: Bool = true) {
     let now = ContinuousClock.now
     state.withLock { state in
       state.lateTimes[node, default: []].removeAll { $0.duration(to: now) > Self.lateMemory }
       state.lateTimes[node, default: []].append(now)
       guard state.entries[node]?.late == false else { return }
       state.entries[node]?.late = true
+      state.entries[node]?.lateButAcknowledged = acknowledged
       state.version += 1
     }
     published()
@@ -137,11 +141,14 @@ package final class EvidenceBoard: Sendable {
       let age = entry.takenAt.duration(to: now)
       guard age > freshFor, entry.evidence.observation != nil else { return entry.evidence }
       var stale = entry.evidence
+      let freshness =
+        "the last answer is \(formatDuration(age)) old, more than \(formatDuration(freshFor))"
       stale.result = .failure(
-        ProbeFailure(
-          stage: .timeout,
-          message: "no fresh answer: the last is \(formatDuration(age)) old, "
-            + "more than \(formatDuration(freshFor))"))
+        entry.late && entry.lateButAcknowledged
+          ? ProbeFailure(
+            stage: .slow,
+            message: "connected; its probe reached the host and is unanswered: " + freshness)
+          : ProbeFailure(stage: .timeout, message: "no fresh answer: " + freshness))
       return stale
     }
     return Snapshot(

@@ -48,6 +48,8 @@ final class NodeWatcher: @unchecked Sendable {
   private let wakeWrite: Int32
   // Touched only on the watcher's thread.
   private var connection: PostgresConnection?
+  /// How the table is read over this connection, once an answer has said.
+  private var tableForm: TableForm?
   private var backoff = Duration.zero
   private var nextAttempt = ContinuousClock.now
   /// The next attempt while the pace is urgent: at most about a second after a failure.
@@ -134,11 +136,13 @@ final class NodeWatcher: @unchecked Sendable {
     guard let connection = connectIfDue() else { return }
     let sent = ContinuousClock.now
     do throws(PostgresError) {
-      let observation = try query.run(on: connection, deadline: sent + overdue)
+      let observation = try query.run(on: connection, form: &tableForm, deadline: sent + overdue)
       answered(observation, sent: sent)
     } catch {
       if error.kind == .timeout && connection.isHealthy {
-        if !isHedge { board.markLate(node.name) }
+        if !isHedge {
+          board.markLate(node.name, acknowledged: connection.sentIsAcknowledged ?? true)
+        }
         awaitLateAnswer(on: connection, sent: sent)
         return
       }
@@ -150,7 +154,10 @@ final class NodeWatcher: @unchecked Sendable {
   private func awaitLateAnswer(on connection: PostgresConnection, sent: ContinuousClock.Instant) {
     do throws(PostgresError) {
       let rows = try connection.awaitLateAnswer(deadline: sent + lateAnswerLimit)
-      answered(try query.observation(rows), sent: sent)
+      let answer = try query.answer(rows, sent: tableForm ?? .bare)
+      tableForm = answer.form
+      guard let observation = answer.observation else { return probeNow() }
+      answered(observation, sent: sent)
     } catch {
       dropConnection(noSlot: false)
       let limit = formatDuration(lateAnswerLimit)
@@ -191,6 +198,7 @@ final class NodeWatcher: @unchecked Sendable {
   /// moment does not knock on it at the same moments.
   private func dropConnection(noSlot: Bool) {
     connection = nil
+    tableForm = nil
     let (first, cap): (Duration, Duration) =
       noSlot ? (.seconds(2), .seconds(60)) : (.milliseconds(250), .seconds(5))
     backoff = min(max(backoff * 2, first), cap)

@@ -1,67 +1,142 @@
-import PGFollowCore
+package import PGFollowCore
 import PGFollowPostgres
 
-/// The one query a probe runs: recovery state, whether a WAL receiver runs, where the node's
-/// history stands, the newest row naming a configured node (in `HistorySQL.newestFirst` order),
-/// and the newest row of all (to warn about unknown hosts).
-struct ProbeQuery: Sendable, Equatable {
-  let table: FailoverTable
-  let sql: String
-  let nodeArray: String
-  let nodes: Set<String>
+/// How the probe reads the failover table: by the history columns `pgfollow init` adds, or, on a
+/// table without them (the seed's), by timestamp alone. Learnt from each answer.
+package enum TableForm: Sendable, Equatable {
+  case history, bare
+}
 
-  init(table: FailoverTable, nodes: [String]) {
+/// The one query a probe runs: recovery state, whether a WAL receiver runs, where the node's
+/// history stands, the newest row naming a configured node (`HistorySQL.newestRow`), the newest
+/// row of all (to warn about unknown hosts), and what the catalog says of the table: whether it
+/// has the history columns, how large it is, and whether the indexes the probe reads are there.
+/// Every part reads a bounded number of rows when the indexes are there.
+package struct ProbeQuery: Sendable, Equatable {
+  let table: FailoverTable
+  let bareSQL: String
+  let historySQL: String
+  /// `$1`, the configured nodes; `$2`, the table.
+  package let parameters: [String?]
+  let nodes: Set<String>
+  let indexes: (bare: String, history: String)
+
+  package init(table: FailoverTable, nodes: [String]) {
     self.table = table
     let relation = quoteRelation(table.table)
-    let ts = "t." + quoteIdentifier(table.timestampColumn)
-    let host = "t." + quoteIdentifier(table.hostColumn) + "::text"
-    let rows = HistorySQL.rows(
-      relation: relation, timestamp: quoteIdentifier(table.timestampColumn),
-      host: quoteIdentifier(table.hostColumn))
-    sql = """
-      SELECT pg_catalog.pg_is_in_recovery(),
-        EXISTS (SELECT 1 FROM pg_catalog.pg_stat_wal_receiver),
-        k.ts, k.host, u.ts, u.host, pg_catalog.current_setting('is_superuser'),
-        k.tli, k.lsn, k.sysid, live.sysid, live.tli, live.lsn
-      FROM (\(HistorySQL.livePosition)) AS live
-      LEFT JOIN LATERAL (
-        SELECT r.* FROM (\(rows)) AS r WHERE r.host = ANY ($1::text[])
-        ORDER BY \(HistorySQL.newestFirst), pg_catalog.array_position($1::text[], r.host) LIMIT 1
-      ) AS k ON true
-      LEFT JOIN LATERAL (
-        SELECT \(ts)::int8 AS ts, \(host) AS host FROM \(relation) AS t
-        WHERE \(ts) IS NOT NULL ORDER BY \(ts) DESC LIMIT 1
-      ) AS u ON true
-      """
-    nodeArray = "{" + nodes.map(arrayElement).joined(separator: ",") + "}"
+    let ts = quoteIdentifier(table.timestampColumn)
+    let host = quoteIdentifier(table.hostColumn)
+    func sql(withHistory: Bool) -> String {
+      let known = HistorySQL.newestRow(
+        relation: relation, timestamp: ts, host: host, withHistory: withHistory,
+        filter: "t.\(host)::text = ANY ($1::text[])",
+        tieBreak: "pg_catalog.array_position($1::text[], t.\(host)::text)")
+      let newest = HistorySQL.newestRow(
+        relation: relation, timestamp: ts, host: host, withHistory: false)
+      return """
+        SELECT pg_catalog.pg_is_in_recovery(),
+          EXISTS (SELECT 1 FROM pg_catalog.pg_stat_wal_receiver),
+          k.ts, k.host, u.ts, u.host, pg_catalog.current_setting('is_superuser'),
+          k.tli, k.lsn, k.sysid, live.sysid, live.tli, live.lsn,
+          f.has_history, f.estimated_rows, f.bytes, f.timestamp_indexed, f.history_indexed
+        FROM (\(HistorySQL.livePosition)) AS live
+        CROSS JOIN (\(Self.facts(timestamp: table.timestampColumn))) AS f
+        LEFT JOIN LATERAL (\(known)) AS k ON true
+        LEFT JOIN LATERAL (\(newest)) AS u ON true
+        """
+    }
+    bareSQL = sql(withHistory: false)
+    historySQL = sql(withHistory: true)
+    parameters = ["{" + nodes.map(arrayElement).joined(separator: ",") + "}", relation]
     self.nodes = Set(nodes)
+    let fix = { (columns: [String]) in
+      "CREATE INDEX ON \(relation) (\(columns.map(quoteIdentifier).joined(separator: ", ")))"
+    }
+    let both = HistorySQL.indexColumns(timestamp: table.timestampColumn, withHistory: true)
+    indexes = (fix(both[0]), fix(both[1]))
   }
 
-  func run(on connection: PostgresConnection, deadline: ContinuousClock.Instant)
+  package static func == (a: ProbeQuery, b: ProbeQuery) -> Bool {
+    a.table == b.table && a.parameters == b.parameters
+  }
+
+  /// What the catalog says of the table `$2`: its history columns, its size, and whether a valid
+  /// btree index leads with each column list the probe orders by.
+  private static func facts(timestamp: String) -> String {
+    let lists = HistorySQL.indexColumns(timestamp: timestamp, withHistory: true)
+    func indexed(_ columns: [String]) -> String {
+      let keys = columns.enumerated().map { index, column in
+        "i.indkey[\(index)] = (SELECT a.attnum FROM pg_catalog.pg_attribute AS a "
+          + "WHERE a.attrelid = c.oid AND a.attname = \(quoteLiteral(column)))"
+      }
+      return """
+        EXISTS (SELECT 1 FROM pg_catalog.pg_index AS i
+          JOIN pg_catalog.pg_class AS ic ON ic.oid = i.indexrelid
+          JOIN pg_catalog.pg_am AS am ON am.oid = ic.relam
+          WHERE i.indrelid = c.oid AND i.indisvalid AND i.indpred IS NULL AND am.amname = 'btree'
+            AND \(keys.joined(separator: " AND ")))
+        """
+    }
+    return """
+      SELECT \(HistorySQL.hasColumns(oid: "c.oid")) AS has_history,
+        CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 END AS estimated_rows,
+        pg_catalog.pg_relation_size(c.oid) AS bytes,
+        \(indexed(lists[0])) AS timestamp_indexed, \(indexed(lists[1])) AS history_indexed
+      FROM pg_catalog.pg_class AS c WHERE c.oid = $2::pg_catalog.regclass
+      """
+  }
+
+  /// Probes over `connection`, in the form last learnt on it (`form`, nil on a new connection):
+  /// an answer that shows the table has the history columns after all is asked again in that form.
+  func run(
+    on connection: PostgresConnection, form: inout TableForm?, deadline: ContinuousClock.Instant
+  )
     throws(PostgresError) -> Observation
   {
-    let rows: [[String?]]
-    do {
-      rows = try connection.query(sql, parameters: [nodeArray], deadline: deadline)
-    } catch {
-      throw error.withHint(table.hint(for: error))
+    while true {
+      let sent = form ?? .bare
+      let rows: [[String?]]
+      do {
+        rows = try connection.query(sql(sent), parameters: parameters, deadline: deadline)
+      } catch {
+        // The columns were dropped since: the next probe asks without them.
+        if error.sqlState == "42703" { form = nil }
+        throw error.withHint(table.hint(for: error))
+      }
+      let answer = try self.answer(rows, sent: sent)
+      form = answer.form
+      if let observation = answer.observation { return observation }
     }
-    return try observation(rows)
   }
 
-  /// What the query's answer says; also used for an answer that came after its deadline.
-  func observation(_ rows: [[String?]]) throws(PostgresError) -> Observation {
-    guard let row = rows.first, row.count == 13 else {
+  package func sql(_ form: TableForm) -> String { form == .history ? historySQL : bareSQL }
+
+  /// What the query's answer says, and the form the table calls for; no observation when the
+  /// answer was asked in the other form. Also used for an answer that came after its deadline.
+  func answer(_ rows: [[String?]], sent: TableForm) throws(PostgresError) -> (
+    observation: Observation?, form: TableForm
+  ) {
+    guard let row = rows.first, row.count == 18 else {
       throw PostgresError(kind: .query, message: "unexpected answer to the probe query")
     }
+    let form: TableForm = row[13] == "t" ? .history : .bare
+    guard form == sent else { return (nil, form) }
     var known = Self.failoverRow(row[2], row[3])
     known?.recorded = HistoryPosition(systemIdentifier: row[9], timeline: row[7], lsn: row[8])
     let newest = Self.failoverRow(row[4], row[5])
-    return Observation(
+    var missing: [String] = []
+    if row[17] != "t" && form == .history { missing.append(indexes.history) }
+    if row[16] != "t" { missing.append(indexes.bare) }
+    let facts = TableFacts(
+      name: table.table, estimatedRows: row[14].flatMap { Int64($0) },
+      bytes: row[15].flatMap { Int64($0) } ?? 0, missingIndexes: missing)
+    let observation = Observation(
       inRecovery: row[0] == "t", walReceiverActive: row[1] == "t", newestRow: known,
       newestUnknownRow: newest.flatMap { nodes.contains($0.host) ? nil : $0 },
       superuser: row[6] == "on",
-      position: HistoryPosition(systemIdentifier: row[10], timeline: row[11], lsn: row[12]))
+      position: HistoryPosition(systemIdentifier: row[10], timeline: row[11], lsn: row[12]),
+      table: facts)
+    return (observation, form)
   }
 
   private static func failoverRow(_ unixtime: String?, _ host: String?) -> FailoverRow? {

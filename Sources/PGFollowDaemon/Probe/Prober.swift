@@ -20,7 +20,11 @@ extension Prober {
 
 /// Probes every node at once over libpq, one query each, each on a thread of its own, so that a
 /// node that never answers costs at most its deadline and does not delay the others.
+/// It remembers how each node's table is read, so that a second probe (a confirmation) asks in
+/// the right form at once.
 package struct LibPQProber: Prober {
+  private let forms = Locked<[String: TableForm]>([:])
+
   package init() {}
 
   package func probe(_ config: Config) async -> [NodeEvidence] {
@@ -29,9 +33,15 @@ package struct LibPQProber: Prober {
 
   package func probe(_ config: Config, only names: Set<String>) async -> [NodeEvidence] {
     let query = ProbeQuery(table: config.failoverTable, nodes: config.nodeNames)
-    return await concurrentlyInOrder(config.nodes.filter { names.contains($0.name) }) { node in
-      await probeNode(node, query: query, timeouts: config.timeouts)
+    let known = forms.withLock { $0 }
+    let results = await concurrentlyInOrder(config.nodes.filter { names.contains($0.name) }) {
+      node in
+      await probeNode(node, query: query, timeouts: config.timeouts, form: known[node.name])
     }
+    forms.withLock { forms in
+      for (evidence, form) in results { forms[evidence.node] = form }
+    }
+    return results.map(\.evidence)
   }
 }
 
@@ -94,32 +104,58 @@ func concurrentlyInOrder<Item: Sendable, Result: Sendable>(
   }
 }
 
-func probeNode(_ node: NodeConfig, query: ProbeQuery, timeouts: Timeouts) async -> NodeEvidence {
+func probeNode(_ node: NodeConfig, query: ProbeQuery, timeouts: Timeouts, form: TableForm?)
+  async -> (evidence: NodeEvidence, form: TableForm?)
+{
   let start = ContinuousClock.now
   let connectDeadline = start + timeouts.connect
   let queryBudget = timeouts.query
   let budget = timeouts.connect + timeouts.query
   // The deadline's 50 ms of grace lets libpq's own timeouts speak first.
-  let result = await resultBy(start + budget + .milliseconds(50)) {
-    await onOwnThread { () -> Result<Observation, ProbeFailure> in
+  let answer = await resultBy(start + budget + .milliseconds(50)) {
+    await onOwnThread { () -> (Result<Observation, ProbeFailure>, TableForm?) in
+      var form = form
       do throws(PostgresError) {
         let connection = try PostgresConnection.connect(
           conninfo: node.conninfo, deadline: connectDeadline)
-        return .success(try query.run(on: connection, deadline: .now + queryBudget))
+        do throws(PostgresError) {
+          let observation = try query.run(
+            on: connection, form: &form, deadline: .now + queryBudget)
+          return (.success(observation), form)
+        } catch  where error.kind == .timeout && connection.isHealthy {
+          guard connection.sentIsAcknowledged ?? true else {
+            let message =
+              "connected, but the probe was not acknowledged within "
+              + "\(formatDuration(queryBudget)): the network or the node's host"
+            return (.failure(ProbeFailure(stage: .timeout, message: message)), form)
+          }
+          return (.failure(.slow(after: queryBudget)), form)
+        }
       } catch {
-        return .failure(ProbeFailure(error))
+        return (.failure(ProbeFailure(error)), form)
       }
     }
   }
-  return NodeEvidence(
+  let evidence = NodeEvidence(
     node: node.name,
-    result: result
+    result: answer?.0
       ?? .failure(
         ProbeFailure(stage: .timeout, message: "no answer within \(formatDuration(budget))")),
     latencyMilliseconds: Int(start.duration(to: .now).wholeMilliseconds))
+  return (evidence, answer?.1 ?? form)
 }
 
 extension ProbeFailure {
+  /// Connected, and the probe's answer took longer than `limit`: not an unreachable node.
+  static func slow(after limit: Duration) -> ProbeFailure {
+    ProbeFailure(
+      stage: .slow,
+      message:
+        "connected; the probe took longer than \(formatDuration(limit)): the node is frozen or "
+        + "overloaded, or the failover table is large and lacks the indexes of `pgfollow init` "
+        + "(`pgfollow check-config` says which)")
+  }
+
   init(_ error: PostgresError) {
     switch (error.refusal, error.kind) {
     case (.noSlot?, _):

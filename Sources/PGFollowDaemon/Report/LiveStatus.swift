@@ -99,7 +99,7 @@ extension StatusReport {
     }
     switch health.code {
     case 0: return (true, health.reason)
-    case 1 where health.reason.hasPrefix("unreachable: "):
+    case 1 where health.reason == silentNodes:
       return (true, "following \(report.decision.leader ?? "?"); \(health.reason)")
     default: return (false, health.reason)
     }

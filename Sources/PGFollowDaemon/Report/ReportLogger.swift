@@ -213,8 +213,9 @@ package struct ReportLogger: Sendable {
       let wasDown = last[key] != nil && last[key] != ""
       last[key] = failure.message
       if !onlyChanges || !wasDown {
+        let state = failure.stage == .slow ? "does not answer in time" : "unreachable"
         logger.warning(
-          "node \(item.node) unreachable: \(failure.message)",
+          "node \(item.node) \(state): \(failure.message)",
           metadata: metadata.merging(["pg.stage": "\(failure.stage.rawValue)"]) { $1 })
       }
     case .success:

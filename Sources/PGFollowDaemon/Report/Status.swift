@@ -45,9 +45,20 @@ package struct StatusReport: Sendable {
         "\(app.app.logPrefix)restart owed: " + app.state.pendingRestart.joined(separator: " ")
       )
     }
-    let down = decision.evidence.filter { $0.observation == nil }.map(\.node)
-    if !down.isEmpty { return (1, "WARNING", "unreachable: " + down.joined(separator: ", ")) }
+    if let silent = silentNodes { return (1, "WARNING", silent) }
     return (0, "OK", "following \(decision.leader ?? "?")")
+  }
+
+  /// The nodes that do not answer, or answer later than the query timeout, if any: a warning
+  /// that does not make this host unhealthy.
+  package var silentNodes: String? {
+    let evidence = report.decision.evidence
+    let slow = evidence.filter { $0.failure?.stage == .slow }.map(\.node)
+    let down = evidence.filter { $0.observation == nil && !slow.contains($0.node) }.map(\.node)
+    let parts =
+      (down.isEmpty ? [] : ["unreachable: " + down.joined(separator: ", ")])
+      + (slow.isEmpty ? [] : ["connected, no answer in time: " + slow.joined(separator: ", ")])
+    return parts.isEmpty ? nil : parts.joined(separator: "; ")
   }
 }
 
