@@ -2,8 +2,9 @@
 """What one probe costs the server against the failover table's size: 10 to 1,000,000 rows, on
 the seed's two-column table and on `pgfollow init`'s (with the history columns), each with and
 without the indexes `init` creates. The server's own time is read from node1's log
-(log_min_duration_statement = 0: parse, bind and execute of the probe's statement); `once
---dry-run` is run 15 times per case, and its wall time is given too.
+(log_min_duration_statement = 0: parse, bind and execute of the probe's statement) while a
+sidecar probes every 200 ms over its kept connection for 5 s; `once --dry-run` (a new connection
+each time, its catalog caches cold) is run 5 times per case, and its wall time is given too.
 
   python3 bench/probe_cost.py [SIZES...]     (as root; builds nothing: .build/release/pgfollow)
 """
@@ -15,9 +16,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import BINARY, Setup, psql, wait_for  # noqa: E402
+from benchlib import BINARY, Setup, psql, start_sidecar, stop, wait_for  # noqa: E402
 
-RUNS = 15
+RUNS = 5
+SIDECAR_SECONDS = 5
 DURATION = re.compile(r"duration: ([0-9.]+) ms  (parse|bind|execute) <unnamed>: (.*)")
 
 
@@ -34,47 +36,50 @@ def fill(setup, size, history):
              120, 0.2)
 
 
+def server_times(text):
+    """Each probe's parse, bind and execute, summed, from a stretch of the server's log."""
+    totals, current = [], 0.0
+    for line in text.splitlines():
+        match = DURATION.search(line)
+        if not match or "pg_is_in_recovery()," not in match.group(3):
+            continue
+        current += float(match.group(1))
+        if match.group(2) == "execute":
+            totals.append(current)
+            current = 0.0
+    return totals
+
+
 def probe_times(setup, config):
+    """The median server time of a sidecar's probes over its kept connection (the first second
+    left out: a new session's catalog caches are cold), and of `once --dry-run`'s wall time."""
     log = f"{setup.work}/cluster/node1.log"
+    sidecar = start_sidecar(setup, config)
+    time.sleep(1)
     start = os.path.getsize(log)
+    time.sleep(SIDECAR_SECONDS)
+    stop(sidecar)
+    with open(log) as f:
+        f.seek(start)
+        warm = server_times(f.read())
     walls = []
     for _ in range(RUNS):
         begun = time.monotonic()
         subprocess.run([BINARY, "once", "--dry-run", "-c", config], capture_output=True,
                        cwd=setup.work)
         walls.append((time.monotonic() - begun) * 1000)
-        psql(setup.work, "node1", "select 'bench-run-ends'")
-    time.sleep(0.3)
-    with open(log) as f:
-        f.seek(start)
-        text = f.read()
-    # One probe: the parse, bind and execute of its statement; of a run's probes (a new
-    # connection asks first without the history columns), the last counts.
-    totals = []
-    for run in text.split("bench-run-ends")[:-1]:
-        groups, current = [], 0.0
-        for line in run.splitlines():
-            match = DURATION.search(line)
-            if not match or "pg_is_in_recovery()," not in match.group(3):
-                continue
-            current += float(match.group(1))
-            if match.group(2) == "execute":
-                groups.append(current)
-                current = 0.0
-        if groups:
-            totals.append(groups[-1])
-    return statistics.median(totals), statistics.median(walls), len(totals)
+    return statistics.median(warm), statistics.median(walls), len(warm)
 
 
 def main():
     sizes = [int(a) for a in sys.argv[1:]] or [10, 1_000, 100_000, 1_000_000]
     setup = Setup()
     try:
-        config = setup.config()
+        config = setup.config(run="interval: 200ms")
         psql(setup.work, "node1", "alter system set log_min_duration_statement = 0")
         psql(setup.work, "node1", "select pg_reload_conf()")
         admin = f"host=127.0.0.1 port={setup.port('node1')} dbname=postgres user=postgres"
-        print("| rows | table | indexes | server time of one probe (median) | `once --dry-run` wall (median) |")
+        print("| rows | table | indexes | server time of one probe (median of the sidecar's) | `once --dry-run` wall (median) |")
         print("|---:|---|---|---:|---:|")
         for history in (False, True):
             for size in sizes:
@@ -101,6 +106,8 @@ def main():
                             psql(setup.work, "node1", "create index on failover_log (unixtime)")
                     time.sleep(0.5)
                     server, wall, count = probe_times(setup, config)
+                    if count < 10:
+                        raise SystemExit(f"only {count} probes seen in node1's log")
                     label = ("ts" + (" + history" if history else "")) if indexed else "none"
                     print(f"| {size:,} | {name} | {label} | {server:.3f} ms | {wall:.0f} ms |",
                           flush=True)

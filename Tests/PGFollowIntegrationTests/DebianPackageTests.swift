@@ -44,6 +44,14 @@ import Testing
         Fixture.packageRoot.path + "/.build-static/release/pgfollow",
       ], timeout: 600)
     #expect(second.status == 0, "\(second.output)")
+    // A version the binary does not say is refused: the package and `--version` agree.
+    let other = try run(
+      script,
+      [
+        "--output", directory, "--version", "99.0.0", "--binary",
+        Fixture.packageRoot.path + "/.build-static/release/pgfollow",
+      ], timeout: 600)
+    #expect(other.status == 2 && other.output.contains("but the binary says \(version)"))
     return Packages(
       version: version, first: "pgfollow_\(version)_amd64.deb",
       upgrade: "pgfollow_\(upgradeVersion)_amd64.deb", upgradeVersion: upgradeVersion)

@@ -85,7 +85,8 @@ import Testing
         "truncate failover_log; insert into failover_log (unixtime, host, timeline_id, wal_lsn, "
         + "system_identifier) values " + values.shuffled(using: &generator).joined(separator: ", ")
       try fixture.clusterCommand("sql", "node1", insert)
-      #expect(waitUntil(10) { (try? Self.count(fixture, "node2")) == 150 })
+      // This round's rows (their timestamps say which round), replayed on node2.
+      #expect(waitUntil(20) { (try? Self.count(fixture, "node2", round: round)) == 150 })
       let evidence = await LibPQProber().probe(config)
       let order = HistoryOrder(evidence)
       let expected = rows.filter { $0.host != "elsewhere" }.max { order.isOlder($0, than: $1) }
@@ -130,10 +131,12 @@ import Testing
     #expect(sidecar.stop() == 0)
   }
 
-  private static func count(_ fixture: Fixture, _ node: String) throws -> Int? {
-    Int(
-      try Fixture.cluster("sql", fixture.cluster, "\(node) select count(*) from failover_log")
-        .output.trimmingCharacters(in: .whitespacesAndNewlines))
+  private static func count(_ fixture: Fixture, _ node: String, round: Int) throws -> Int? {
+    let sql =
+      "\(node) select count(*) from failover_log where (unixtime - 1700000000) % 7 = \(round)"
+    return Int(
+      try Fixture.cluster("sql", fixture.cluster, sql).output
+        .trimmingCharacters(in: .whitespacesAndNewlines))
   }
 
   /// The rows of failover_log the probe reads on node1 (returned or filtered out), by its plan.
@@ -142,7 +145,7 @@ import Testing
     let query = ProbeQuery(table: config.failoverTable, nodes: config.nodeNames)
     let arguments = query.parameters.map { "'" + ($0 ?? "") + "'" }.joined(separator: ", ")
     let sql =
-      "prepare probe (text[], text) as \(query.sql(form)); "
+      "prepare probe (text[], text) as \(query.sql(ProbeRequest(form: form, withFacts: true))); "
       + "explain (analyze, format json) execute probe (\(arguments))"
     let output = try Fixture.cluster("sql", fixture.cluster, "node1 " + sql).output
     let plans = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[String: Any]]

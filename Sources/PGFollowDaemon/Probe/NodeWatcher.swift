@@ -49,7 +49,7 @@ final class NodeWatcher: @unchecked Sendable {
   // Touched only on the watcher's thread.
   private var connection: PostgresConnection?
   /// How the table is read over this connection, once an answer has said.
-  private var tableForm: TableForm?
+  private var table = TableKnowledge()
   private var backoff = Duration.zero
   private var nextAttempt = ContinuousClock.now
   /// The next attempt while the pace is urgent: at most about a second after a failure.
@@ -136,7 +136,7 @@ final class NodeWatcher: @unchecked Sendable {
     guard let connection = connectIfDue() else { return }
     let sent = ContinuousClock.now
     do throws(PostgresError) {
-      let observation = try query.run(on: connection, form: &tableForm, deadline: sent + overdue)
+      let observation = try query.run(on: connection, knowing: &table, deadline: sent + overdue)
       answered(observation, sent: sent)
     } catch {
       if error.kind == .timeout && connection.isHealthy {
@@ -154,9 +154,9 @@ final class NodeWatcher: @unchecked Sendable {
   private func awaitLateAnswer(on connection: PostgresConnection, sent: ContinuousClock.Instant) {
     do throws(PostgresError) {
       let rows = try connection.awaitLateAnswer(deadline: sent + lateAnswerLimit)
-      let answer = try query.answer(rows, sent: tableForm ?? .bare)
-      tableForm = answer.form
-      guard let observation = answer.observation else { return probeNow() }
+      guard let asked = table.lastAsked,
+        let observation = try query.answer(rows, to: asked, knowing: &table)
+      else { return probeNow() }
       answered(observation, sent: sent)
     } catch {
       dropConnection(noSlot: false)
@@ -198,7 +198,7 @@ final class NodeWatcher: @unchecked Sendable {
   /// moment does not knock on it at the same moments.
   private func dropConnection(noSlot: Bool) {
     connection = nil
-    tableForm = nil
+    table = TableKnowledge()
     let (first, cap): (Duration, Duration) =
       noSlot ? (.seconds(2), .seconds(60)) : (.milliseconds(250), .seconds(5))
     backoff = min(max(backoff * 2, first), cap)

@@ -2,9 +2,27 @@ package import PGFollowCore
 import PGFollowPostgres
 
 /// How the probe reads the failover table: by the history columns `pgfollow init` adds, or, on a
-/// table without them (the seed's), by timestamp alone. Learnt from each answer.
+/// table without them (the seed's), by timestamp alone. Learnt from the catalog's facts.
 package enum TableForm: Sendable, Equatable {
   case history, bare
+}
+
+/// What a connection has learnt of the table: its form and its catalog facts, asked again once
+/// they are a minute old (planning their part of the query costs more than the rest of it).
+package struct TableKnowledge: Sendable {
+  var form: TableForm?
+  var facts: TableFacts?
+  var factsAsked: ContinuousClock.Instant?
+  /// The request last sent: what a late answer answers.
+  var lastAsked: ProbeRequest?
+
+  package init() {}
+
+  static let factsLast = Duration.seconds(60)
+
+  func needsFacts(now: ContinuousClock.Instant) -> Bool {
+    form == nil || factsAsked.map { $0.duration(to: now) >= Self.factsLast } ?? true
+  }
 }
 
 /// The one query a probe runs: recovery state, whether a WAL receiver runs, where the node's
@@ -14,8 +32,9 @@ package enum TableForm: Sendable, Equatable {
 /// Every part reads a bounded number of rows when the indexes are there.
 package struct ProbeQuery: Sendable, Equatable {
   let table: FailoverTable
-  let bareSQL: String
-  let historySQL: String
+  /// The query in each form, with the catalog's facts and without.
+  private let bareSQL: (withFacts: String, without: String)
+  private let historySQL: (withFacts: String, without: String)
   /// `$1`, the configured nodes; `$2`, the table.
   package let parameters: [String?]
   let nodes: Set<String>
@@ -26,7 +45,7 @@ package struct ProbeQuery: Sendable, Equatable {
     let relation = quoteRelation(table.table)
     let ts = quoteIdentifier(table.timestampColumn)
     let host = quoteIdentifier(table.hostColumn)
-    func sql(withHistory: Bool) -> String {
+    func sql(withHistory: Bool, facts: Bool) -> String {
       let known = HistorySQL.newestRow(
         relation: relation, timestamp: ts, host: host, withHistory: withHistory,
         filter: "t.\(host)::text = ANY ($1::text[])",
@@ -40,13 +59,13 @@ package struct ProbeQuery: Sendable, Equatable {
           k.tli, k.lsn, k.sysid, live.sysid, live.tli, live.lsn,
           f.has_history, f.estimated_rows, f.bytes, f.timestamp_indexed, f.history_indexed
         FROM (\(HistorySQL.livePosition)) AS live
-        CROSS JOIN (\(Self.facts(timestamp: table.timestampColumn))) AS f
+        CROSS JOIN (\(facts ? Self.facts(timestamp: table.timestampColumn) : Self.noFacts)) AS f
         LEFT JOIN LATERAL (\(known)) AS k ON true
         LEFT JOIN LATERAL (\(newest)) AS u ON true
         """
     }
-    bareSQL = sql(withHistory: false)
-    historySQL = sql(withHistory: true)
+    bareSQL = (sql(withHistory: false, facts: true), sql(withHistory: false, facts: false))
+    historySQL = (sql(withHistory: true, facts: true), sql(withHistory: true, facts: false))
     parameters = ["{" + nodes.map(arrayElement).joined(separator: ",") + "}", relation]
     self.nodes = Set(nodes)
     let fix = { (columns: [String]) in
@@ -59,6 +78,12 @@ package struct ProbeQuery: Sendable, Equatable {
   package static func == (a: ProbeQuery, b: ProbeQuery) -> Bool {
     a.table == b.table && a.parameters == b.parameters
   }
+
+  private static let noFacts = """
+    SELECT NULL::bool AS has_history, NULL::int8 AS estimated_rows, NULL::int8 AS bytes,
+      NULL::bool AS timestamp_indexed, NULL::bool AS history_indexed
+    WHERE $2::text IS NOT NULL
+    """
 
   /// What the catalog says of the table `$2`: its history columns, its size, and whether a valid
   /// btree index leads with each column list the probe orders by.
@@ -86,62 +111,85 @@ package struct ProbeQuery: Sendable, Equatable {
       """
   }
 
-  /// Probes over `connection`, in the form last learnt on it (`form`, nil on a new connection):
-  /// an answer that shows the table has the history columns after all is asked again in that form.
+  /// Probes over `connection` with what it has learnt of the table (`known`, empty on a new
+  /// connection): an answer whose facts show the other form is asked again in that form.
   func run(
-    on connection: PostgresConnection, form: inout TableForm?, deadline: ContinuousClock.Instant
-  )
-    throws(PostgresError) -> Observation
-  {
+    on connection: PostgresConnection, knowing known: inout TableKnowledge,
+    deadline: ContinuousClock.Instant
+  ) throws(PostgresError) -> Observation {
     while true {
-      let sent = form ?? .bare
+      let asked = ProbeRequest(known, now: .now)
+      known.lastAsked = asked
       let rows: [[String?]]
       do {
-        rows = try connection.query(sql(sent), parameters: parameters, deadline: deadline)
+        rows = try connection.query(sql(asked), parameters: parameters, deadline: deadline)
       } catch {
-        // The columns were dropped since: the next probe asks without them.
-        if error.sqlState == "42703" { form = nil }
+        // The columns were dropped since: the next probe asks the catalog again.
+        if error.sqlState == "42703" { known = TableKnowledge() }
         throw error.withHint(table.hint(for: error))
       }
-      let answer = try self.answer(rows, sent: sent)
-      form = answer.form
-      if let observation = answer.observation { return observation }
+      if let observation = try answer(rows, to: asked, knowing: &known) { return observation }
     }
   }
 
-  package func sql(_ form: TableForm) -> String { form == .history ? historySQL : bareSQL }
+  package func sql(_ request: ProbeRequest) -> String {
+    let pair = request.form == .history ? historySQL : bareSQL
+    return request.withFacts ? pair.withFacts : pair.without
+  }
 
-  /// What the query's answer says, and the form the table calls for; no observation when the
-  /// answer was asked in the other form. Also used for an answer that came after its deadline.
-  func answer(_ rows: [[String?]], sent: TableForm) throws(PostgresError) -> (
-    observation: Observation?, form: TableForm
-  ) {
+  /// What the query's answer says, with what it teaches of the table; nil when the facts show
+  /// the table calls for the other form. Also used for an answer that came after its deadline.
+  func answer(_ rows: [[String?]], to asked: ProbeRequest, knowing known: inout TableKnowledge)
+    throws(PostgresError) -> Observation?
+  {
     guard let row = rows.first, row.count == 18 else {
       throw PostgresError(kind: .query, message: "unexpected answer to the probe query")
     }
-    let form: TableForm = row[13] == "t" ? .history : .bare
-    guard form == sent else { return (nil, form) }
-    var known = Self.failoverRow(row[2], row[3])
-    known?.recorded = HistoryPosition(systemIdentifier: row[9], timeline: row[7], lsn: row[8])
-    let newest = Self.failoverRow(row[4], row[5])
-    var missing: [String] = []
-    if row[17] != "t" && form == .history { missing.append(indexes.history) }
-    if row[16] != "t" { missing.append(indexes.bare) }
-    let facts = TableFacts(
-      name: table.table, estimatedRows: row[14].flatMap { Int64($0) },
-      bytes: row[15].flatMap { Int64($0) } ?? 0, missingIndexes: missing)
-    let observation = Observation(
-      inRecovery: row[0] == "t", walReceiverActive: row[1] == "t", newestRow: known,
-      newestUnknownRow: newest.flatMap { nodes.contains($0.host) ? nil : $0 },
+    if asked.withFacts {
+      let form: TableForm = row[13] == "t" ? .history : .bare
+      var missing: [String] = []
+      if row[17] != "t" && form == .history { missing.append(indexes.history) }
+      if row[16] != "t" { missing.append(indexes.bare) }
+      known.form = form
+      known.facts = TableFacts(
+        name: table.table, estimatedRows: row[14].flatMap { Int64($0) },
+        bytes: row[15].flatMap { Int64($0) } ?? 0, missingIndexes: missing)
+      known.factsAsked = asked.at
+      guard form == asked.form else { return nil }
+    }
+    var newest = Self.failoverRow(row[2], row[3])
+    newest?.recorded = HistoryPosition(systemIdentifier: row[9], timeline: row[7], lsn: row[8])
+    let newestOfAll = Self.failoverRow(row[4], row[5])
+    return Observation(
+      inRecovery: row[0] == "t", walReceiverActive: row[1] == "t", newestRow: newest,
+      newestUnknownRow: newestOfAll.flatMap { nodes.contains($0.host) ? nil : $0 },
       superuser: row[6] == "on",
       position: HistoryPosition(systemIdentifier: row[10], timeline: row[11], lsn: row[12]),
-      table: facts)
-    return (observation, form)
+      table: known.facts)
   }
 
   private static func failoverRow(_ unixtime: String?, _ host: String?) -> FailoverRow? {
     guard let unixtime, let value = Int64(unixtime), let host else { return nil }
     return FailoverRow(unixtime: value, host: host)
+  }
+}
+
+/// One probe's question: the form it reads the table in, and whether it asks the catalog too.
+package struct ProbeRequest: Sendable, Equatable {
+  package var form: TableForm
+  package var withFacts: Bool
+  var at: ContinuousClock.Instant
+
+  init(_ known: TableKnowledge, now: ContinuousClock.Instant) {
+    form = known.form ?? .bare
+    withFacts = known.needsFacts(now: now)
+    at = now
+  }
+
+  package init(form: TableForm, withFacts: Bool) {
+    self.form = form
+    self.withFacts = withFacts
+    at = .now
   }
 }
 

@@ -23,7 +23,7 @@ extension Prober {
 /// It remembers how each node's table is read, so that a second probe (a confirmation) asks in
 /// the right form at once.
 package struct LibPQProber: Prober {
-  private let forms = Locked<[String: TableForm]>([:])
+  private let tables = Locked<[String: TableKnowledge]>([:])
 
   package init() {}
 
@@ -33,13 +33,15 @@ package struct LibPQProber: Prober {
 
   package func probe(_ config: Config, only names: Set<String>) async -> [NodeEvidence] {
     let query = ProbeQuery(table: config.failoverTable, nodes: config.nodeNames)
-    let known = forms.withLock { $0 }
+    let known = tables.withLock { $0 }
     let results = await concurrentlyInOrder(config.nodes.filter { names.contains($0.name) }) {
       node in
-      await probeNode(node, query: query, timeouts: config.timeouts, form: known[node.name])
+      await probeNode(
+        node, query: query, timeouts: config.timeouts, knowing: known[node.name] ?? TableKnowledge()
+      )
     }
-    forms.withLock { forms in
-      for (evidence, form) in results { forms[evidence.node] = form }
+    tables.withLock { tables in
+      for (evidence, table) in results { tables[evidence.node] = table }
     }
     return results.map(\.evidence)
   }
@@ -104,35 +106,35 @@ func concurrentlyInOrder<Item: Sendable, Result: Sendable>(
   }
 }
 
-func probeNode(_ node: NodeConfig, query: ProbeQuery, timeouts: Timeouts, form: TableForm?)
-  async -> (evidence: NodeEvidence, form: TableForm?)
-{
+func probeNode(
+  _ node: NodeConfig, query: ProbeQuery, timeouts: Timeouts, knowing known: TableKnowledge
+) async -> (evidence: NodeEvidence, table: TableKnowledge) {
   let start = ContinuousClock.now
   let connectDeadline = start + timeouts.connect
   let queryBudget = timeouts.query
   let budget = timeouts.connect + timeouts.query
   // The deadline's 50 ms of grace lets libpq's own timeouts speak first.
   let answer = await resultBy(start + budget + .milliseconds(50)) {
-    await onOwnThread { () -> (Result<Observation, ProbeFailure>, TableForm?) in
-      var form = form
+    await onOwnThread { () -> (Result<Observation, ProbeFailure>, TableKnowledge) in
+      var known = known
       do throws(PostgresError) {
         let connection = try PostgresConnection.connect(
           conninfo: node.conninfo, deadline: connectDeadline)
         do throws(PostgresError) {
           let observation = try query.run(
-            on: connection, form: &form, deadline: .now + queryBudget)
-          return (.success(observation), form)
+            on: connection, knowing: &known, deadline: .now + queryBudget)
+          return (.success(observation), known)
         } catch  where error.kind == .timeout && connection.isHealthy {
           guard connection.sentIsAcknowledged ?? true else {
             let message =
               "connected, but the probe was not acknowledged within "
               + "\(formatDuration(queryBudget)): the network or the node's host"
-            return (.failure(ProbeFailure(stage: .timeout, message: message)), form)
+            return (.failure(ProbeFailure(stage: .timeout, message: message)), known)
           }
-          return (.failure(.slow(after: queryBudget)), form)
+          return (.failure(.slow(after: queryBudget)), known)
         }
       } catch {
-        return (.failure(ProbeFailure(error)), form)
+        return (.failure(ProbeFailure(error)), known)
       }
     }
   }
@@ -142,7 +144,7 @@ func probeNode(_ node: NodeConfig, query: ProbeQuery, timeouts: Timeouts, form: 
       ?? .failure(
         ProbeFailure(stage: .timeout, message: "no answer within \(formatDuration(budget))")),
     latencyMilliseconds: Int(start.duration(to: .now).wholeMilliseconds))
-  return (evidence, answer?.1 ?? form)
+  return (evidence, answer?.1 ?? known)
 }
 
 extension ProbeFailure {
