@@ -68,7 +68,7 @@ def probe_times(setup, config):
         subprocess.run([BINARY, "once", "--dry-run", "-c", config], capture_output=True,
                        cwd=setup.work)
         walls.append((time.monotonic() - begun) * 1000)
-    return statistics.median(warm), statistics.median(walls), len(warm)
+    return (statistics.median(warm) if warm else 0), statistics.median(walls), len(warm)
 
 
 def main():
@@ -106,10 +106,9 @@ def main():
                             psql(setup.work, "node1", "create index on failover_log (unixtime)")
                     time.sleep(0.5)
                     server, wall, count = probe_times(setup, config)
-                    if count < 10:
-                        raise SystemExit(f"only {count} probes seen in node1's log")
+                    shown = f"{server:.3f} ms" if count >= 3 else f"({count} probes answered)"
                     label = ("ts" + (" + history" if history else "")) if indexed else "none"
-                    print(f"| {size:,} | {name} | {label} | {server:.3f} ms | {wall:.0f} ms |",
+                    print(f"| {size:,} | {name} | {label} | {shown} | {wall:.0f} ms |",
                           flush=True)
     finally:
         setup.close()

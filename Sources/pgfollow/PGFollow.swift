@@ -90,6 +90,10 @@ struct Once: AsyncParsableCommand {
     let logger = options.bootstrapLogging()
     let config = try options.load()
     let lock = dryRun ? nil : try options.lock(config, kind: "once", logger: logger)
+    // Root's dry run logs in as the service would, as `status` and `check-config` do.
+    if dryRun, let passfile = useTheServicePassfile(config) {
+      printError("(root: using the service's password file \(passfile))")
+    }
     let started = ContinuousClock.now
     let report = await Cycle(config: config, prober: ConfirmingProber(), dryRun: dryRun).once()
     if let textfile = config.metrics.textfile, !dryRun {

@@ -44,6 +44,7 @@ import Testing
         Fixture.packageRoot.path + "/.build-static/release/pgfollow",
       ], timeout: 600)
     #expect(second.status == 0, "\(second.output)")
+    try expectAManPageWithoutWarnings(directory + "/pgfollow_\(version)_amd64.deb")
     // A version the binary does not say is refused: the package and `--version` agree.
     let other = try run(
       script,
@@ -55,6 +56,17 @@ import Testing
     return Packages(
       version: version, first: "pgfollow_\(version)_amd64.deb",
       upgrade: "pgfollow_\(upgradeVersion)_amd64.deb", upgradeVersion: upgradeVersion)
+  }
+
+  /// The packaged man page, formatted with every groff warning on, gives none.
+  static func expectAManPageWithoutWarnings(_ package: String) throws {
+    let unpacked = try makeTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: unpacked) }
+    #expect(try run("/usr/bin/dpkg-deb", ["-x", package, unpacked], timeout: 60).status == 0)
+    let page = unpacked + "/usr/share/man/man1/pgfollow.1"
+    #expect(try run("/bin/gzip", ["-d", page + ".gz"], timeout: 60).status == 0)
+    let formatted = try run("/usr/bin/groff", ["-man", "-ww", "-z", page], timeout: 60)
+    #expect(formatted.status == 0 && formatted.output.isEmpty, "\(formatted.output)")
   }
 
   static func expectNoLintianErrors(_ package: String) throws {
