@@ -32,7 +32,7 @@ APP_TEXT = "db_master:\n  - address: none   # the primary\n"
 
 
 class Fleet:
-    def __init__(self, hosts, mode, binary=BINARY):
+    def __init__(self, hosts, mode, binary=BINARY, max_client_conn=4000):
         self.work = tempfile.mkdtemp(prefix="pgfollow-fleet-")
         os.chmod(self.work, 0o755)
         self.dir = f"{self.work}/cluster"
@@ -49,7 +49,7 @@ class Fleet:
         self.mode, self.binary, self.processes = mode, binary, []
         if mode == "pooler":
             for node in ("node1", "node2"):
-                cluster("pooler", self.dir, node, "5", "4000")
+                cluster("pooler", self.dir, node, "5", str(max_client_conn))
         self.hosts = [self.make_host(i) for i in range(hosts)]
 
     def port(self, node, pooler=False):
@@ -153,6 +153,8 @@ def steady_state(fleet, seconds=10):
 def failover(fleet, primary, standby):
     """Kill the primary, promote the standby, record its row; per host, commit -> restart."""
     before = {host: len(fleet.restarts(host)) for host in fleet.hosts}
+    logs = pooler_logs(fleet)
+    killed = time.time()
     cluster("kill", fleet.dir, primary)
     cluster("promote-only", fleet.dir, standby)
     time.sleep(random.uniform(0, 1))  # the failover tool's own delay before it records
@@ -165,27 +167,48 @@ def failover(fleet, primary, standby):
                  if len(fleet.restarts(h)) > before[h]]
     time.sleep(max(0.0, committed + 10 - time.time()))
     probes = (commits(fleet, standby) - probes_before) / max(10.0, time.time() - committed)
+    time.sleep(max(0.0, killed + 20 - time.time()))
+    pooled = {node: pooler_counts(path, offset) for node, (path, offset) in logs.items()}
     rebuild_standby(fleet, primary, standby)
-    return latencies, probes
+    return latencies, probes, pooled
 
 
-def run_mode(mode, hosts, failovers):
-    fleet = Fleet(hosts, mode)
+POOLER_EVENTS = {"logins": "login attempt", "query_wait_timeout": "query_wait_timeout",
+                 "refused": "no more connections allowed"}
+
+
+def pooler_logs(fleet):
+    """Each pooler's log and its size now, to count what it logs from here on."""
+    paths = {node: f"{fleet.dir}/{node}.pooler.log" for node in ("node1", "node2")}
+    return {node: (path, os.path.getsize(path)) for node, path in paths.items()
+            if os.path.exists(path)}
+
+
+def pooler_counts(path, offset):
+    with open(path, errors="replace") as f:
+        f.seek(offset)
+        text = f.read()
+    return {name: text.count(mark) for name, mark in POOLER_EVENTS.items()}
+
+
+def run_mode(mode, hosts, failovers, max_client_conn=4000):
+    fleet = Fleet(hosts, mode, max_client_conn=max_client_conn)
     try:
         fleet.start()
         wait_for(lambda: all(fleet.restarts(h) for h in fleet.hosts), 30, 0.05)
         time.sleep(3)
         state = steady_state(fleet)
-        switched, latencies, probes = [], [], []
+        switched, latencies, probes, pooled = [], [], [], []
         primary, standby = "node1", "node2"
         for _ in range(failovers):
             time.sleep(random.uniform(2.5, 3.5))  # past the restart spacing, at a random phase
-            result, rate = failover(fleet, primary, standby)
+            result, rate, counts = failover(fleet, primary, standby)
             switched.append(len(result))
             latencies += result
             probes.append(rate)
+            pooled.append((primary, standby, counts))
             primary, standby = standby, primary
-        return state, switched, latencies, probes
+        return state, switched, latencies, probes, pooled
     finally:
         fleet.close()
 
@@ -261,6 +284,8 @@ def main():
     parser.add_argument("--storm", action="store_true")
     parser.add_argument("--storm-binary")
     parser.add_argument("--capacity", action="store_true")
+    parser.add_argument("--max-client-conn", type=int, default=4000,
+                        help="each PgBouncer's max_client_conn")
     args = parser.parse_args()
     if args.capacity:
         tps, latency = capacity()
@@ -271,7 +296,8 @@ def main():
           "| commit → restart median / p90 / max | probes/s at the new primary, 10 s after |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for mode in args.modes:
-        state, switched, latencies, probes = run_mode(mode, args.hosts, args.failovers)
+        state, switched, latencies, probes, pooled = run_mode(mode, args.hosts, args.failovers,
+                                                             args.max_client_conn)
         app = " / ".join("yes" if v == "connects" else v.replace("ERROR: ", "")[:90]
                          for v in state["app"].values())
         lat = (f"{statistics.median(latencies)*1000:.0f} / {percentile(latencies, 90)*1000:.0f}"
@@ -281,6 +307,12 @@ def main():
               f"| {state['tps']['node1']:.0f} / {state['tps']['node2']:.0f} "
               f"| {', '.join(f'{s}/{args.hosts}' for s in switched)} | {lat} "
               f"| {', '.join(f'{rate:.0f}' for rate in probes)} |", flush=True)
+        for dead, new, counts in pooled:
+            if counts:
+                print(f"  - failover {dead} -> {new}, the 20 s from the kill: "
+                      + "; ".join(f"{node}'s PgBouncer " + ", ".join(
+                          f"{n} {name}" for name, n in events.items())
+                                  for node, events in counts.items()), flush=True)
     if args.storm:
         print("\nConnection attempts per second at node2 after it restarts (seconds 0-9):\n")
         for label, binary in [("jittered (this build)", BINARY), ("no jitter", args.storm_binary)]:

@@ -7,17 +7,20 @@ package import PGFollowSystem
 #endif
 
 /// How often a watcher probes: every `every`, each wait jittered by ± `jitter` of it. While
-/// `urgent` (a failover may be under way), a lost connection is retried within about a second
-/// whatever its backoff has grown to, unless the node said it has no slot left.
+/// `urgent` (a node is late, or a failover may be under way), a lost connection is retried
+/// sooner than its backoff has grown to (see `dropConnection`). `failover`: no leader is
+/// confirmed, or a new one is being confirmed.
 package struct Pace: Sendable, Equatable {
   package var every: Duration
   package var jitter: Double
   package var urgent: Bool
+  package var failover: Bool
 
-  package init(every: Duration, jitter: Double, urgent: Bool = false) {
+  package init(every: Duration, jitter: Double, urgent: Bool = false, failover: Bool = false) {
     self.every = every
     self.jitter = jitter
     self.urgent = urgent
+    self.failover = failover
   }
 }
 
@@ -57,6 +60,8 @@ final class NodeWatcher: @unchecked Sendable {
   private var lastSocketWake = ContinuousClock.now - .seconds(1)
   /// How long this node's answers usually take (a moving average of the recent ones).
   private var typicalLatency: Duration?
+  /// When the last answer came, and how long it took.
+  private var lastAnswer: (at: ContinuousClock.Instant, latency: Duration)?
 
   init(
     node: NodeConfig, query: ProbeQuery, timeouts: Timeouts, pace: Pace, board: EvidenceBoard,
@@ -147,7 +152,7 @@ final class NodeWatcher: @unchecked Sendable {
         return
       }
       publish(.failure(ProbeFailure(error)), sent: sent, takenAt: .now)
-      if error.kind != .query || !connection.isHealthy { dropConnection(noSlot: false) }
+      if error.kind != .query || !connection.isHealthy { dropConnection(after: error) }
     }
   }
 
@@ -159,7 +164,7 @@ final class NodeWatcher: @unchecked Sendable {
       else { return probeNow() }
       answered(observation, sent: sent)
     } catch {
-      dropConnection(noSlot: false)
+      dropConnection(after: error)
       let limit = formatDuration(lateAnswerLimit)
       let failure = ProbeFailure(
         stage: .timeout, message: "no answer within \(limit); the connection is dropped")
@@ -170,6 +175,7 @@ final class NodeWatcher: @unchecked Sendable {
   private func answered(_ observation: Observation, sent: ContinuousClock.Instant) {
     backoff = .zero
     let latency = sent.duration(to: .now)
+    lastAnswer = (.now, latency)
     typicalLatency = typicalLatency.map { $0 * 0.8 + latency * 0.2 } ?? latency
     publish(.success(observation), sent: sent, takenAt: sent)
   }
@@ -186,25 +192,35 @@ final class NodeWatcher: @unchecked Sendable {
       connection = fresh
       return fresh
     } catch {
-      dropConnection(noSlot: error.refusal == .noSlot)
+      dropConnection(after: error)
       publish(.failure(ProbeFailure(error)), sent: started, takenAt: .now)
       return nil
     }
   }
 
-  /// Waits before the next attempt: 250 ms doubling to 5 s (at most about 1 s while the pace is
-  /// urgent), or, when the node had no slot left, 2 s doubling to a minute. Each wait is
-  /// jittered (half to one and a half times), so that a fleet that lost a node at the same
-  /// moment does not knock on it at the same moments.
-  private func dropConnection(noSlot: Bool) {
+  /// Waits before the next attempt, each wait jittered (half to one and a half times) so that a
+  /// fleet that lost a node at the same moment does not knock on it at the same moments:
+  /// - a connection lost or refused: 250 ms doubling to 5 s (at most about 1 s while the pace is
+  ///   urgent);
+  /// - no slot left for pgfollow: 2 s doubling to a minute (8 s while urgent, so that a host
+  ///   refused at a failover is not blind for the rest of it);
+  /// - a pooler that cannot get its server, or gave up waiting for one (`query_wait_timeout`):
+  ///   500 ms doubling to 10 s, whatever the pace, so that a fleet does not answer a dead or
+  ///   overloaded server with a storm of logins at its pooler.
+  private func dropConnection(after error: PostgresError) {
     connection = nil
     table = TableKnowledge()
-    let (first, cap): (Duration, Duration) =
-      noSlot ? (.seconds(2), .seconds(60)) : (.milliseconds(250), .seconds(5))
+    let refusal = error.refusal
+    let (first, cap, urgentCap): (Duration, Duration, Duration) =
+      switch refusal {
+      case .noSlot?: (.seconds(2), .seconds(60), .seconds(8))
+      case .poolerCannotReachServer?: (.milliseconds(500), .seconds(10), .seconds(10))
+      case nil: (.milliseconds(250), .seconds(5), .seconds(1))
+      }
     backoff = min(max(backoff * 2, first), cap)
     let jitter = Double.random(in: 0.5...1.5)
     nextAttempt = .now + backoff * jitter
-    urgentAttempt = noSlot ? nextAttempt : .now + min(backoff, .seconds(1)) * jitter
+    urgentAttempt = .now + min(backoff, urgentCap) * jitter
   }
 
   private var attemptDue: ContinuousClock.Instant {
@@ -230,6 +246,9 @@ final class NodeWatcher: @unchecked Sendable {
       if wanted { return }
       let spread = pace.every * (pace.jitter * (factor * 2 - 1))
       var due = started + pace.every + spread
+      // A slow answer slows the pace: the node (or its pooler) is busy for at least two thirds
+      // of the time without this watcher, so a fleet's probing is bounded by what it answers.
+      if let last = lastAnswer { due = max(due, last.at + last.latency * 2) }
       if connection == nil { due = max(due, pace.urgent ? urgentAttempt : nextAttempt) }
       let remaining = ContinuousClock.now.duration(to: due)
       if remaining <= .zero { return }

@@ -67,14 +67,17 @@ package final class NodeWatchers: Sendable {
   /// A node whose probes were late three times within a minute (a lossy link: one lost packet
   /// delays an answer by TCP's retransmissions, seconds at worst) gets a second watcher on a
   /// connection of its own, whose answers come in between; it goes once the node has not been
-  /// late for five minutes. Each costs one more connection while it lasts.
+  /// late for five minutes. Each costs one more connection while it lasts; none starts during a
+  /// failover.
   private func hedgeLateNodes(_ pace: Pace) -> (hedged: [String], unhedged: [String]) {
     let primaries = watchers.withLock { $0 }
     let (started, ended) = hedges.withLock { hedges -> ([String], [NodeWatcher]) in
       var started: [String] = []
       var ended: [NodeWatcher] = []
       for (name, watcher) in primaries.sorted(by: { $0.key < $1.key }) {
-        if hedges[name] == nil, board.lateCount(name, within: .seconds(60)) >= 3 {
+        // Never during a failover: late answers then are the load on the new primary (or its
+        // pooler), which a second connection per host would only add to.
+        if hedges[name] == nil, !pace.failover, board.lateCount(name, within: .seconds(60)) >= 3 {
           hedges[name] = NodeWatcher(
             node: watcher.node, query: watcher.query, timeouts: watcher.timeouts, pace: pace,
             board: board, isHedge: true)

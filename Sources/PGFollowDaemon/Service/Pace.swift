@@ -17,10 +17,10 @@ func decisionPace(_ report: CycleReport, _ config: Config, late: [String]) -> Du
 func watchPace(_ report: CycleReport?, _ config: Config, late: [String] = []) -> Pace {
   guard let report else { return Pace(every: config.run.interval, jitter: 0.1) }
   if report.confirming != nil {
-    return Pace(every: config.run.confirmAfter, jitter: 0, urgent: true)
+    return Pace(every: config.run.confirmAfter, jitter: 0, urgent: true, failover: true)
   }
   if case .hold = report.decision.outcome {
-    return Pace(every: config.run.holdInterval, jitter: 0.5, urgent: true)
+    return Pace(every: config.run.holdInterval, jitter: 0.5, urgent: true, failover: true)
   }
   if !late.isEmpty { return Pace(every: config.run.holdInterval, jitter: 0.5, urgent: true) }
   return Pace(every: config.run.interval, jitter: 0.1)
