@@ -188,7 +188,15 @@ def pooler_counts(path, offset):
     with open(path, errors="replace") as f:
         f.seek(offset)
         text = f.read()
-    return {name: text.count(mark) for name, mark in POOLER_EVENTS.items()}
+    counts = {name: text.count(mark) for name, mark in POOLER_EVENTS.items()}
+    if os.environ.get("FLEET_POOLER_MESSAGES"):
+        kinds = {}
+        for line in text.splitlines():
+            kind = re.sub(r"[0-9a-fx]{6,}|\d+(\.\d+)?", "N", line.split(" ", 3)[-1])
+            kinds[kind] = kinds.get(kind, 0) + 1
+        for kind, n in sorted(kinds.items(), key=lambda item: -item[1])[:6]:
+            print(f"    {n}x {kind[:150]}")
+    return counts
 
 
 def run_mode(mode, hosts, failovers, max_client_conn=4000):

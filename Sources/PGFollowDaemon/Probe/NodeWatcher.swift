@@ -205,7 +205,7 @@ final class NodeWatcher: @unchecked Sendable {
   /// - no slot left for pgfollow: 2 s doubling to a minute (8 s while urgent, so that a host
   ///   refused at a failover is not blind for the rest of it);
   /// - a pooler that cannot get its server, or gave up waiting for one (`query_wait_timeout`):
-  ///   500 ms doubling to 10 s, whatever the pace, so that a fleet does not answer a dead or
+  ///   2 s doubling to 10 s, whatever the pace, so that a fleet does not answer a dead or
   ///   overloaded server with a storm of logins at its pooler.
   private func dropConnection(after error: PostgresError) {
     connection = nil
@@ -214,7 +214,7 @@ final class NodeWatcher: @unchecked Sendable {
     let (first, cap, urgentCap): (Duration, Duration, Duration) =
       switch refusal {
       case .noSlot?: (.seconds(2), .seconds(60), .seconds(8))
-      case .poolerCannotReachServer?: (.milliseconds(500), .seconds(10), .seconds(10))
+      case .poolerCannotReachServer?: (.seconds(2), .seconds(10), .seconds(10))
       case nil: (.milliseconds(250), .seconds(5), .seconds(1))
       }
     backoff = min(max(backoff * 2, first), cap)
