@@ -42,6 +42,25 @@ import Testing
     #expect(try fixture.masterAddress() == "node2:5432")
   }
 
+  /// A pooler whose server is dead is asked again after 2 s doubling to 10 s, not at the hold
+  /// pace: over 12 s of a failover, a handful of logins at the dead node's pooler (retried within
+  /// about a second, as a lost connection is while urgent, it was 12).
+  @Test func aDeadServersPoolerIsNotAskedAtTheHoldPace() throws {
+    let fixture = try Fixture()
+    try fixture.usePoolers()
+    let sidecar = try Sidecar(fixture: fixture)
+    #expect(waitUntil(20) { fixture.restarts().count == 1 }, "\(sidecar.log)")
+    let log = fixture.cluster + "/node1.pooler.log"
+    let before = try String(contentsOfFile: log, encoding: .utf8).utf8.count
+    try fixture.clusterCommand("kill", "node1")
+    usleep(12_000_000)
+    let text = try String(contentsOfFile: log, encoding: .utf8)
+    let since = String(decoding: text.utf8.dropFirst(before), as: UTF8.self)
+    let logins = since.components(separatedBy: "login attempt").count - 1
+    #expect((1...6).contains(logins), "\(logins) logins at node1's pooler in 12 s\n\(sidecar.log)")
+    #expect(sidecar.stop() == 0)
+  }
+
   /// The sidecar through the poolers: a server dying behind its live pooler is noticed, named
   /// as such, and the application switches.
   @Test func sidecarFollowsThroughPoolers() throws {
