@@ -246,9 +246,11 @@ final class NodeWatcher: @unchecked Sendable {
       if wanted { return }
       let spread = pace.every * (pace.jitter * (factor * 2 - 1))
       var due = started + pace.every + spread
-      // A slow answer slows the pace: the node (or its pooler) is busy for at least two thirds
-      // of the time without this watcher, so a fleet's probing is bounded by what it answers.
-      if let last = lastAnswer { due = max(due, last.at + last.latency * 2) }
+      // A slow answer slows the pace: the node (or its pooler) is left without this watcher's
+      // probe for twice the answer's time, so a fleet's probing is bounded by what the node
+      // answers; never longer than the pace, so that a node that answers keeps its evidence
+      // fresh.
+      if let last = lastAnswer { due = max(due, last.at + min(last.latency * 2, pace.every)) }
       if connection == nil { due = max(due, pace.urgent ? urgentAttempt : nextAttempt) }
       let remaining = ContinuousClock.now.duration(to: due)
       if remaining <= .zero { return }
