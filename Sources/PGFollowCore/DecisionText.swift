@@ -48,15 +48,24 @@ func unknownHostWarnings(_ evidence: [NodeEvidence], nodes: [String]) -> [String
 /// A failover table large enough to be felt, without the indexes that bound the probe: each probe
 /// reads all of it on every node. Names the statements that fix it.
 package func tableWarnings(_ evidence: [NodeEvidence]) -> [String] {
+  let mistyped = evidence.filter { $0.observation?.table?.mistypedHistory == true }.map(\.node)
+  let typeWarning =
+    mistyped.isEmpty
+    ? []
+    : [
+      "the failover table on \(mistyped.joined(separator: ", ")) has timeline_id, wal_lsn and "
+        + "system_identifier, but not as int8, pg_lsn and int8 (as `pgfollow init` makes them): "
+        + "pgfollow does not read them, and orders rows by their timestamps"
+    ]
   let found = evidence.compactMap { item in
     item.observation?.table.flatMap {
       $0.isLarge && !$0.missingIndexes.isEmpty ? (item.node, $0) : nil
     }
   }
   guard let largest = found.map(\.1).max(by: { ($0.estimatedRows ?? 0) < ($1.estimatedRows ?? 0) })
-  else { return [] }
+  else { return typeWarning }
   let missing = Array(Set(found.flatMap(\.1.missingIndexes))).sorted()
-  return [
+  return typeWarning + [
     "\(largest.name) has \(largest.sizeText) on \(found.map(\.0).joined(separator: ", ")) and "
       + "lacks an index the probe needs, so every probe reads all of it: run `pgfollow init` "
       + "again, or: " + missing.map { $0 + ";" }.joined(separator: " ")

@@ -108,8 +108,14 @@ package struct TableFacts: Sendable, Hashable {
   package var bytes: Int64
   /// `CREATE INDEX` statements, one per index missing.
   package var missingIndexes: [String]
+  /// The history columns are there, but not with the types `pgfollow init` gives them.
+  package var mistypedHistory: Bool
 
-  package init(name: String, estimatedRows: Int64?, bytes: Int64, missingIndexes: [String]) {
+  package init(
+    name: String, estimatedRows: Int64?, bytes: Int64, missingIndexes: [String],
+    mistypedHistory: Bool = false
+  ) {
+    self.mistypedHistory = mistypedHistory
     self.name = name
     self.estimatedRows = estimatedRows
     self.bytes = bytes

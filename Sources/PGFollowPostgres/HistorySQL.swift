@@ -38,15 +38,16 @@ package enum HistorySQL {
     """
 
   /// Whether the relation whose oid is `oid` has the history columns with `init`'s types (then
-  /// the probe and `record` read them directly), as SQL.
-  package static func hasColumns(oid: String) -> String {
-    """
-    (SELECT count(*) FROM pg_catalog.pg_attribute AS a
-      WHERE a.attrelid = \(oid) AND a.attnum > 0 AND NOT a.attisdropped
-        AND (a.attname, a.atttypid) IN (('\(timelineColumn)', 'pg_catalog.int8'::pg_catalog.regtype),
-          ('\(lsnColumn)', 'pg_catalog.pg_lsn'::pg_catalog.regtype),
-          ('\(systemIdentifierColumn)', 'pg_catalog.int8'::pg_catalog.regtype))) = 3
-    """
+  /// the probe and `record` read them directly), or with any types, as SQL.
+  package static func hasColumns(oid: String, anyType: Bool = false) -> String {
+    let type = anyType ? "a.atttypid" : "'pg_catalog.int8'::pg_catalog.regtype"
+    let lsnType = anyType ? "a.atttypid" : "'pg_catalog.pg_lsn'::pg_catalog.regtype"
+    return """
+      (SELECT count(*) FROM pg_catalog.pg_attribute AS a
+        WHERE a.attrelid = \(oid) AND a.attnum > 0 AND NOT a.attisdropped
+          AND (a.attname, a.atttypid) IN (('\(timelineColumn)', \(type)),
+            ('\(lsnColumn)', \(lsnType)), ('\(systemIdentifierColumn)', \(type)))) = 3
+      """
   }
 
   /// The newest row of `relation` (`ts, host, tli, lsn, sysid, recorded_here`), read through

@@ -100,6 +100,24 @@ import Testing
     }
   }
 
+  /// History columns made by hand with other types are not read, and `once` says so.
+  @Test func historyColumnsOfOtherTypesAreNamed() throws {
+    let fixture = try Fixture()
+    try fixture.clusterCommand(
+      "sql", "node1",
+      "alter table failover_log add column timeline_id int4, add column wal_lsn text, "
+        + "add column system_identifier int8")
+    var dry = try fixture.pgfollow("once", "--dry-run")
+    #expect(
+      try waitUntil(10) {
+        dry = try fixture.pgfollow("once", "--dry-run")
+        return dry.output.contains(
+          "the failover table on node1, node2 has timeline_id, wal_lsn and system_identifier, "
+            + "but not as int8, pg_lsn and int8")
+      }, "\(dry.output)")
+    #expect(dry.output.contains("leader:   node1"), "\(dry.output)")
+  }
+
   /// A probe that outlives the query timeout on a connected node (here a lock held on the table,
   /// as a migration holds one) is reported as slow, not as a node out of reach, by `once`,
   /// `check-config` and the sidecar.

@@ -57,7 +57,8 @@ package struct ProbeQuery: Sendable, Equatable {
           EXISTS (SELECT 1 FROM pg_catalog.pg_stat_wal_receiver),
           k.ts, k.host, u.ts, u.host, pg_catalog.current_setting('is_superuser'),
           k.tli, k.lsn, k.sysid, live.sysid, live.tli, live.lsn,
-          f.has_history, f.estimated_rows, f.bytes, f.timestamp_indexed, f.history_indexed
+          f.has_history, f.estimated_rows, f.bytes, f.timestamp_indexed, f.history_indexed,
+          f.history_named
         FROM (\(HistorySQL.livePosition)) AS live
         CROSS JOIN (\(facts ? Self.facts(timestamp: table.timestampColumn) : Self.noFacts)) AS f
         LEFT JOIN LATERAL (\(known)) AS k ON true
@@ -81,7 +82,7 @@ package struct ProbeQuery: Sendable, Equatable {
 
   private static let noFacts = """
     SELECT NULL::bool AS has_history, NULL::int8 AS estimated_rows, NULL::int8 AS bytes,
-      NULL::bool AS timestamp_indexed, NULL::bool AS history_indexed
+      NULL::bool AS timestamp_indexed, NULL::bool AS history_indexed, NULL::bool AS history_named
     WHERE $2::text IS NOT NULL
     """
 
@@ -106,7 +107,8 @@ package struct ProbeQuery: Sendable, Equatable {
       SELECT \(HistorySQL.hasColumns(oid: "c.oid")) AS has_history,
         CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 END AS estimated_rows,
         pg_catalog.pg_relation_size(c.oid) AS bytes,
-        \(indexed(lists[0])) AS timestamp_indexed, \(indexed(lists[1])) AS history_indexed
+        \(indexed(lists[0])) AS timestamp_indexed, \(indexed(lists[1])) AS history_indexed,
+        \(HistorySQL.hasColumns(oid: "c.oid", anyType: true)) AS history_named
       FROM pg_catalog.pg_class AS c WHERE c.oid = $2::pg_catalog.regclass
       """
   }
@@ -142,7 +144,7 @@ package struct ProbeQuery: Sendable, Equatable {
   func answer(_ rows: [[String?]], to asked: ProbeRequest, knowing known: inout TableKnowledge)
     throws(PostgresError) -> Observation?
   {
-    guard let row = rows.first, row.count == 18 else {
+    guard let row = rows.first, row.count == 19 else {
       throw PostgresError(kind: .query, message: "unexpected answer to the probe query")
     }
     if asked.withFacts {
@@ -153,7 +155,8 @@ package struct ProbeQuery: Sendable, Equatable {
       known.form = form
       known.facts = TableFacts(
         name: table.table, estimatedRows: row[14].flatMap { Int64($0) },
-        bytes: row[15].flatMap { Int64($0) } ?? 0, missingIndexes: missing)
+        bytes: row[15].flatMap { Int64($0) } ?? 0, missingIndexes: missing,
+        mistypedHistory: form == .bare && row[18] == "t")
       known.factsAsked = asked.at
       guard form == asked.form else { return nil }
     }
