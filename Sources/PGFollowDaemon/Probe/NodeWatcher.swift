@@ -209,7 +209,8 @@ final class NodeWatcher: @unchecked Sendable {
   ///   overloaded server with a storm of logins at its pooler.
   private func dropConnection(after error: PostgresError) {
     connection = nil
-    table = TableKnowledge()
+    // The table's form is kept for the next connection, asked with the catalog's facts at once.
+    table.factsAsked = nil
     let refusal = error.refusal
     let (first, cap, urgentCap): (Duration, Duration, Duration) =
       switch refusal {
