@@ -247,11 +247,7 @@ final class NodeWatcher: @unchecked Sendable {
       if wanted { return }
       let spread = pace.every * (pace.jitter * (factor * 2 - 1))
       var due = started + pace.every + spread
-      // A slow answer slows the pace: the node (or its pooler) is left without this watcher's
-      // probe for twice the answer's time, so a fleet's probing is bounded by what the node
-      // answers; never longer than the pace, so that a node that answers keeps its evidence
-      // fresh.
-      if let last = lastAnswer { due = max(due, last.at + min(last.latency * 2, pace.every)) }
+      if let last = lastAnswer { due = max(due, last.at + restAfter(last.latency)) }
       if connection == nil { due = max(due, pace.urgent ? urgentAttempt : nextAttempt) }
       let remaining = ContinuousClock.now.duration(to: due)
       if remaining <= .zero { return }
@@ -270,6 +266,14 @@ final class NodeWatcher: @unchecked Sendable {
         return
       }
     }
+  }
+
+  /// After an answer that took `latency`, the node (or its pooler) is left without this
+  /// watcher's probe for twice that time, so that a fleet's probing is bounded by what the node
+  /// answers, not multiplied by it; but never so long that an answer as slow as this one would
+  /// come after the last one stopped counting.
+  private func restAfter(_ latency: Duration) -> Duration {
+    min(latency * 2, max(.zero, board.freshness - latency * 3))
   }
 
   private func drainWakes() {
