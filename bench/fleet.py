@@ -125,6 +125,39 @@ def cpu_ticks(pid):
         return 0
 
 
+def server_ticks(fleet, nodes=("node1", "node2")):
+    """CPU ticks of the nodes' servers (the postmaster, its live children and those it reaped)
+    and of their PgBouncers, by node."""
+    ticks = {}
+    stats = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+                stats[int(entry)] = fields
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    for node in nodes:
+        total = 0
+        try:
+            postmaster = int(open(f"{fleet.dir}/{node}/postmaster.pid").readline())
+        except (FileNotFoundError, ValueError):
+            postmaster = None
+        for pid, fields in stats.items():
+            if pid == postmaster:
+                total += sum(int(fields[i]) for i in (11, 12, 13, 14))
+            elif postmaster and int(fields[1]) == postmaster:
+                total += int(fields[11]) + int(fields[12])
+        try:
+            pooler = int(open(f"{fleet.dir}/{node}.pooler.pid").read())
+            if pooler in stats:
+                total += int(stats[pooler][11]) + int(stats[pooler][12])
+        except (FileNotFoundError, ValueError):
+            pass
+        ticks[node] = total
+    return ticks
+
+
 def commits(fleet, node):
     value = fleet.sql(node, "select xact_commit from pg_stat_database where datname = 'pg_state'")
     return int(value) if value.isdigit() else 0
@@ -135,8 +168,10 @@ def steady_state(fleet, seconds=10):
     pids = [p.pid for p in fleet.processes]
     before = {n: commits(fleet, n) for n in ("node1", "node2")}
     ticks = sum(cpu_ticks(pid) for pid in pids)
+    servers = server_ticks(fleet)
     time.sleep(seconds)
     ticks = sum(cpu_ticks(pid) for pid in pids) - ticks
+    servers = {n: t - servers[n] for n, t in server_ticks(fleet).items()}
     after = {n: commits(fleet, n) for n in ("node1", "node2")}
     hz = os.sysconf("SC_CLK_TCK")
     return {
@@ -146,6 +181,7 @@ def steady_state(fleet, seconds=10):
         "blind": sum(1 for host in fleet.hosts if not fleet.restarts(host)),
         "pss_mib": sum(pss_kib(pid) for pid in pids) / 1024,
         "cpu_cores": ticks / hz / seconds,
+        "server_cores": {n: t / hz / seconds for n, t in servers.items()},
         "tps": {n: (after[n] - before[n]) / seconds for n in ("node1", "node2")},
     }
 
@@ -154,6 +190,7 @@ def failover(fleet, primary, standby):
     """Kill the primary, promote the standby, record its row; per host, commit -> restart."""
     before = {host: len(fleet.restarts(host)) for host in fleet.hosts}
     logs = pooler_logs(fleet)
+    servers = server_ticks(fleet, (standby,))
     killed = time.time()
     cluster("kill", fleet.dir, primary)
     cluster("promote-only", fleet.dir, standby)
@@ -168,7 +205,11 @@ def failover(fleet, primary, standby):
     time.sleep(max(0.0, committed + 10 - time.time()))
     probes = (commits(fleet, standby) - probes_before) / max(10.0, time.time() - committed)
     time.sleep(max(0.0, killed + 20 - time.time()))
+    window = time.time() - killed
     pooled = {node: pooler_counts(path, offset) for node, (path, offset) in logs.items()}
+    busy = (server_ticks(fleet, (standby,))[standby] - servers[standby]) \
+        / os.sysconf("SC_CLK_TCK") / window
+    pooled["server_cores"] = busy
     rebuild_standby(fleet, primary, standby)
     return latencies, probes, pooled
 
@@ -315,12 +356,19 @@ def main():
               f"| {state['tps']['node1']:.0f} / {state['tps']['node2']:.0f} "
               f"| {', '.join(f'{s}/{args.hosts}' for s in switched)} | {lat} "
               f"| {', '.join(f'{rate:.0f}' for rate in probes)} |", flush=True)
+        per_thousand = 1000 / args.hosts
+        steady = state["server_cores"]
+        print(f"  - server CPU at steady state (node, its backends and PgBouncer): node1 "
+              f"{steady['node1']:.2f}, node2 {steady['node2']:.2f} cores; per 1,000 hosts "
+              f"{steady['node1'] * per_thousand:.2f} and {steady['node2'] * per_thousand:.2f}",
+              flush=True)
         for dead, new, counts in pooled:
-            if counts:
-                print(f"  - failover {dead} -> {new}, the 20 s from the kill: "
-                      + "; ".join(f"{node}'s PgBouncer " + ", ".join(
-                          f"{n} {name}" for name, n in events.items())
-                                  for node, events in counts.items()), flush=True)
+            busy = counts.pop("server_cores")
+            print(f"  - failover {dead} -> {new}, the 20 s from the kill: {new}'s server CPU "
+                  f"{busy:.2f} cores ({busy * per_thousand:.2f} per 1,000 hosts); "
+                  + "; ".join(f"{node}'s PgBouncer " + ", ".join(
+                      f"{n} {name}" for name, n in events.items())
+                              for node, events in counts.items()), flush=True)
     if args.storm:
         print("\nConnection attempts per second at node2 after it restarts (seconds 0-9):\n")
         for label, binary in [("jittered (this build)", BINARY), ("no jitter", args.storm_binary)]:
