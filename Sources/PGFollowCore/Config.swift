@@ -78,7 +78,8 @@ package struct HookConfig: Sendable, Hashable {
 /// stands for the new file's path, and how long it may take.
 package struct FileCheck: Sendable, Hashable {
   package var command: [String]
-  package var timeout: Duration = .seconds(10)
+  /// Under half the shipped unit's `WatchdogSec` (10 s): the sidecar's loop waits for the check.
+  package var timeout: Duration = .seconds(3)
 
   package init(command: [String]) {
     self.command = command

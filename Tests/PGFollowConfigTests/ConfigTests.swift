@@ -48,6 +48,15 @@ private let valid = """
       ])
   }
 
+  /// A check's timeout defaults under half the shipped unit's WatchdogSec (10 s), as the README
+  /// asks: the sidecar's loop waits for the check.
+  @Test func aChecksTimeoutDefaultsToThreeSeconds() throws {
+    let config = try load(
+      valid.replacing(
+        "\nrestart:\n", with: "\n  check: {command: [/usr/bin/shop, \"{file}\"]}\nrestart:\n"))
+    #expect(config.apps.first?.check?.timeout == .seconds(3))
+  }
+
   @Test func reportsEveryProblemAtOnceWithPlaces() {
     let text = """
       nodes:
