@@ -47,7 +47,7 @@ def bench_cycles(cycles):
     """CPU time and memory over many cycles at a short interval."""
     setup = Setup()
     try:
-        config = setup.config(run="interval: 10ms\ncycle_deadline: 8ms\nconfirm_after: 1ms")
+        config = setup.config(run="interval: 10ms\nconfirm_after: 1ms")
         sidecar = start_sidecar(setup, config, level="debug")
         log = f"{setup.work}/run.log"
         samples = []

@@ -89,8 +89,7 @@ def soak(cycles, interval):
     setup = Setup()
     try:
         port = free_port()
-        deadline = f"{max(1, int(interval.rstrip('ms')) * 8 // 10)}ms"
-        config = setup.config(run=f"interval: {interval}\ncycle_deadline: {deadline}\n"
+        config = setup.config(run=f"interval: {interval}\n"
                                   "confirm_after: 1ms\nhold_interval: " + interval)
         with open(config, "a") as f:
             f.write(f"metrics:\n  listen: 127.0.0.1:{port}\n")

@@ -48,7 +48,10 @@ package func loadConfig(
 ) throws(ConfigError) -> Config {
   var reader = ConfigReader(file: file, baseDirectory: baseDirectory ?? parentDirectory(file))
   let config = reader.read(bytes)
-  if let config, reader.problems.isEmpty { return config }
+  if var config, reader.problems.isEmpty {
+    config.warnings = reader.warnings.map(\.description)
+    return config
+  }
   throw ConfigError(problems: reader.problems)
 }
 
@@ -61,6 +64,7 @@ struct ConfigReader {
   let file: String
   let baseDirectory: String
   var problems: [YAMLError] = []
+  var warnings: [YAMLError] = []
 
   mutating func read(_ bytes: [UInt8]) -> Config? {
     let root: YAMLNode

@@ -87,23 +87,17 @@ extension ConfigReader {
     guard let map = fields(node, in: "run", allowed: keys) else { return }
     let short = Duration.milliseconds(1) ... .seconds(3600)
     run.interval = duration(map["interval"], "run.interval", within: short) ?? run.interval
-    let deadline = duration(map["cycle_deadline"], "run.cycle_deadline", within: short)
     let confirmAfter = duration(
       map["confirm_after"], "run.confirm_after", within: .zero ... .seconds(3600))
-    run.cycleDeadline = deadline ?? min(run.cycleDeadline, run.interval * 0.8)
+    if let deadline = map["cycle_deadline"] {
+      warn(
+        deadline,
+        "run.cycle_deadline is no longer used (each node has its own watcher and deadline) and "
+          + "is ignored; remove it")
+    }
     run.confirmAfter = confirmAfter ?? min(run.confirmAfter, run.interval)
     let hold = duration(map["hold_interval"], "run.hold_interval", within: short)
     run.holdInterval = hold ?? min(run.holdInterval, run.interval)
-    if run.cycleDeadline >= run.interval {
-      let written = { (key: String, value: Duration) -> String in
-        guard case .scalar(let scalar)? = map[key] else { return formatDuration(value) }
-        return durationAsRead(scalar.value)
-      }
-      fail(
-        map["cycle_deadline"] ?? node,
-        "run.cycle_deadline (\(written("cycle_deadline", run.cycleDeadline))) must be shorter "
-          + "than run.interval (\(written("interval", run.interval)))")
-    }
     run.confirmations =
       integer(map["confirmations"], "run.confirmations", within: 1...100) ?? run.confirmations
     run.restartMinimumInterval =

@@ -3,6 +3,11 @@ import PGFollowYAML
 
 /// Typed reads of configuration nodes; each failure is recorded with its place and reading goes on.
 extension ConfigReader {
+  /// Something accepted and ignored, said with its place once the file is loaded.
+  mutating func warn(_ node: YAMLNode, _ message: String) {
+    warnings.append(YAMLError(file: file, mark: node.start, message: message))
+  }
+
   mutating func fail(_ node: YAMLNode?, _ message: String) {
     problems.append(YAMLError(file: file, mark: node?.start, message: message))
   }

@@ -104,8 +104,6 @@ package struct MetricsConfig: Sendable, Hashable {
 package struct RunConfig: Sendable, Hashable {
   /// Time between cycles (a little jitter is added).
   package var interval: Duration = .seconds(1)
-  /// Every probe of a cycle ends by then; shorter than the interval.
-  package var cycleDeadline: Duration = .milliseconds(800)
   /// Cycles that must name a new leader (none other in between) before pgfollow switches to it.
   package var confirmations = 2
   /// Time between cycles while no leader is confirmed (a failover may be under way).
@@ -197,6 +195,8 @@ package struct AppConfig: Sendable, Hashable {
 }
 
 package struct Config: Sendable, Hashable {
+  /// What the file holds that is accepted and ignored (`file:line:column: …`), said once loaded.
+  package var warnings: [String] = []
   package var nodes: [NodeConfig]
   package var failoverTable = FailoverTable()
   package var policy = DecisionPolicy()

@@ -61,8 +61,6 @@ private func checkInvariants(_ config: Config) throws(PropertyViolation) {
   try ensure(Set(config.apps.map(\.file)).count == config.apps.count, "two apps share a file")
   try ensure(Set(config.apps.map(\.label)).count == config.apps.count, "two apps share a name")
   try ensure(config.stateDirectory.hasPrefix("/"), "state_directory did not become absolute")
-  try ensure(
-    config.run.cycleDeadline < config.run.interval, "cycle deadline not below the interval")
   try ensure((1...100).contains(config.run.confirmations), "confirmations out of range")
   try ensure(!config.allUnits.contains { $0.hasPrefix("-") }, "a unit name reads as an option")
   try ensure(

@@ -132,7 +132,11 @@ struct Run: AsyncParsableCommand {
     let lock = dryRun ? nil : try options.lock(config, kind: "run", logger: logger)
     let sidecar = Sidecar(
       configPath: options.config, config: config, dryRun: dryRun, logger: logger,
-      reload: { path in try loadConfigFile(path) })
+      reload: { path in
+        let config = try loadConfigFile(path)
+        for warning in config.warnings { logger.warning("\(warning)") }
+        return config
+      })
     let group = ServiceGroup(
       services: [sidecar], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     try await group.run()
@@ -180,7 +184,9 @@ struct Status: AsyncParsableCommand {
 /// command loads a configuration.
 func loadConfigOrExit(_ path: String) throws -> Config {
   do {
-    return try loadConfigFile(path)
+    let config = try loadConfigFile(path)
+    for warning in config.warnings { printError("warning: \(warning)") }
+    return config
   } catch {
     printError(error.description)
     throw ExitCode(CycleStatus.configError.exitCode)

@@ -122,10 +122,6 @@ private func withSection(_ section: String) -> String {
     ("run: {confirmations: two}", "9:22: run.confirmations must be a whole number from 1 to 100"),
     ("run: {hold_interval: 0s}", "9:22: run.hold_interval must be between 1ms and 3600s, not 0s"),
     ("run: {interval: 0s}", "9:17: run.interval must be between 1ms and 3600s, not 0s"),
-    (
-      "run: {interval: 1s, cycle_deadline: 1s}",
-      "9:37: run.cycle_deadline (1s) must be shorter than run.interval (1s)"
-    ),
     ("run: {interval: 2h}", "9:17: run.interval must be between 1ms and 3600s, not 7200s"),
     ("run: {intervall: 1s}", "9:7: unknown key \"intervall\" in run; did you mean \"interval\"?"),
     (

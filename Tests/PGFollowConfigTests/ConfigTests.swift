@@ -57,6 +57,19 @@ private let valid = """
     #expect(config.apps.first?.check?.timeout == .seconds(3))
   }
 
+  /// `run.cycle_deadline`, from older files, is accepted with a warning at its place, whatever
+  /// its value (it once had to be below the interval).
+  @Test func aCycleDeadlineIsIgnoredWithAWarning() throws {
+    let config = try load(valid + "run: {interval: 1s, cycle_deadline: 5s}\n")
+    #expect(config.run.interval == .seconds(1))
+    #expect(
+      config.warnings == [
+        "/etc/pgfollow/pgfollow.yaml:18:37: run.cycle_deadline is no longer used (each node "
+          + "has its own watcher and deadline) and is ignored; remove it"
+      ])
+    #expect(try load(valid).warnings.isEmpty)
+  }
+
   @Test func reportsEveryProblemAtOnceWithPlaces() {
     let text = """
       nodes:
