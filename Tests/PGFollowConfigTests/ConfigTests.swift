@@ -54,7 +54,8 @@ private let valid = """
     let config = try load(
       valid.replacing(
         "\nrestart:\n", with: "\n  check: {command: [/usr/bin/shop, \"{file}\"]}\nrestart:\n"))
-    #expect(config.apps.first?.check?.timeout == .seconds(3))
+    let check = try #require(config.apps.first?.check)
+    #expect(check.timeout == .seconds(3))
   }
 
   /// `run.cycle_deadline`, from older files, is accepted with a warning at its place, whatever

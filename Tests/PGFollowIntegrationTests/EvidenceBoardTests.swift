@@ -86,7 +86,8 @@ import Testing
       board.publish(primary(timeline: 1, lsn: 100 + UInt64(step) * 8192), takenAt: taken)
     }
     #expect(board.version == before, "a WAL position moving on one timeline changed the evidence")
-    let shown = board.snapshot(nodes, now: taken).evidence[0].observation?.position?.lsn
+    // Compared unwrapped: ASan reads past an optional UInt64 boxed for #expect's message.
+    let shown = board.snapshot(nodes, now: taken).evidence[0].observation?.position?.lsn ?? 0
     #expect(shown == 100 + 50 * 8192, "status shows the newest position all the same")
     board.publish(primary(timeline: 2, lsn: 100), takenAt: taken)
     #expect(board.version == before + 1)
