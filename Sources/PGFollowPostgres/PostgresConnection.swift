@@ -85,12 +85,13 @@ package final class PostgresConnection {
   package var socket: Int32 { PQsocket(connection) }
 
   /// Whether the peer's host has acknowledged all that was sent (TCP_INFO): a query that is
-  /// acknowledged and unanswered is the server's, not the network's. Nil when not over TCP.
-  package var sentIsAcknowledged: Bool? {
+  /// acknowledged and unanswered is the server's, not the network's. True when TCP cannot tell
+  /// (not over TCP).
+  package var sentIsAcknowledged: Bool {
     var info = tcp_info()
     var size = socklen_t(MemoryLayout<tcp_info>.size)
     guard socket >= 0, getsockopt(socket, Int32(IPPROTO_TCP), TCP_INFO, &info, &size) == 0 else {
-      return nil
+      return true
     }
     return info.tcpi_unacked == 0
   }

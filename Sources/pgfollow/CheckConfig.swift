@@ -85,7 +85,7 @@ extension CheckConfig {
       switch check.verdict {
       case .answers: if !quiet { print(check) }
       case .cannotWork: printError("error: \(check)")
-      case .unreachable: printError("warning: \(check)")
+      case .unreachable, .slow: printError("warning: \(check)")
       }
     }
     for warning in superuserWarnings(evidence) { printError("warning: \(warning)") }

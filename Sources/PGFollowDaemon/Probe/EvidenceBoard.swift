@@ -11,11 +11,10 @@ package final class EvidenceBoard: Sendable {
     var takenAt: ContinuousClock.Instant
     /// Counts the node's publications.
     var sequence: Int
-    /// A probe sent since has missed the query timeout, and its answer is still awaited.
-    var late = false
-    /// The late probe reached the node's host (TCP acknowledged it): the server is slow or
-    /// frozen, not the network.
-    var lateButAcknowledged = false
+    /// A probe sent since has missed the query timeout, and its answer is still awaited; whether
+    /// it reached the node's host (TCP acknowledged it: the server is slow or frozen, not the
+    /// network).
+    var late: LateProbe?
   }
 
   private struct State {
@@ -66,9 +65,8 @@ package final class EvidenceBoard: Sendable {
     state.withLock { state in
       state.lateTimes[node, default: []].removeAll { $0.duration(to: now) > Self.lateMemory }
       state.lateTimes[node, default: []].append(now)
-      guard state.entries[node]?.late == false else { return }
-      state.entries[node]?.late = true
-      state.entries[node]?.lateButAcknowledged = acknowledged
+      guard let entry = state.entries[node], entry.late == nil else { return }
+      state.entries[node]?.late = acknowledged ? .acknowledged : .unacknowledged
       state.version += 1
     }
     published()
@@ -87,7 +85,7 @@ package final class EvidenceBoard: Sendable {
 
   /// The nodes whose probe is late.
   package var lateNodes: [String] {
-    state.withLock { state in state.entries.filter(\.value.late).map(\.key).sorted() }
+    state.withLock { state in state.entries.filter { $0.value.late != nil }.map(\.key).sorted() }
   }
 
   /// When the first of the answers that count now stops counting.
@@ -144,7 +142,7 @@ package final class EvidenceBoard: Sendable {
       let freshness =
         "the last answer is \(formatDuration(age)) old, more than \(formatDuration(freshFor))"
       stale.result = .failure(
-        entry.late && entry.lateButAcknowledged
+        entry.late == .acknowledged
           ? ProbeFailure(
             stage: .slow,
             message: "connected; its probe reached the host and is unanswered: " + freshness)
@@ -154,6 +152,10 @@ package final class EvidenceBoard: Sendable {
     return Snapshot(
       evidence: evidence, version: version, sequences: entries.mapValues(\.sequence))
   }
+}
+
+enum LateProbe: Sendable {
+  case acknowledged, unacknowledged
 }
 
 /// Whether two pieces of evidence lead a decision the same way: the same answer but for where

@@ -146,7 +146,7 @@ final class NodeWatcher: @unchecked Sendable {
     } catch {
       if error.kind == .timeout && connection.isHealthy {
         if !isHedge {
-          board.markLate(node.name, acknowledged: connection.sentIsAcknowledged ?? true)
+          board.markLate(node.name, acknowledged: connection.sentIsAcknowledged)
         }
         awaitLateAnswer(on: connection, sent: sent)
         return

@@ -125,7 +125,7 @@ func probeNode(
             on: connection, knowing: &known, deadline: .now + queryBudget)
           return (.success(observation), known)
         } catch  where error.kind == .timeout && connection.isHealthy {
-          guard connection.sentIsAcknowledged ?? true else {
+          guard connection.sentIsAcknowledged else {
             let message =
               "connected, but the probe was not acknowledged within "
               + "\(formatDuration(queryBudget)): the network or the node's host"

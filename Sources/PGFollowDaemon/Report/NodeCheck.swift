@@ -4,14 +4,13 @@ package import PGFollowCore
 /// or it does not answer now (a warning: a node may be down while you check).
 package struct NodeCheck: Sendable, Equatable, CustomStringConvertible {
   package enum Verdict: Sendable, Equatable {
-    case answers, cannotWork, unreachable
+    /// `slow`: connected, and its answer came after the query timeout.
+    case answers, cannotWork, unreachable, slow
   }
 
   package var node: String
   package var verdict: Verdict
   package var detail: String
-  /// Connected, but slower than the query timeout.
-  package var slow = false
 
   /// A refusal for something that does not exist (yet): on a standby, it may be replication lag.
   package var mayBeReplicationLag: Bool {
@@ -22,7 +21,7 @@ package struct NodeCheck: Sendable, Equatable, CustomStringConvertible {
     switch verdict {
     case .answers: "node \(node): answers, \(detail)"
     case .cannotWork: "node \(node): \(detail)"
-    case .unreachable where slow: "node \(node) does not answer in time: \(detail)"
+    case .slow: "node \(node) does not answer in time: \(detail)"
     case .unreachable: "node \(node) unreachable now: \(detail)"
     }
   }
@@ -38,9 +37,7 @@ package func checkNodes(_ evidence: [NodeEvidence]) -> [NodeCheck] {
       let row = observation.newestRow.map { "; the newest row is \($0)" } ?? "; no row names a node"
       return NodeCheck(node: item.node, verdict: .answers, detail: role + timeline + row)
     case .failure(let failure):
-      return NodeCheck(
-        node: item.node, verdict: verdict(failure), detail: failure.message,
-        slow: failure.stage == .slow)
+      return NodeCheck(node: item.node, verdict: verdict(failure), detail: failure.message)
     }
   }
 }
@@ -50,7 +47,8 @@ package func checkNodes(_ evidence: [NodeEvidence]) -> [NodeCheck] {
 private func verdict(_ failure: ProbeFailure) -> NodeCheck.Verdict {
   switch failure.stage {
   case .query: return .cannotWork
-  case .timeout, .noSlot, .pooler, .slow: return .unreachable
+  case .timeout, .noSlot, .pooler: return .unreachable
+  case .slow: return .slow
   case .connect:
     let refusals = [
       "authentication failed", "no password supplied", "no pg_hba.conf entry", "does not exist",
