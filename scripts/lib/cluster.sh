@@ -1,8 +1,10 @@
 # Helpers shared by scripts/test-cluster and scripts/failover-tools; source it.
 
-# The newest PostgreSQL server binaries' directory.
+# The PostgreSQL server binaries' directory: PGFOLLOW_PG_BIN when set (another version's, as
+# scripts/setup unpacks them), else the newest under /usr/lib/postgresql.
 pg_bin() {
   local dir
+  if [ -n "${PGFOLLOW_PG_BIN:-}" ]; then echo "$PGFOLLOW_PG_BIN"; return; fi
   dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
   [ -n "$dir" ] || { echo "PostgreSQL server binaries not found under /usr/lib/postgresql" >&2; exit 1; }
   echo "$dir"
