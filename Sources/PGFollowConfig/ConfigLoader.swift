@@ -24,7 +24,10 @@ package struct ConfigError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Reads and checks a configuration file; conninfo strings are checked by libpq.
-package func loadConfigFile(_ path: String) throws(ConfigError) -> Config {
+/// `defaultStateDirectory` is the state directory when the file names none.
+package func loadConfigFile(
+  _ path: String, defaultStateDirectory: String = Config.defaultStateDirectory
+) throws(ConfigError) -> Config {
   let snapshot: FileSnapshot
   do {
     snapshot = try readSnapshot(path)
@@ -38,15 +41,19 @@ package func loadConfigFile(_ path: String) throws(ConfigError) -> Config {
     throw ConfigError(problems: [YAMLError(file: path, mark: nil, message: message)])
   }
   return try loadConfig(
-    bytes: snapshot.bytes, file: path, baseDirectory: parentDirectory(snapshot.realPath))
+    bytes: snapshot.bytes, file: path, baseDirectory: parentDirectory(snapshot.realPath),
+    defaultStateDirectory: defaultStateDirectory)
 }
 
 /// Reads a configuration's text, as if from `file`; relative paths in it are taken from
 /// `baseDirectory`, by default the file's directory.
 package func loadConfig(
-  bytes: [UInt8], file: String, baseDirectory: String? = nil
+  bytes: [UInt8], file: String, baseDirectory: String? = nil,
+  defaultStateDirectory: String = Config.defaultStateDirectory
 ) throws(ConfigError) -> Config {
-  var reader = ConfigReader(file: file, baseDirectory: baseDirectory ?? parentDirectory(file))
+  var reader = ConfigReader(
+    file: file, baseDirectory: baseDirectory ?? parentDirectory(file),
+    defaultStateDirectory: defaultStateDirectory)
   let config = reader.read(bytes)
   if var config, reader.problems.isEmpty {
     config.warnings = reader.warnings.map(\.description)
@@ -63,6 +70,7 @@ private let topLevelKeys = [
 struct ConfigReader {
   let file: String
   let baseDirectory: String
+  var defaultStateDirectory = Config.defaultStateDirectory
   var problems: [YAMLError] = []
   var warnings: [YAMLError] = []
 
@@ -85,6 +93,7 @@ struct ConfigReader {
     if let node = require(top, "nodes", in: "the configuration") { nodes = readNodes(node) }
     let apps = readApplications(top)
     var config = Config(nodes: nodes ?? [], apps: apps.map(\.app))
+    config.stateDirectory = defaultStateDirectory
     if let node = top["state_table"] { readStateTable(node, into: &config.failoverTable) }
     if let node = top["policy"] { readPolicy(node, into: &config.policy) }
     if let node = top["timeouts"] { readTimeouts(node, into: &config.timeouts) }

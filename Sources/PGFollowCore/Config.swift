@@ -205,7 +205,8 @@ package struct Config: Sendable, Hashable {
   package var timeouts = Timeouts()
   package var run = RunConfig()
   package var metrics = MetricsConfig()
-  package var stateDirectory = "/var/lib/pgfollow"
+  package var stateDirectory = Config.defaultStateDirectory
+  package static let defaultStateDirectory = "/var/lib/pgfollow"
 
   package init(nodes: [NodeConfig], apps: [AppConfig]) {
     self.nodes = nodes

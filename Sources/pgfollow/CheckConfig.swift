@@ -31,12 +31,12 @@ struct CheckConfig: AsyncParsableCommand {
     let config = try options.load()
     let missing = polkitFor == nil ? applicationFileProblems(config) : []
     if !missing.isEmpty {
-      printError("\(options.config): the application's file does not have what it names:")
+      printError("\(options.configPath): the application's file does not have what it names:")
       for problem in missing { printError("  \(problem)") }
       throw ExitCode(CycleStatus.configError.exitCode)
     }
     if !quiet && polkitFor == nil {
-      print("\(options.config): the file is valid; checking what it names")
+      print("\(options.configPath): the file is valid; checking what it names")
       print(config.summary)
     }
     guard !skipPreflight else { return sayValid() }
@@ -65,7 +65,7 @@ struct CheckConfig: AsyncParsableCommand {
 
   /// The last line of a check that found nothing wrong.
   private func sayValid() {
-    if !quiet && polkitFor == nil { print("\(options.config): valid") }
+    if !quiet && polkitFor == nil { print("\(options.configPath): valid") }
   }
 }
 

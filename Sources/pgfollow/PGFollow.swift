@@ -24,7 +24,9 @@ struct PGFollow: AsyncParsableCommand {
       Files: /etc/pgfollow/pgfollow.yaml (the configuration, root:pgfollow 0640); \
       /var/lib/pgfollow (the state, one file per app, and the service's home: its .pgpass \
       holds the nodes' passwords); /etc/polkit-1/rules.d/50-pgfollow.rules (the units the \
-      service may restart); pgfollow.service and the pgfollow-once timer.
+      service may restart); pgfollow.service and the pgfollow-once timer. Several clusters on \
+      one host: pgfollow@NAME.service (--instance NAME) reads /etc/pgfollow/NAME.yaml and keeps \
+      its state in /var/lib/pgfollow/NAME.
 
       Environment: PGPASSFILE (where libpq finds the passwords; with systemd's LoadCredential=, \
       PGPASSFILE=%d/pgpass), the other PG* variables of libpq, NOTIFY_SOCKET and WATCHDOG_USEC \
@@ -44,14 +46,40 @@ struct PGFollow: AsyncParsableCommand {
 }
 
 struct ConfigOptions: ParsableArguments {
-  @Option(name: [.short, .long], help: "The pgfollow configuration file.")
-  var config = "/etc/pgfollow/pgfollow.yaml"
+  @Option(
+    name: [.short, .long],
+    help: "The pgfollow configuration file (default: /etc/pgfollow/pgfollow.yaml).")
+  var config: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "One of several pgfollow on this host, one per cluster, as pgfollow@NAME.service runs it: "
+        + "the configuration /etc/pgfollow/NAME.yaml, the state /var/lib/pgfollow/NAME unless "
+        + "the file names its state_directory.", valueName: "name"))
+  var instance: String?
 
   @Option(help: "Least severe log level shown: debug, info, notice, warning, error.")
   var logLevel: LogLevelArgument = .info
 
+  func validate() throws {
+    if let instance, let problem = Instance.problem(instance) {
+      throw ValidationError("--instance \(instance): \(problem)")
+    }
+  }
+
+  var configPath: String {
+    config ?? instance.map(Instance.configPath) ?? "/etc/pgfollow/pgfollow.yaml"
+  }
+
+  /// The sidecar's unit for this configuration.
+  var unit: String { instance.map { "pgfollow@\($0).service" } ?? "pgfollow.service" }
+
+  var defaultStateDirectory: String {
+    instance.map(Instance.stateDirectory) ?? Config.defaultStateDirectory
+  }
+
   func load() throws -> Config {
-    try loadConfigOrExit(config)
+    try loadConfigOrExit(configPath, defaultStateDirectory: defaultStateDirectory)
   }
 
   /// The run lock shared by `once` and `run`; exit code 8 if it cannot be had.
@@ -131,9 +159,9 @@ struct Run: AsyncParsableCommand {
     let config = try options.load()
     let lock = dryRun ? nil : try options.lock(config, kind: "run", logger: logger)
     let sidecar = Sidecar(
-      configPath: options.config, config: config, dryRun: dryRun, logger: logger,
-      reload: { path in
-        let config = try loadConfigFile(path)
+      configPath: options.configPath, config: config, dryRun: dryRun, logger: logger,
+      reload: { [defaultStateDirectory = options.defaultStateDirectory] path in
+        let config = try loadConfigFile(path, defaultStateDirectory: defaultStateDirectory)
         for warning in config.warnings { logger.warning("\(warning)") }
         return config
       })
@@ -172,7 +200,7 @@ struct Status: AsyncParsableCommand {
     if let passfile = useTheServicePassfile(config) {
       printError("(root: using the service's password file \(passfile))")
     }
-    var status = await collectStatus(config: config)
+    var status = await collectStatus(config: config, unit: options.unit)
     if let user = polkitFor { status.preflight += polkitPreflight(config, user: user) }
     print(json ? status.json(config: config) : status.text(config: config), terminator: "")
     let code = status.health.code
@@ -182,9 +210,11 @@ struct Status: AsyncParsableCommand {
 
 /// The configuration at `path`, or its problems printed and exit code 5: the one way every
 /// command loads a configuration.
-func loadConfigOrExit(_ path: String) throws -> Config {
+func loadConfigOrExit(
+  _ path: String, defaultStateDirectory: String = Config.defaultStateDirectory
+) throws -> Config {
   do {
-    let config = try loadConfigFile(path)
+    let config = try loadConfigFile(path, defaultStateDirectory: defaultStateDirectory)
     for warning in config.warnings { printError("warning: \(warning)") }
     return config
   } catch {
@@ -204,5 +234,22 @@ enum LogLevelArgument: String, ExpressibleByArgument, CaseIterable {
     case .warning: .warning
     case .error: .error
     }
+  }
+}
+
+/// A named pgfollow among several on one host (pgfollow@NAME.service), and where its files are.
+enum Instance {
+  static func configPath(_ name: String) -> String { "/etc/pgfollow/\(name).yaml" }
+  static func stateDirectory(_ name: String) -> String { "/var/lib/pgfollow/\(name)" }
+
+  /// Why `name` cannot name an instance: it becomes a file name and a directory name.
+  static func problem(_ name: String) -> String? {
+    let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+    if name.isEmpty || name.hasPrefix(".") || name.hasPrefix("-")
+      || !name.allSatisfy(allowed.contains)
+    {
+      return "an instance name is letters, digits, '_', '.' and '-', not starting with '.' or '-'"
+    }
+    return name == "pgfollow" ? "pgfollow is the unnamed instance's file; pick another name" : nil
   }
 }

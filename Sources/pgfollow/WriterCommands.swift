@@ -120,7 +120,7 @@ struct Record: ParsableCommand {
   }
 
   func loadSettings() throws -> (config: Config?, table: FailoverTable) {
-    let config = try self.config.map(loadConfigOrExit)
+    let config = try self.config.map { try loadConfigOrExit($0) }
     var table = config?.failoverTable ?? FailoverTable()
     if let name = self.table { table.table = name }
     return (config, table)

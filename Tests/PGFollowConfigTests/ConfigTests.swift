@@ -50,6 +50,19 @@ private let valid = """
 
   /// A check's timeout defaults under half the shipped unit's WatchdogSec (10 s), as the README
   /// asks: the sidecar's loop waits for the check.
+  /// An instance (pgfollow@NAME) keeps its state apart unless its file names a directory.
+  @Test func anInstancesStateDirectoryIsItsOwnUnlessTheFileNamesOne() throws {
+    #expect(try load(valid).stateDirectory == "/var/lib/pgfollow")
+    let instance = try loadConfig(
+      bytes: Array(valid.utf8), file: "/etc/pgfollow/billing.yaml",
+      defaultStateDirectory: "/var/lib/pgfollow/billing")
+    #expect(instance.stateDirectory == "/var/lib/pgfollow/billing")
+    let named = try loadConfig(
+      bytes: Array((valid + "state_directory: /srv/state\n").utf8),
+      file: "/etc/pgfollow/billing.yaml", defaultStateDirectory: "/var/lib/pgfollow/billing")
+    #expect(named.stateDirectory == "/srv/state")
+  }
+
   @Test func aChecksTimeoutDefaultsToThreeSeconds() throws {
     let config = try load(
       valid.replacing(

@@ -3,8 +3,10 @@ import PGFollowTestSupport
 import Testing
 
 /// The Debian package as an administrator meets it: built by scripts/package, checked by
-/// lintian, installed with apt on a clean Debian 12 root booted with systemd, configured against
-/// the test cluster, following a failover, upgraded, removed and purged.
+/// lintian, installed with apt on a clean Debian 12 or 13 root booted with systemd, the README's
+/// first setup run as written against the release's own PostgreSQL, configured against the test
+/// cluster, following a failover, two instances following two more clusters, upgraded, removed
+/// and purged.
 @Suite(.serialized, Needs.debianPackage) struct DebianPackageTests {
   struct Packages {
     var version: String
@@ -13,24 +15,47 @@ import Testing
     var upgradeVersion: String
   }
 
+  enum Release: String, Sendable {
+    case bookworm, trixie
+    var postgres: Int { self == .bookworm ? 15 : 17 }
+  }
+
   @Test func installFollowUpgradeRemoveAndPurgeOnACleanDebian12() throws {
+    try lifecycle(.bookworm)
+  }
+
+  @Test func installFollowUpgradeRemoveAndPurgeOnACleanDebian13() throws {
+    try lifecycle(.trixie)
+  }
+
+  private func lifecycle(_ release: Release) throws {
     let fixture = try Fixture()
-    let packages = try Self.build(into: fixture.directory)
-    try Self.expectNoLintianErrors(fixture.directory + "/" + packages.first)
+    let packages = try Self.build(into: fixture.directory, checked: release == .bookworm)
+    // This machine's lintian is bookworm's; trixie's runs in the Debian 13 root.
+    if release == .bookworm {
+      try Self.expectNoLintianErrors(fixture.directory + "/" + packages.first)
+    }
     #expect(try fixture.pgfollow("once").status == 2, "the file is in sync before the install")
-    let container = try Container(debianRootFor: fixture)
+    let container = try Container(debianRootFor: fixture, release: release.rawValue)
     defer { container.powerOff() }
-    let machine = Machine(container: container)
+    let machine = Machine(container: container, release: release)
 
     try machine.install(packages.first, version: packages.version)
+    if release == .trixie { try machine.expectNoLintianErrors(packages.first) }
+    try machine.runTheFirstSetupAsWritten(fixture)
     try machine.configure(fixture)
     try machine.followFailover(fixture)
+    let clusters = (first: try Fixture(), second: try Fixture())
+    try machine.followTwoClustersWithTwoInstances(clusters.first, clusters.second)
     try machine.upgrade(to: packages.upgrade, version: packages.upgradeVersion)
+    try machine.expectACleanJournal()
     try machine.removeAndPurge()
   }
 
   /// The package, and a rebuild of it with a newer version.
-  static func build(into directory: String) throws -> Packages {
+  /// `checked`: the man page's warnings and the refusal of a version the binary does not say
+  /// are checked too.
+  static func build(into directory: String, checked: Bool) throws -> Packages {
     let script = Fixture.packageRoot.path + "/scripts/package"
     let version = try run(Fixture.binary, ["--version"], timeout: 30).output
       .trimmingCharacters(in: .whitespacesAndNewlines)
@@ -44,6 +69,10 @@ import Testing
         Fixture.packageRoot.path + "/.build-static/release/pgfollow",
       ], timeout: 600)
     #expect(second.status == 0, "\(second.output)")
+    let packages = Packages(
+      version: version, first: "pgfollow_\(version)_amd64.deb",
+      upgrade: "pgfollow_\(upgradeVersion)_amd64.deb", upgradeVersion: upgradeVersion)
+    guard checked else { return packages }
     try expectAManPageWithoutWarnings(directory + "/pgfollow_\(version)_amd64.deb")
     // A version the binary does not say is refused: the package and `--version` agree.
     let other = try run(
@@ -53,9 +82,7 @@ import Testing
         Fixture.packageRoot.path + "/.build-static/release/pgfollow",
       ], timeout: 600)
     #expect(other.status == 2 && other.output.contains("but the binary says \(version)"))
-    return Packages(
-      version: version, first: "pgfollow_\(version)_amd64.deb",
-      upgrade: "pgfollow_\(upgradeVersion)_amd64.deb", upgradeVersion: upgradeVersion)
+    return packages
   }
 
   /// The packaged man page, formatted with every groff warning on, gives none.
@@ -77,9 +104,10 @@ import Testing
   }
 }
 
-/// The booted Debian 12 root and what an administrator does in it.
+/// The booted Debian root and what an administrator does in it.
 struct Machine {
   let container: Container
+  let release: DebianPackageTests.Release
 
   @discardableResult
   func root(_ arguments: String..., timeout: TimeInterval = 300) throws -> String {
@@ -136,8 +164,67 @@ struct Machine {
       #expect(try self.unit(unit, "ActiveState") == "inactive")
     }
     #expect(try pgfollowProcesses().isEmpty)
+    for unit in ["pgfollow.service", "pgfollow@.service", "pgfollow-once@.timer"] {
+      #expect(try succeeds("test", "-f", "/usr/lib/systemd/system/\(unit)"), "\(unit)")
+    }
+    #expect(try succeeds("test", "-f", "/usr/lib/sysusers.d/pgfollow.conf"))
     #expect(try succeeds("test", "-f", "/usr/share/man/man1/pgfollow.1.gz"))
     #expect(try succeeds("test", "-f", "/usr/share/bash-completion/completions/pgfollow"))
+  }
+
+  /// The release's own lintian on the package, in the root (trixie's is stricter than this
+  /// machine's about where units go).
+  func expectNoLintianErrors(_ package: String) throws {
+    try root("apt-get", "install", "-y", "-q", "--no-install-recommends", "lintian", timeout: 900)
+    let result = try container.execResult(["lintian", "--fail-on", "error", "/opt/t/\(package)"])
+    #expect(result.status == 0, "\(result.output)")
+    print("lintian on Debian \(release.rawValue):\n\(result.output)")
+  }
+
+  /// The README's first setup, steps 1–3, 5 and 6 as written, against the release's own
+  /// PostgreSQL with Debian's pg_hba.conf (peer over the socket, SCRAM over TCP); step 4, the
+  /// configuration and the service's .pgpass, written as the README says.
+  func runTheFirstSetupAsWritten(_ fixture: Fixture) throws {
+    try root("apt-get", "install", "-y", "-q", "postgresql", timeout: 900)
+    let clusters = try root("pg_lsclusters", "-h")
+    #expect(clusters.hasPrefix("\(release.postgres) main 5432 online"), "\(clusters)")
+    let config = """
+      nodes:
+        - name: db01
+          conninfo: host=127.0.0.1 port=5432 dbname=pg_state user=pgfollow
+          address: db01:5432
+      app:
+        file: /etc/first/app.yaml
+        set:
+          db_master[0].address: "{leader.address}"
+      restart: {units: first.service}
+      metrics: {listen: off}
+
+      """
+    try config.write(toFile: fixture.directory + "/first.yaml", atomically: false, encoding: .utf8)
+    try Fixture.appText.write(
+      toFile: fixture.directory + "/first-app.yaml", atomically: false, encoding: .utf8)
+    try root("install", "-D", "-m", "0644", "/opt/t/first-app.yaml", "/etc/first/app.yaml")
+    try root("cp", "/opt/t/first.yaml", "/etc/pgfollow/pgfollow.yaml")
+    try root(
+      "sh", "-c",
+      "echo '127.0.0.1:5432:pg_state:pgfollow:change-me' > /var/lib/pgfollow/.pgpass && "
+        + "chown pgfollow:pgfollow /var/lib/pgfollow/.pgpass && chmod 0600 /var/lib/pgfollow/.pgpass"
+    )
+    let script = (["set -e"] + (try firstSetupCommands(steps: [0, 1, 2, 3, 5, 6]))).joined(
+      separator: "\n")
+    try script.write(
+      toFile: fixture.directory + "/first-setup.sh", atomically: false, encoding: .utf8)
+    let result = try container.execResult(["bash", "/opt/t/first-setup.sh"])
+    print("the README's first setup on Debian \(release.rawValue):\n\(result.output)")
+    #expect(result.status == 2, "the dry run would switch: \(result.output)")
+    #expect(result.output.contains("node db01: answers, writable (a primary)"), "\(result.output)")
+    #expect(result.output.contains("using the service's password file"), "\(result.output)")
+    #expect(result.output.contains("leader:   db01 (db01:5432)"), "\(result.output)")
+    let method = try root(
+      "runuser", "-u", "postgres", "--", "psql", "-At", "-c",
+      "select rolpassword like 'SCRAM-SHA-256$%' from pg_authid where rolname = 'pgfollow'")
+    #expect(method == "t", "the watchers' role logs in by SCRAM")
   }
 
   /// The README's layout for an application `shop` reading /etc/shop/env.yaml: the package's
@@ -263,10 +350,129 @@ struct Machine {
     #expect(try root("stat", "-c", "%U:%G %a", "/etc/shop/env.yaml") == "pgfollow:shop 640")
   }
 
+  /// Two more clusters, each followed by an instance of pgfollow@.service (alpha and beta), each
+  /// with its application, file, state directory and listener: a failover in one cluster restarts
+  /// its application alone.
+  func followTwoClustersWithTwoInstances(_ alpha: Fixture, _ beta: Fixture) throws {
+    let ports = ["alpha": try freePort(), "beta": try freePort()]
+    for (name, cluster) in [("alpha", alpha), ("beta", beta)] {
+      try addInstance(name, cluster: cluster, port: ports[name, default: 0])
+    }
+    try root(
+      "sed", "-i",
+      "s/var units = \\[\"shop.service\"\\];/var units = [\"shop.service\", "
+        + "\"alpha.service\", \"beta.service\"];/", "/etc/polkit-1/rules.d/50-pgfollow.rules")
+    try root("systemctl", "daemon-reload")
+    try root("systemctl", "start", "alpha.service", "beta.service")
+    try root("systemctl", "enable", "--now", "pgfollow@alpha.service", "pgfollow@beta.service")
+    for name in ["alpha", "beta"] {
+      #expect(
+        try waitUntil(30) {
+          try unit("pgfollow@\(name).service", "StatusText") == "following node1"
+        },
+        "\(journal())")
+      #expect(
+        try root("stat", "-c", "%U:%G %a", "/var/lib/pgfollow/\(name)") == "pgfollow:pgfollow 750")
+      #expect(try succeeds("test", "-f", "/var/lib/pgfollow/\(name)/state.json"), "\(name)'s state")
+      let health = try run(
+        "/usr/bin/curl",
+        [
+          "-s", "-o", "/dev/null", "-w", "%{http_code}",
+          "http://127.0.0.1:\(ports[name, default: 0])/healthz",
+        ],
+        timeout: 30)
+      #expect(health.output == "200", "\(name)'s listener: \(health.output)")
+    }
+    // Each application was started, then restarted once for its file's standby.
+    for name in ["alpha", "beta"] {
+      #expect(waitUntil(30) { starts(name).count == 2 }, "\(name): \(journal())")
+    }
+    let shopStarts = container.appStarts().count
+    try alpha.failOver()
+    #expect(waitUntil(30) { starts("alpha").count == 3 }, "\(journal())")
+    #expect(try root("cat", "/etc/alpha/env.yaml").contains("address: node2:5432   # the primary"))
+    #expect(try root("cat", "/etc/beta/env.yaml").contains("address: node1:5432   # the primary"))
+    try beta.failOver()
+    #expect(waitUntil(30) { starts("beta").count == 3 }, "\(journal())")
+    #expect(try root("cat", "/etc/beta/env.yaml").contains("address: node2:5432   # the primary"))
+    usleep(1_000_000)
+    #expect(starts("alpha").count == 3 && container.appStarts().count == shopStarts)
+    let status = try container.execResult(["pgfollow", "status", "--instance", "beta"])
+    #expect(status.output.contains("node2"), "\(status.output)")
+    let check = try container.execResult(["pgfollow", "check-config", "--instance", "alpha"])
+    #expect(
+      check.status == 0 && check.output.contains("/etc/pgfollow/alpha.yaml"), "\(check.output)")
+  }
+
+  /// /etc/pgfollow/NAME.yaml naming `cluster`, the application NAME.service reading
+  /// /etc/NAME/env.yaml, and pgfollow@NAME's drop-in.
+  private func addInstance(_ name: String, cluster: Fixture, port: Int) throws {
+    let directory = container.directory
+    let config = try String(contentsOfFile: cluster.configFile, encoding: .utf8)
+      .replacing("file: app.yaml", with: "file: /etc/\(name)/env.yaml")
+      .replacing("units: app.service", with: "units: \(name).service")
+      .replacing("systemctl: ./systemctl", with: "systemctl: /usr/bin/systemctl")
+      .replacing("state_directory: state\n", with: "")
+      .replacing("metrics: {listen: off}", with: "metrics: {listen: \"127.0.0.1:\(port)\"}")
+    try config.write(toFile: "\(directory)/\(name).yaml", atomically: false, encoding: .utf8)
+    try Fixture.appText.write(
+      toFile: "\(directory)/\(name)-app.yaml", atomically: false, encoding: .utf8)
+    let app = """
+      [Unit]
+      Description=The application that reads /etc/\(name)/env.yaml
+      [Service]
+      Group=\(name)
+      ExecStart=/bin/sh -c 'echo "$INVOCATION_ID" >> /opt/t/\(name)-starts; exec sleep infinity'
+
+      """
+    try app.write(toFile: "\(directory)/\(name).service", atomically: false, encoding: .utf8)
+    try "[Service]\nReadWritePaths=/etc/\(name)\nSupplementaryGroups=\(name)\n".write(
+      toFile: "\(directory)/\(name).conf", atomically: false, encoding: .utf8)
+    try root("groupadd", "--system", name)
+    try root("install", "-d", "-o", "root", "-g", "pgfollow", "-m", "0775", "/etc/\(name)")
+    try root(
+      "install", "-o", "pgfollow", "-g", name, "-m", "0640", "/opt/t/\(name)-app.yaml",
+      "/etc/\(name)/env.yaml")
+    try root(
+      "install", "-o", "root", "-g", "pgfollow", "-m", "0640", "/opt/t/\(name).yaml",
+      "/etc/pgfollow/\(name).yaml")
+    try root("cp", "/opt/t/\(name).service", "/etc/systemd/system/")
+    try root(
+      "install", "-D", "-m", "0644", "/opt/t/\(name).conf",
+      "/etc/systemd/system/pgfollow@\(name).service.d/override.conf")
+  }
+
+  func starts(_ application: String) -> [String] {
+    let text =
+      (try? String(contentsOfFile: "\(container.directory)/\(application)-starts", encoding: .utf8))
+      ?? ""
+    return text.split(separator: "\n").map(String.init)
+  }
+
+  /// The units' journal has no line about the system: thread priorities (where LimitNICE can be
+  /// in force: a container without CAP_SYS_RESOURCE cannot raise it), the listener, units.
+  func expectACleanJournal() throws {
+    let units = ["pgfollow.service", "pgfollow@alpha.service", "pgfollow@beta.service"]
+    let text = try root(
+      "journalctl", "--no-pager", "-o", "cat", "-u", units[0], "-u", units[1], "-u", units[2])
+    let pid = try unit("pgfollow.service", "MainPID")
+    let inForce = try root("grep", "Max nice priority", "/proc/\(pid)/limits").contains(" 24 ")
+    var complaints = ["no metrics or health endpoints", "Address already in use", "Unknown key"]
+    if inForce { complaints.append("thread priority") }
+    for complaint in complaints {
+      #expect(!text.contains(complaint), "\(complaint): \(text)")
+    }
+    #expect(!journal().contains("aliased"), "\(journal())")
+  }
+
   /// A newer package: the edited configuration and rule stay as they are, the sidecar restarts
   /// on the new binary, and the application is not restarted for it.
   func upgrade(to package: String, version: String) throws {
     let invocation = try unit("pgfollow.service", "InvocationID")
+    var instances: [String: String] = [:]
+    for name in ["alpha", "beta"] {
+      instances[name] = try unit("pgfollow@\(name).service", "InvocationID")
+    }
     let appStarts = container.appStarts().count
     try root("cp", "/opt/t/\(package)", "/root/")
     try root("apt-get", "install", "-y", "-q", "/root/\(package)", timeout: 900)
@@ -276,6 +482,15 @@ struct Machine {
     #expect(
       try root("cat", "/etc/polkit-1/rules.d/50-pgfollow.rules").contains("[\"shop.service\"]"))
     #expect(try unit("pgfollow.service", "InvocationID") != invocation, "restarted")
+    for name in ["alpha", "beta"] {
+      #expect(
+        try unit("pgfollow@\(name).service", "InvocationID") != instances[name], "\(name) restarted"
+      )
+      #expect(
+        try waitUntil(30) {
+          try unit("pgfollow@\(name).service", "StatusText") == "following node2"
+        })
+    }
     #expect(try unit("pgfollow.service", "UnitFileState") == "enabled")
     #expect(
       try waitUntil(30) { try unit("pgfollow.service", "StatusText") == "following node2" })
@@ -298,6 +513,8 @@ struct Machine {
       "/etc/pgfollow", "/var/lib/pgfollow", "/etc/polkit-1/rules.d/50-pgfollow.rules",
       "/etc/systemd/system/pgfollow.service.d",
       "/etc/systemd/system/multi-user.target.wants/pgfollow.service",
+      "/etc/systemd/system/pgfollow@alpha.service.d",
+      "/etc/systemd/system/multi-user.target.wants/pgfollow@beta.service",
     ] {
       #expect(try !succeeds("test", "-e", path), "\(path) is left")
     }

@@ -206,21 +206,11 @@ import Testing
 
     """.write(toFile: config, atomically: false, encoding: .utf8)
 
-    let readme = try String(
-      contentsOfFile: Fixture.packageRoot.path + "/README.md", encoding: .utf8)
-    let block = readme.split(separator: "<!-- first-setup -->")[1]
-      .split(separator: "<!-- /first-setup -->")[0]
-      .split(separator: "\n").map(String.init).filter { !$0.hasPrefix("```") }
-    var step = 0
-    var commands: [String] = []
-    for line in block {
-      if line.hasPrefix("# "), let number = Int(line.dropFirst(2).prefix { $0.isNumber }) {
-        step = number
-      } else if !line.hasPrefix("#") && [0, 1, 2, 3, 5, 6].contains(step) {
-        commands.append(
-          line.replacing("host=db01", with: "host=127.0.0.1 port=\(port1)")
-            .replacing("/etc/pgfollow/pgfollow.yaml", with: config))
-      }
+    // Root and the cluster's trust over TCP stand for postgres over the socket.
+    let commands = try firstSetupCommands(steps: [0, 1, 2, 3, 5, 6]).map { line in
+      line.replacing("host=/var/run/postgresql", with: "host=127.0.0.1 port=\(port1) user=postgres")
+        .replacing("runuser -u postgres -- ", with: "")
+        .replacing("/etc/pgfollow/pgfollow.yaml", with: config)
     }
     #expect(commands.count == 7, "\(commands)")
     let binaries = URL(fileURLWithPath: Fixture.binary).deletingLastPathComponent().path

@@ -67,17 +67,18 @@ package final class Container {
     try systemctl("daemon-reload")
   }
 
-  /// A clean Debian 12 root (scripts/debian-root, made once and cached) booted over a throwaway
-  /// overlay, with the fixture's directory at /opt/t. Nothing of pgfollow is in it.
-  package init(debianRootFor fixture: Fixture) throws {
+  /// A clean Debian root of `release` (bookworm or trixie; scripts/debian-root, made once and
+  /// cached) booted over a throwaway overlay, with the fixture's directory at /opt/t. Nothing of
+  /// pgfollow is in it.
+  package init(debianRootFor fixture: Fixture, release: String) throws {
     directory = fixture.directory
-    let made = try run(Fixture.packageRoot.path + "/scripts/debian-root", [], timeout: 1200)
+    let made = try run(Fixture.packageRoot.path + "/scripts/debian-root", [release], timeout: 1200)
     guard made.status == 0, let root = made.output.split(separator: "\n").last else {
-      throw FixtureError(message: "cannot make a Debian 12 root: \(made.output)")
+      throw FixtureError(message: "cannot make a Debian \(release) root: \(made.output)")
     }
     let boot = try run(script, ["boot-root", directory, String(root)], timeout: 180)
     guard boot.status == 0 else {
-      throw FixtureError(message: "cannot boot the Debian 12 root: \(boot.output)")
+      throw FixtureError(message: "cannot boot the Debian \(release) root: \(boot.output)")
     }
   }
 

@@ -297,3 +297,21 @@ package func makeTemporaryDirectory() throws -> String {
     atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
   return path
 }
+
+/// The README's "First setup" block: the commands of the steps named (0 is what precedes step 1).
+package func firstSetupCommands(steps: Set<Int>) throws -> [String] {
+  let readme = try String(contentsOfFile: Fixture.packageRoot.path + "/README.md", encoding: .utf8)
+  let block = readme.split(separator: "<!-- first-setup -->")[1]
+    .split(separator: "<!-- /first-setup -->")[0]
+    .split(separator: "\n").map(String.init).filter { !$0.hasPrefix("```") }
+  var step = 0
+  var commands: [String] = []
+  for line in block {
+    if line.hasPrefix("# "), let number = Int(line.dropFirst(2).prefix { $0.isNumber }) {
+      step = number
+    } else if !line.hasPrefix("#") && steps.contains(step) {
+      commands.append(line)
+    }
+  }
+  return commands
+}

@@ -246,13 +246,15 @@ package func unitGroupsOfThisUser(_ unit: String = "pgfollow.service") -> (
 }
 
 /// Root has a home of its own, so libpq would not find the service's `~/.pgpass`: when root
-/// has neither PGPASSFILE nor a `.pgpass`, and the service's home (the state directory) holds
-/// one, `status` and `check-config` use it, as the service does. Returns its path when so.
+/// has neither PGPASSFILE nor a `.pgpass`, and the state directory or the pgfollow user's home
+/// (an instance's state directory is below it) holds one, `status`, `check-config` and `once`'s
+/// dry run use it, as the service does. Returns its path when so.
 package func useTheServicePassfile(_ config: Config) -> String? {
-  let servicePassfile = config.stateDirectory + "/.pgpass"
+  let home = getpwnam("pgfollow").map { String(cString: $0.pointee.pw_dir) }
+  let candidates = [config.stateDirectory + "/.pgpass"] + (home.map { [$0 + "/.pgpass"] } ?? [])
   guard geteuid() == 0, getenv("PGPASSFILE") == nil,
     access((getenv("HOME").map { String(cString: $0) } ?? "/root") + "/.pgpass", F_OK) != 0,
-    access(servicePassfile, R_OK) == 0
+    let servicePassfile = candidates.first(where: { access($0, R_OK) == 0 })
   else { return nil }
   setenv("PGPASSFILE", servicePassfile, 1)
   return servicePassfile

@@ -74,9 +74,11 @@ package struct AppStatus: Sendable {
   package var sessions: SessionReport?
 }
 
-/// Builds the status from a dry-run cycle: nothing is written, locked or restarted.
-package func collectStatus(config: Config, prober: any Prober = LibPQProber()) async -> StatusReport
-{
+/// Builds the status from a dry-run cycle: nothing is written, locked or restarted. `unit` is
+/// the sidecar's unit, whose groups count when run outside it.
+package func collectStatus(
+  config: Config, unit: String = "pgfollow.service", prober: any Prober = LibPQProber()
+) async -> StatusReport {
   let cycle = Cycle(config: config, prober: prober, dryRun: true)
   var machines = FollowMachines()
   var apps: [AppStatus] = []
@@ -98,7 +100,7 @@ package func collectStatus(config: Config, prober: any Prober = LibPQProber()) a
     apps[index].sessions = report.apps.first { $0.app.label == apps[index].app.label }?.sessions
   }
   // Outside the unit (a monitoring check run as the service's user), the unit's own groups count.
-  let unitGroups = unitGroupsOfThisUser()
+  let unitGroups = unitGroupsOfThisUser(unit)
   var status = StatusReport(
     report: report, apps: apps, preflight: preflight(config, unitGroups: unitGroups.ids))
   status.checkedWithGroups = unitGroups.names
