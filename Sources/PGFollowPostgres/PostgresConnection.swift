@@ -112,30 +112,37 @@ package final class PostgresConnection {
     return try collectRows(deadline: deadline)
   }
 
-  private func flush(deadline: ContinuousClock.Instant) throws(PostgresError) {
+  private func flush(deadline: ContinuousClock.Instant, interruption: Int32 = -1)
+    throws(PostgresError)
+  {
     while true {
       let flushed = PQflush(connection)
       if flushed == 0 { return }
       if flushed < 0 { throw failure(.query) }
-      try waitForSocket(reading: false, deadline: deadline, .query)
+      try waitForSocket(reading: false, deadline: deadline, .query, interruption: interruption)
     }
   }
 
   /// After a query timed out: waits until `deadline` for its answer, so that a slow link costs
   /// a late answer rather than the connection. The connection is usable again once this returns.
-  package func awaitLateAnswer(deadline: ContinuousClock.Instant) throws(PostgresError)
-    -> [[String?]]
+  /// A readable `interruption` descriptor ends the wait early with `.interrupted`; the answer
+  /// may then be waited for again.
+  package func awaitLateAnswer(deadline: ContinuousClock.Instant, interruption: Int32 = -1)
+    throws(PostgresError) -> [[String?]]
   {
-    try flush(deadline: deadline)
-    return try collectRows(deadline: deadline)
+    try flush(deadline: deadline, interruption: interruption)
+    return try collectRows(deadline: deadline, interruption: interruption)
   }
 
-  private func collectRows(deadline: ContinuousClock.Instant) throws(PostgresError) -> [[String?]] {
+  private func collectRows(deadline: ContinuousClock.Instant, interruption: Int32 = -1)
+    throws(PostgresError) -> [[String?]]
+  {
     var rows: [[String?]] = []
     var error: PostgresError?
     while true {
       while PQisBusy(connection) == 1 {
-        try waitForSocket(reading: true, deadline: deadline, .query)
+        try waitForSocket(
+          reading: true, deadline: deadline, .query, interruption: interruption)
         guard PQconsumeInput(connection) == 1 else { throw failure(.query) }
       }
       guard let result = PQgetResult(connection) else { break }
@@ -168,8 +175,10 @@ package final class PostgresConnection {
     return PostgresError(kind: .query, message: oneLine(message ?? fallback), sqlState: state)
   }
 
+  /// Waits until the socket is ready, or `interruption` (when not -1) is readable.
   private func waitForSocket(
-    reading: Bool, deadline: ContinuousClock.Instant, _ stage: PostgresError.Kind
+    reading: Bool, deadline: ContinuousClock.Instant, _ stage: PostgresError.Kind,
+    interruption: Int32 = -1
   ) throws(PostgresError) {
     let socket = PQsocket(connection)
     guard socket >= 0 else { throw failure(stage) }
@@ -178,12 +187,18 @@ package final class PostgresConnection {
       guard remaining > .zero else {
         throw PostgresError(kind: .timeout, message: "no answer within the \(stage) deadline")
       }
-      var descriptor = pollfd(
-        fd: socket, events: Int16(reading ? POLLIN : POLLOUT), revents: 0)
+      // poll ignores a negative descriptor.
+      var descriptors = [
+        pollfd(fd: socket, events: Int16(reading ? POLLIN : POLLOUT), revents: 0),
+        pollfd(fd: interruption, events: Int16(POLLIN), revents: 0),
+      ]
       let milliseconds = Int32(
         clamping: remaining.components.seconds * 1000
           + remaining.components.attoseconds / 1_000_000_000_000_000 + 1)
-      let ready = poll(&descriptor, 1, milliseconds)
+      let ready = poll(&descriptors, 2, milliseconds)
+      if ready > 0 && descriptors[1].revents != 0 {
+        throw PostgresError(kind: .interrupted, message: "the wait was interrupted")
+      }
       if ready > 0 { return }
       if ready < 0 && errno != EINTR {
         throw PostgresError(kind: stage, message: "poll failed: errno \(errno)")

@@ -4,7 +4,8 @@ import PGFollowCore
 /// repeat a password; conninfo strings are never part of it.
 package struct PostgresError: Error, Sendable, Hashable, CustomStringConvertible {
   package enum Kind: Sendable, Hashable {
-    case connect, query, timeout
+    /// `interrupted`: a wait given an interruption descriptor saw it become readable.
+    case connect, query, timeout, interrupted
   }
 
   package var kind: Kind

@@ -59,6 +59,39 @@ import Testing
     #expect(sidecar.stop() == 0)
   }
 
+  /// A watcher waiting for a frozen node's late answer (up to a minute) sees a reload that
+  /// replaces it: its connection is closed at once, not when the wait ends.
+  @Test func aReloadClosesALateWatchersConnectionAtOnce() throws {
+    let fixture = try Fixture()
+    let notify = try NotifySocket(directory: fixture.directory)
+    let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
+    #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
+    let port = try fixture.port("node2")
+    let pid = sidecar.process.processIdentifier
+    let connections = {
+      try run(
+        "/usr/bin/ss", ["-Htnp", "state", "established", "( dport = :\(port) )"], timeout: 10
+      )
+      .output.split(separator: "\n").filter { $0.contains("pid=\(pid),") }.count
+    }
+    let stopped = try fixture.nodeProcesses("node2")
+    for pid in stopped { kill(pid, SIGSTOP) }
+    defer { for pid in stopped { kill(pid, SIGCONT) } }
+    #expect(
+      waitUntil(10) { sidecar.log.contains("node node2 does not answer in time") }, "\(sidecar.log)"
+    )
+    #expect(try connections() == 1)
+    try fixture.editConfig("port=\(port) ", "port=\(try freePort()) ")
+    let reloaded = Date()
+    sidecar.signal(SIGHUP)
+    #expect(try waitUntil(10) { try connections() == 0 }, "\(sidecar.log)")
+    print(
+      "the late watcher's connection closed \(Date().timeIntervalSince(reloaded)) s after the reload"
+    )
+    #expect(sidecar.log.contains("reloaded"), "\(sidecar.log)")
+    #expect(sidecar.stop() == 0)
+  }
+
   @Test func reloadKeepsTheOldConfigWhenTheNewOneIsInvalid() throws {
     let fixture = try Fixture()
     let notify = try NotifySocket(directory: fixture.directory)

@@ -156,9 +156,21 @@ final class NodeWatcher: @unchecked Sendable {
     }
   }
 
+  /// Waits for the overdue answer, and sees `stop` meanwhile: a stopped watcher returns at once
+  /// (its connection is closed as it ends), another wake (a new pace) keeps waiting.
   private func awaitLateAnswer(on connection: PostgresConnection, sent: ContinuousClock.Instant) {
     do throws(PostgresError) {
-      let rows = try connection.awaitLateAnswer(deadline: sent + lateAnswerLimit)
+      var answer: [[String?]]?
+      while answer == nil {
+        do {
+          answer = try connection.awaitLateAnswer(
+            deadline: sent + lateAnswerLimit, interruption: wakeRead)
+        } catch  where error.kind == .interrupted {
+          drainWakes()
+          if control.withLock({ $0.stopped }) { return }
+        }
+      }
+      let rows = answer ?? []
       guard let asked = table.lastAsked,
         let observation = try query.answer(rows, to: asked, knowing: &table)
       else { return probeNow() }

@@ -171,7 +171,7 @@ extension ProbeFailure {
         stage: .pooler, message: "the pooler answers, its server does not: " + error.message)
     case (nil, .connect): self.init(stage: .connect, message: error.message)
     case (nil, .query): self.init(stage: .query, message: error.message)
-    case (nil, .timeout): self.init(stage: .timeout, message: error.message)
+    case (nil, .timeout), (nil, .interrupted): self.init(stage: .timeout, message: error.message)
     }
   }
 }
