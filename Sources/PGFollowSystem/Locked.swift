@@ -5,7 +5,7 @@
 /// A value guarded by a pthread mutex. Used instead of the standard library's `Mutex`, whose
 /// futex-based lock is invisible to ThreadSanitizer (the Synchronization module is not built
 /// with it), so that `scripts/sanitize` sees the locking it checks.
-package final class Locked<Value>: @unchecked Sendable {
+package final class Locked<Value: Sendable>: @unchecked Sendable {
   private var value: Value
   private let mutex: UnsafeMutablePointer<pthread_mutex_t>
 

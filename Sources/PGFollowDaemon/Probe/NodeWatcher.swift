@@ -1,6 +1,6 @@
 import PGFollowCore
 import PGFollowPostgres
-package import PGFollowSystem
+import PGFollowSystem
 
 #if canImport(Glibc)
   import Glibc
@@ -31,8 +31,8 @@ package struct Pace: Sendable, Equatable {
 /// and its answer is still waited for, up to `lateAnswerLimit`: one lost packet costs a late
 /// answer, not the connection. An idle connection that speaks up or closes (a
 /// server shutting down) is probed at once.
-final class NodeWatcher: @unchecked Sendable {
-  private struct Control {
+final class NodeWatcher: Sendable {
+  fileprivate struct Control {
     var pace: Pace
     var probeNow = false
     var stopped = false
@@ -44,25 +44,11 @@ final class NodeWatcher: @unchecked Sendable {
   let isHedge: Bool
   let query: ProbeQuery
   let timeouts: Timeouts
-  private let board: EvidenceBoard
-  private let control: Locked<Control>
+  let board: EvidenceBoard
+  fileprivate let control: Locked<Control>
   /// Written to wake the thread's wait; both ends are closed by the thread when it stops.
-  private let wakeRead: Int32
-  private let wakeWrite: Int32
-  // Touched only on the watcher's thread.
-  private var connection: PostgresConnection?
-  /// How the table is read over this connection, once an answer has said.
-  private var table = TableKnowledge()
-  private var backoff = Duration.zero
-  private var nextAttempt = ContinuousClock.now
-  /// The next attempt while the pace is urgent: at most about a second after a failure.
-  private var urgentAttempt = ContinuousClock.now
-  private var lastSocketWake = ContinuousClock.now - .seconds(1)
-  /// How long this node's answers usually take (a moving average of the recent ones).
-  private var typicalLatency: Duration?
-  /// When the last answer came, and how long it took.
-  private var lastAnswer: (at: ContinuousClock.Instant, latency: Duration)?
-
+  fileprivate let wakeRead: Int32
+  fileprivate let wakeWrite: Int32
   init(
     node: NodeConfig, query: ProbeQuery, timeouts: Timeouts, pace: Pace, board: EvidenceBoard,
     isHedge: Bool = false
@@ -81,7 +67,7 @@ final class NodeWatcher: @unchecked Sendable {
       }
     }
     (wakeRead, wakeWrite) = (ends[0], ends[1])
-    startThread { [self] in run() }
+    startThread { [self] in NodeProbing(watcher: self).run() }
   }
 
   /// Whether this watcher probes `node` as these settings say (else it is replaced).
@@ -111,7 +97,42 @@ final class NodeWatcher: @unchecked Sendable {
     }
   }
 
-  private func run() {
+  fileprivate func drainWakes() {
+    var buffer = [UInt8](repeating: 0, count: 64)
+    while read(wakeRead, &buffer, buffer.count) > 0 {}
+  }
+}
+
+/// A watcher's probing, confined to its thread: the connection and what it learnt.
+private final class NodeProbing {
+  let watcher: NodeWatcher
+  private var connection: PostgresConnection?
+  /// How the table is read over this connection, once an answer has said.
+  private var table = TableKnowledge()
+  private var backoff = Duration.zero
+  private var nextAttempt = ContinuousClock.now
+  /// The next attempt while the pace is urgent: at most about a second after a failure.
+  private var urgentAttempt = ContinuousClock.now
+  private var lastSocketWake = ContinuousClock.now - .seconds(1)
+  /// How long this node's answers usually take (a moving average of the recent ones).
+  private var typicalLatency: Duration?
+  /// When the last answer came, and how long it took.
+  private var lastAnswer: (at: ContinuousClock.Instant, latency: Duration)?
+
+  init(watcher: NodeWatcher) { self.watcher = watcher }
+
+  var node: NodeConfig { watcher.node }
+  var isHedge: Bool { watcher.isHedge }
+  var query: ProbeQuery { watcher.query }
+  var timeouts: Timeouts { watcher.timeouts }
+  var board: EvidenceBoard { watcher.board }
+  var control: Locked<NodeWatcher.Control> { watcher.control }
+  var wakeRead: Int32 { watcher.wakeRead }
+  var lateAnswerLimit: Duration { watcher.lateAnswerLimit }
+  func drainWakes() { watcher.drainWakes() }
+  func probeNow() { watcher.probeNow() }
+
+  func run() {
     while true {
       let started = ContinuousClock.now
       let stopped = control.withLock { control in
@@ -125,7 +146,7 @@ final class NodeWatcher: @unchecked Sendable {
     connection = nil
     control.withLock { _ in
       close(wakeRead)
-      close(wakeWrite)
+      close(watcher.wakeWrite)
     }
   }
 
@@ -286,10 +307,5 @@ final class NodeWatcher: @unchecked Sendable {
   /// come after the last one stopped counting.
   private func restAfter(_ latency: Duration) -> Duration {
     min(latency * 2, max(.zero, board.freshness - latency * 3))
-  }
-
-  private func drainWakes() {
-    var buffer = [UInt8](repeating: 0, count: 64)
-    while read(wakeRead, &buffer, buffer.count) > 0 {}
   }
 }

@@ -1,5 +1,5 @@
 package import PGFollowCore
-package import PGFollowSystem
+import PGFollowSystem
 
 /// Every configured node's watcher and the board they publish to. A watcher is kept across
 /// reloads while its node's settings, the node list and the state table stay the same.
