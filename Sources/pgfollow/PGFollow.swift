@@ -203,7 +203,7 @@ struct Status: AsyncParsableCommand {
     var status = await collectStatus(config: config, unit: options.unit)
     if let user = polkitFor { status.preflight += polkitPreflight(config, user: user) }
     print(json ? status.json(config: config) : status.text(config: config), terminator: "")
-    let code = status.health.code
+    let code = status.health.exitCode
     if code != 0 { throw ExitCode(code) }
   }
 }

@@ -128,6 +128,8 @@ import Testing
       try waitUntil(20) { try curl(port, "/healthz").output.hasSuffix("200") }, "\(sidecar.log)")
     let following = try curl(port, "/healthz")
     #expect(following.output == "following node1\n\n200", "\(following.output)")
+    #expect(
+      try curl(port, "/metrics").output.contains("pgfollow_health{condition=\"following\"} 0"))
     let status = try curl(port, "/status")
     #expect(status.output.hasPrefix("{\"health\": \"OK\""), "\(status.output)")
     #expect(status.output.contains("\"leader\": \"node1\""))
@@ -142,7 +144,29 @@ import Testing
       holding.output.hasPrefix("holding: the newest row ")
         && holding.output.contains("unreachable"),
       "\(holding.output)")
+    // One grade everywhere: the metric and `status` say what /healthz says.
+    #expect(
+      try curl(port, "/metrics").output.contains("pgfollow_health{condition=\"holding\"} 2"))
+    #expect(try fixture.pgfollow("status").status == 2)
     #expect(try curl(port, "/nowhere").output.hasSuffix("404"))
     #expect(sidecar.stop() == 0)
+  }
+}
+
+/// The grade's parts agree: each condition's level, exit status, HTTP status and metric.
+@Suite struct HealthTests {
+  @Test func eachConditionGradesTheSameEverywhere() {
+    for condition in Health.Condition.allCases {
+      let health = Health(condition, "why")
+      #expect(health.exitCode == health.level.rawValue)
+      #expect(health.httpStatus.hasPrefix(health.serves ? "200" : "503"))
+      #expect(
+        health.metric.hasSuffix(
+          "pgfollow_health{condition=\"\(condition.rawValue)\"} \(health.exitCode)\n"))
+      // Only a host that follows serves, however its standbys answer.
+      #expect(health.serves == (condition == .following || condition == .nodesSilent))
+      #expect((health.level == .ok) == (condition == .following))
+    }
+    #expect(Health(.holding, "").word == "CRITICAL" && Health(.starting, "").word == "STARTING")
   }
 }

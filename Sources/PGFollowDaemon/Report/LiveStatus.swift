@@ -59,49 +59,35 @@ package final class LiveStatus: Sendable {
     )
   }
 
+  static let starting = Health(.starting, "starting: no cycle yet")
+
   /// `/healthz`, `/status` and `/metrics`; anything else is 404.
   package func answer(_ path: String, metrics: Metrics) -> HTTPAnswer {
     switch path {
     case "/metrics":
+      let health = statusReport()?.0.health ?? Self.starting
       return HTTPAnswer(
-        contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics.render())
+        contentType: "text/plain; version=0.0.4; charset=utf-8",
+        body: metrics.render() + health.metric)
     case "/healthz":
-      let (healthy, reason) =
-        statusReport().map { $0.0.followsWithNothingOwed }
-        ?? (false, "starting: no cycle yet")
+      let health = statusReport()?.0.health ?? Self.starting
       return HTTPAnswer(
-        status: healthy ? "200 OK" : "503 Service Unavailable",
-        contentType: "text/plain; charset=utf-8", body: reason + "\n")
+        status: health.httpStatus, contentType: "text/plain; charset=utf-8",
+        body: health.reason + "\n")
     case "/status":
       guard let (status, config) = statusReport() else {
+        let starting = JSON.object([
+          ("health", .string(Self.starting.word)), ("reason", .string(Self.starting.reason)),
+        ])
         return HTTPAnswer(
-          status: "503 Service Unavailable", contentType: "application/json",
-          body: "{\"health\": \"STARTING\", \"reason\": \"no cycle yet\"}\n")
+          status: Self.starting.httpStatus, contentType: "application/json",
+          body: starting.text + "\n")
       }
       return HTTPAnswer(contentType: "application/json", body: status.json(config: config))
     default:
       return HTTPAnswer(
         status: "404 Not Found", contentType: "text/plain; charset=utf-8",
         body: "not found; try /healthz, /status or /metrics\n")
-    }
-  }
-}
-
-extension StatusReport {
-  /// Whether every app follows a confirmed writable leader with nothing owed, and why not. A node
-  /// that does not answer (a standby) is named but does not make this host unhealthy.
-  package var followsWithNothingOwed: (Bool, String) {
-    let health = self.health
-    if report.confirming != nil { return (false, "confirming a new leader") }
-    if let app = apps.first(where: { $0.state.hooks != nil }), let debt = app.state.hooks {
-      let owed = debt.owed.map(\.key.description).joined(separator: ", ")
-      return (false, "\(app.app.logPrefix)hook owed: \(owed)")
-    }
-    switch health.code {
-    case 0: return (true, health.reason)
-    case 1 where health.reason == silentNodes:
-      return (true, "following \(report.decision.leader ?? "?"); \(health.reason)")
-    default: return (false, health.reason)
     }
   }
 }

@@ -12,41 +12,52 @@ package struct StatusReport: Sendable {
   /// The unit's supplementary groups counted in the preflight, when run outside the unit.
   package var checkedWithGroups: [String] = []
 
-  /// Monitoring-plugin exit codes: 0 OK, 1 WARNING, 2 CRITICAL.
-  package var health: (code: Int32, word: String, reason: String) {
+  /// The host's grade and why (`Health`): the first condition that applies.
+  package var health: Health {
     let decision = report.decision
     if !decision.splitBrain.isEmpty {
-      return (2, "CRITICAL", "split brain: " + decision.splitBrain.joined(separator: ", "))
+      return Health(.splitBrain, "split brain: " + decision.splitBrain.joined(separator: ", "))
     }
-    if case .hold = decision.outcome { return (2, "CRITICAL", "holding: \(decision.reason)") }
+    if case .hold = decision.outcome { return Health(.holding, "holding: \(decision.reason)") }
     if let app = apps.first(where: { $0.fileError != nil }), let error = app.fileError {
-      return (2, "CRITICAL", app.app.logPrefix + error)
+      return Health(.fileError, app.app.logPrefix + error)
     }
     if let problem = preflight.first {
-      return (2, "CRITICAL", "a failover would fail: \(problem.problem)")
+      return Health(.failoverWouldFail, "a failover would fail: \(problem.problem)")
     }
+    if let sessions = sessionsHealth(decision) { return sessions }
+    if report.confirming != nil { return Health(.confirming, "confirming a new leader") }
+    if let app = apps.first(where: { $0.values.contains { $0.current != $0.wanted } }) {
+      return Health(
+        .fileNotSwitched,
+        "\(app.app.logPrefix)the application's file does not point at the leader yet")
+    }
+    if let app = apps.first(where: { !$0.state.pendingRestart.isEmpty }) {
+      return Health(
+        .restartOwed,
+        "\(app.app.logPrefix)restart owed: " + app.state.pendingRestart.joined(separator: " "))
+    }
+    if let app = apps.first(where: { $0.state.hooks != nil }), let debt = app.state.hooks {
+      let owed = debt.owed.map(\.key.description).joined(separator: ", ")
+      return Health(.hookOwed, "\(app.app.logPrefix)hook owed: \(owed)")
+    }
+    let following = "following \(decision.leader ?? "?")"
+    if let silent = silentNodes { return Health(.nodesSilent, "\(following); \(silent)") }
+    return Health(.following, following)
+  }
+
+  /// What the applications' sessions say against the decision (`verify:`), when it matters.
+  private func sessionsHealth(_ decision: Decision) -> Health? {
     for app in apps {
       guard let sessions = app.sessions else { continue }
       if case .unverified? = sessions.verdict, let text = sessions.verdictText(app.app) {
-        return (2, "CRITICAL", text)
+        return Health(.sessionsUnverified, text)
       }
       if let text = sessions.misplacedText(app.app, roles: nodeRoles(decision)) {
-        return (1, "WARNING", text)
+        return Health(.sessionsMisplaced, text)
       }
     }
-    if let app = apps.first(where: { $0.values.contains { $0.current != $0.wanted } }) {
-      return (
-        1, "WARNING", "\(app.app.logPrefix)the application's file does not point at the leader yet"
-      )
-    }
-    if let app = apps.first(where: { !$0.state.pendingRestart.isEmpty }) {
-      return (
-        1, "WARNING",
-        "\(app.app.logPrefix)restart owed: " + app.state.pendingRestart.joined(separator: " ")
-      )
-    }
-    if let silent = silentNodes { return (1, "WARNING", silent) }
-    return (0, "OK", "following \(decision.leader ?? "?")")
+    return nil
   }
 
   /// The nodes that do not answer, or answer later than the query timeout, if any: a warning
