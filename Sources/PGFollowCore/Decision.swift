@@ -122,7 +122,7 @@ package struct Decision: Sendable, Hashable {
   /// The healthy standbys (in recovery and receiving WAL), in configuration order, when
   /// following a leader.
   package var standbys: [String] = []
-  package var warnings: [String]
+  package var warnings: [DecisionWarning]
   package var evidence: [NodeEvidence]
 
   package var leader: String? {

@@ -31,15 +31,41 @@ extension HoldReason: CustomStringConvertible {
   }
 }
 
-func unknownHostWarnings(_ evidence: [NodeEvidence], nodes: [String]) -> [String] {
+/// A warning beside a decision: what it is about (`kind` and `about`: the nodes, the row) tells
+/// a repeat from a new one, whatever figures its text carries (a table's row count).
+package struct DecisionWarning: Sendable, Hashable, CustomStringConvertible {
+  package enum Kind: String, Sendable {
+    case unknownHost, superuser, mistypedHistory, tableLacksIndexes, clustersDiffer, foreignRow
+    case unrecordedPromotion
+  }
+
+  package var kind: Kind
+  package var about: String
+  package var text: String
+
+  package init(_ kind: Kind, about: String, _ text: String) {
+    self.kind = kind
+    self.about = about
+    self.text = text
+  }
+
+  package var description: String { text }
+
+  /// What must change for the warning to be a new one.
+  package var identity: [String] { [kind.rawValue, about] }
+}
+
+func unknownHostWarnings(_ evidence: [NodeEvidence], nodes: [String]) -> [DecisionWarning] {
   var seen: Set<FailoverRow> = []
-  var warnings: [String] = []
+  var warnings: [DecisionWarning] = []
   for item in evidence {
     guard let row = item.observation?.newestUnknownRow, !nodes.contains(row.host) else { continue }
     if seen.insert(row).inserted {
       warnings.append(
-        "row (\(row.unixtime), \(quotedForLog(row.host))) seen on \(item.node) names a host "
-          + "that is not a configured node; ignored")
+        DecisionWarning(
+          .unknownHost, about: "\(row.unixtime) \(row.host) \(item.node)",
+          "row (\(row.unixtime), \(quotedForLog(row.host))) seen on \(item.node) names a host "
+            + "that is not a configured node; ignored"))
     }
   }
   return warnings
@@ -47,15 +73,17 @@ func unknownHostWarnings(_ evidence: [NodeEvidence], nodes: [String]) -> [String
 
 /// A failover table large enough to be felt, without the indexes that bound the probe: each probe
 /// reads all of it on every node. Names the statements that fix it.
-package func tableWarnings(_ evidence: [NodeEvidence]) -> [String] {
+package func tableWarnings(_ evidence: [NodeEvidence]) -> [DecisionWarning] {
   let mistyped = evidence.filter { $0.observation?.table?.mistypedHistory == true }.map(\.node)
   let typeWarning =
     mistyped.isEmpty
     ? []
     : [
-      "the failover table on \(mistyped.joined(separator: ", ")) has timeline_id, wal_lsn and "
-        + "system_identifier, but not as int8, pg_lsn and int8 (as `pgfollow init` makes them): "
-        + "pgfollow does not read them, and orders rows by their timestamps"
+      DecisionWarning(
+        .mistypedHistory, about: mistyped.joined(separator: " "),
+        "the failover table on \(mistyped.joined(separator: ", ")) has timeline_id, wal_lsn and "
+          + "system_identifier, but not as int8, pg_lsn and int8 (as `pgfollow init` makes "
+          + "them): pgfollow does not read them, and orders rows by their timestamps")
     ]
   let found = evidence.compactMap { item in
     item.observation?.table.flatMap {
@@ -65,22 +93,27 @@ package func tableWarnings(_ evidence: [NodeEvidence]) -> [String] {
   guard let largest = found.map(\.1).max(by: { ($0.estimatedRows ?? 0) < ($1.estimatedRows ?? 0) })
   else { return typeWarning }
   let missing = Array(Set(found.flatMap(\.1.missingIndexes))).sorted()
+  let nodes = found.map(\.0).joined(separator: ", ")
   return typeWarning + [
-    "\(largest.name) has \(largest.sizeText) on \(found.map(\.0).joined(separator: ", ")) and "
-      + "lacks an index the probe needs, so every probe reads all of it: run `pgfollow init` "
-      + "again, or: " + missing.map { $0 + ";" }.joined(separator: " ")
+    DecisionWarning(
+      .tableLacksIndexes, about: "\(nodes) \(missing)",
+      "\(largest.name) has \(largest.sizeText) on \(nodes) and lacks an index the probe needs, "
+        + "so every probe reads all of it: run `pgfollow init` again, or: "
+        + missing.map { $0 + ";" }.joined(separator: " "))
   ]
 }
 
 /// A watcher that logs in as a superuser escapes its role's CONNECTION LIMIT and takes the slots
 /// reserved for administrators: a fleet of them can lock the administrators out.
-package func superuserWarnings(_ evidence: [NodeEvidence]) -> [String] {
+package func superuserWarnings(_ evidence: [NodeEvidence]) -> [DecisionWarning] {
   let nodes = evidence.filter { $0.observation?.superuser == true }.map(\.node)
   guard !nodes.isEmpty else { return [] }
   return [
-    "pgfollow logs in to \(nodes.joined(separator: ", ")) as a superuser, which escapes any "
-      + "CONNECTION LIMIT and takes the slots reserved for administrators; log in as the "
-      + "watchers' role (pgfollow init --grant pgfollow --connection-limit N)"
+    DecisionWarning(
+      .superuser, about: nodes.joined(separator: " "),
+      "pgfollow logs in to \(nodes.joined(separator: ", ")) as a superuser, which escapes any "
+        + "CONNECTION LIMIT and takes the slots reserved for administrators; log in as the "
+        + "watchers' role (pgfollow init --grant pgfollow --connection-limit N)")
   ]
 }
 

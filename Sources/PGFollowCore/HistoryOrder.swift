@@ -91,13 +91,15 @@ package struct HistoryOrder {
   }
 
   /// Said when the clusters differ, or a node's newest row was recorded in another cluster.
-  func warnings(_ evidence: [NodeEvidence]) -> [String] {
+  func warnings(_ evidence: [NodeEvidence]) -> [DecisionWarning] {
     if clusters.count > 1 {
       let list = clusters.map { "\($0.nodes.joined(separator: ", ")): \($0.systemIdentifier)" }
       return [
-        "the nodes report different system identifiers (\(list.joined(separator: "; "))): a "
-          + "cluster rebuilt, re-initialised or restored from a dump; rows are ordered by their "
-          + "timestamps, whose clocks must then be right"
+        DecisionWarning(
+          .clustersDiffer, about: list.joined(separator: "; "),
+          "the nodes report different system identifiers (\(list.joined(separator: "; "))): a "
+            + "cluster rebuilt, re-initialised or restored from a dump; rows are ordered by their "
+            + "timestamps, whose clocks must then be right")
       ]
     }
     guard let cluster else { return [] }
@@ -109,9 +111,11 @@ package struct HistoryOrder {
     }
     guard !foreign.isEmpty else { return [] }
     return [
-      "the newest row was recorded in another cluster than this one (\(cluster)): "
-        + foreign.joined(separator: "; ") + "; a rebuild or a restored dump? It is ordered by its "
-        + "timestamp until a row is recorded here"
+      DecisionWarning(
+        .foreignRow, about: foreign.joined(separator: "; "),
+        "the newest row was recorded in another cluster than this one (\(cluster)): "
+          + foreign.joined(separator: "; ") + "; a rebuild or a restored dump? It is ordered by "
+          + "its timestamp until a row is recorded here")
     ]
   }
 }

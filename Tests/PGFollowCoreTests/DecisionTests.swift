@@ -99,7 +99,7 @@ private func outcome(
     let decision = decide(evidence: evidence, nodes: nodes, previous: nil, policy: .init())
     #expect(decision.outcome == .follow(leader: "a", standby: nil))
     #expect(
-      decision.warnings == [
+      decision.warnings.map(\.text) == [
         "row (500, \"evil\\u{a}host\") seen on a names a host that is not a configured node; ignored"
       ])
     let onlyUnknown = [up("a", recovery: false, row: (900, "zzz")), down("b"), down("c")]

@@ -162,7 +162,8 @@ private func decision(
       node("b", writable: true, on: at(1, 150, in: "222"), newest: newer),
     ])
     #expect(made.leader == "b")
-    #expect(made.warnings.contains { $0.contains("different system identifiers (a: 111; b: 222)") })
+    #expect(
+      made.warnings.contains { $0.text.contains("different system identifiers (a: 111; b: 222)") })
   }
 
   /// A row recorded in another cluster is ordered by its timestamp, with a warning.
@@ -173,7 +174,7 @@ private func decision(
       node("b", writable: false, on: at(1, 100), newest: row(10_000, "b")),
     ])
     #expect(made.newestRow == restored)
-    #expect(made.warnings.contains { $0.contains("recorded in another cluster") })
+    #expect(made.warnings.contains { $0.text.contains("recorded in another cluster") })
   }
 
   /// Without any history (no positions), everything is as it was: the newest timestamp.

@@ -202,9 +202,13 @@ package struct Cycle: Sendable {
       let promotion = decision.unrecordedPromotion
     {
       let lasted = Duration.seconds(max(0, clock() - since))
-      if lasted >= Decision.unrecordedPromotionWarningDelay {
-        let seconds = Duration.seconds(lasted.inSeconds.rounded())
-        decision.warnings.append("\(promotion) (for \(formatDuration(seconds)))")
+      // No figure that moves: the same warning, cycle after cycle, reads the same.
+      let delay = Decision.unrecordedPromotionWarningDelay
+      if lasted >= delay {
+        decision.warnings.append(
+          DecisionWarning(
+            .unrecordedPromotion, about: "\(promotion.node) \(promotion.timeline)",
+            "\(promotion) (for more than \(formatDuration(delay)))"))
       }
       if let grace = config.policy.followUnrecordedPromotion, lasted >= grace {
         decision = decision.followingUnrecordedPromotion(nodes: config.nodeNames)

@@ -7,7 +7,8 @@ import PGFollowYAML
 package struct ReportLogger: Sendable {
   package var logger: Logger
   package let onlyChanges: Bool
-  private var last: [String: String] = [:]
+  /// Each condition in effect, by topic: what it is about, never its words.
+  private var last: [LogTopic: LogIdentity] = [:]
   /// Nodes already warned about for a superuser login: a reconnect does not repeat it.
   private var warnedSuperusers: Set<String> = []
 
@@ -18,15 +19,18 @@ package struct ReportLogger: Sendable {
 
   package mutating func log(_ report: CycleReport, config: Config) {
     let decision = report.decision
-    logCondition("warnings", .warning, warningsToLog(decision).joined(separator: "; "))
-    for item in decision.evidence { logNode(item) }
-    let split = decision.splitBrain.joined(separator: " and ")
+    let warnings = warningsToLog(decision)
     logCondition(
-      "split", .critical,
-      split.isEmpty
+      .warnings, .warning, warnings.map(\.text).joined(separator: "; "),
+      identity: .parts(warnings.flatMap(\.identity)))
+    for item in decision.evidence { logNode(item) }
+    logCondition(
+      .splitBrain, .critical,
+      decision.splitBrain.isEmpty
         ? ""
         : "SPLIT BRAIN: \(allWritable(decision.splitBrain)); policy "
           + config.policy.splitBrain.rawValue,
+      identity: .parts(decision.splitBrain),
       cleared: "split brain over: at most one node is writable")
     logOutcome(report)
     for app in report.apps { log(app, dryRun: report.dryRun, config: config) }
@@ -36,7 +40,7 @@ package struct ReportLogger: Sendable {
   }
 
   /// The decision's warnings, less a superuser warning that names no node not warned about yet.
-  private mutating func warningsToLog(_ decision: Decision) -> [String] {
+  private mutating func warningsToLog(_ decision: Decision) -> [DecisionWarning] {
     guard onlyChanges else { return decision.warnings }
     let superusers = Set(
       decision.evidence.filter { $0.observation?.superuser == true }.map(\.node))
@@ -61,11 +65,17 @@ package struct ReportLogger: Sendable {
     for hook in report.hooks where hook.result != nil {
       logHook(command: hook.command, result: hook.result, followUp: hook.followUp, app: app)
     }
-    if dryRun { logCondition("would." + app.label, .notice, wouldText(report)) }
-    logCondition("settling." + app.label, .notice, settlingText(report, config: config))
+    if dryRun {
+      logCondition(
+        .wouldChange(app.label), .notice, wouldText(report), identity: .parts(wouldParts(report)))
+    }
+    logCondition(
+      .settling(app.label), .notice, settlingText(report, config: config),
+      identity: .parts(report.plan?.changes.map(describe) ?? []))
     logDeferral(report.restartDeferred, app: app)
     logCondition(
-      "errors." + app.label, .error, report.errors.map { prefix + $0 }.joined(separator: "; "))
+      .errors(app.label), .error, report.errors.map { prefix + $0 }.joined(separator: "; "),
+      identity: .parts(report.errors))
   }
 
   /// What an app's sessions say: a verified or unverified switch once, sessions terminated each
@@ -77,22 +87,25 @@ package struct ReportLogger: Sendable {
     switch sessions.verdict {
     case .verified(let leader, _, let after)?:
       logCondition(
-        "verdict." + app.label, .notice, sessions.verdictText(app) ?? "",
-        identity: "verified \(leader) \(after)", metadata: metadata)
+        .verdict(app.label), .notice, sessions.verdictText(app) ?? "",
+        identity: .parts(["verified", leader, "\(after)"]), metadata: metadata)
     case .unverified(let leader, let newSessions, let previous, let left, _)?:
       logCondition(
-        "verdict." + app.label, .error, sessions.verdictText(app) ?? "",
-        identity: "unverified \(leader) \(newSessions > 0) \(previous ?? "") \(left > 0)",
+        .verdict(app.label), .error, sessions.verdictText(app) ?? "",
+        identity: .parts([
+          "unverified", leader, "\(newSessions > 0)", previous ?? "", "\(left > 0)",
+        ]),
         metadata: metadata)
     case .cannotVerify(let node, let reason)?:
       logCondition(
-        "verdict." + app.label, .warning, sessions.verdictText(app) ?? "",
-        identity: "cannot \(node) \(reason)", metadata: metadata)
+        .verdict(app.label), .warning, sessions.verdictText(app) ?? "",
+        identity: .parts(["cannot", node, "\(reason)"]), metadata: metadata)
     case .waiting?, nil:
       break
     }
     logCondition(
-      "hidden." + app.label, .warning, sessions.missingGrantText ?? "", metadata: metadata)
+      .hiddenSessions(app.label), .warning, sessions.missingGrantText ?? "", identity: .parts([]),
+      metadata: metadata)
     for (node, count) in sessions.terminated {
       let message =
         "terminated \(count) session\(count == 1 ? "" : "s") of \(app.label) on \(node), "
@@ -100,9 +113,10 @@ package struct ReportLogger: Sendable {
       logger.notice("\(message)", metadata: metadata)
     }
     logCondition(
-      "misplaced." + app.label, .warning, sessions.misplacedText(app, roles: roles) ?? "",
+      .misplacedSessions(app.label), .warning, sessions.misplacedText(app, roles: roles) ?? "",
+      identity: .parts(sessions.misplaced.map(\.node)),
       cleared: "\(app.label): no session left on a node that is not the leader",
-      identity: sessions.misplaced.map(\.node).joined(separator: " "), metadata: metadata)
+      metadata: metadata)
   }
 
   /// A restart or hook that finished in the background.
@@ -144,8 +158,8 @@ package struct ReportLogger: Sendable {
     var level = Logger.Level.notice
     if case .hourlyCap? = denial { level = .warning }
     logCondition(
-      "deferred." + app.label, level, denial.map { app.logPrefix + $0.description } ?? "",
-      identity: denial.map(\.kind))
+      .deferred(app.label), level, denial.map { app.logPrefix + $0.description } ?? "",
+      identity: .parts(denial.map { [$0.kind] } ?? []))
   }
 
   private func logHook(
@@ -174,6 +188,12 @@ package struct ReportLogger: Sendable {
 
   /// What a dry run would have done.
   private func wouldText(_ report: AppReport) -> String {
+    let parts = wouldParts(report)
+    return parts.isEmpty
+      ? "" : "\(report.app.logPrefix)dry run, would change: " + parts.joined(separator: "; ")
+  }
+
+  private func wouldParts(_ report: AppReport) -> [String] {
     var parts: [String] = []
     if let plan = report.plan, plan.changesFile, !report.wroteFile {
       parts += plan.changes.map(describe)
@@ -183,8 +203,7 @@ package struct ReportLogger: Sendable {
     if !restarts.isEmpty {
       parts.append("\(report.app.restart.action.rawValue) \(restarts.joined(separator: " "))")
     }
-    return parts.isEmpty
-      ? "" : "\(report.app.logPrefix)dry run, would change: " + parts.joined(separator: "; ")
+    return parts
   }
 
   private mutating func logOutcome(_ report: CycleReport) {
@@ -198,10 +217,11 @@ package struct ReportLogger: Sendable {
     switch decision.outcome {
     case .follow(let leader, _):
       logCondition(
-        "outcome", .info, "leader \(leader): \(decision.reason)",
+        .outcome, .info, "leader \(leader): \(decision.reason)",
+        identity: .follow(leader, decision.newestRow),
         metadata: ["pg.leader": "\(leader)"])
-    case .hold:
-      logCondition("outcome", .warning, "holding: \(decision.reason)")
+    case .hold(let reason):
+      logCondition(.outcome, .warning, "holding: \(decision.reason)", identity: .hold(reason))
     }
   }
 
@@ -209,9 +229,8 @@ package struct ReportLogger: Sendable {
     let metadata: Logger.Metadata = ["pg.node": "\(item.node)"]
     switch item.result {
     case .failure(let failure):
-      let key = "node." + item.node
-      let wasDown = last[key] != nil && last[key] != ""
-      last[key] = failure.message
+      let wasDown = last[.node(item.node)] != nil
+      last[.node(item.node)] = .parts([failure.stage.rawValue])
       if !onlyChanges || !wasDown {
         let state = failure.stage == .slow ? "does not answer in time" : "unreachable"
         logger.warning(
@@ -219,24 +238,43 @@ package struct ReportLogger: Sendable {
           metadata: metadata.merging(["pg.stage": "\(failure.stage.rawValue)"]) { $1 })
       }
     case .success:
-      logCondition("node." + item.node, .info, "", cleared: "node \(item.node) reachable again")
+      logCondition(
+        .node(item.node), .info, "", identity: .parts([]),
+        cleared: "node \(item.node) reachable again")
     }
   }
 
-  /// Logs `message` unless it repeats the last one under `key`; an empty message ends the
-  /// condition, logged as `cleared` when given.
-  /// `identity`, when given, is what must change for a repeat to be logged.
+  /// Logs `message` unless the condition under `topic` is the same as last time, which
+  /// `identity` says (what it is about, never its words); an empty message ends the condition,
+  /// logged as `cleared` when given.
   private mutating func logCondition(
-    _ key: String, _ level: Logger.Level, _ message: String, cleared: String? = nil,
-    identity: String? = nil, metadata: Logger.Metadata = [:]
+    _ topic: LogTopic, _ level: Logger.Level, _ message: String, identity: LogIdentity,
+    cleared: String? = nil, metadata: Logger.Metadata = [:]
   ) {
-    let previous = last[key] ?? ""
-    last[key] = identity ?? message
-    if onlyChanges && previous == (identity ?? message) { return }
+    let previous = last[topic]
+    let current = message.isEmpty ? nil : identity
+    last[topic] = current
+    if onlyChanges && previous == current { return }
     if !message.isEmpty {
       logger.log(level: level, "\(message)", metadata: metadata)
-    } else if let cleared, !previous.isEmpty {
+    } else if let cleared, previous != nil {
       logger.info("\(cleared)")
     }
   }
+}
+
+/// What a logged condition is about: one per kind of condition, and per node or app.
+enum LogTopic: Hashable, Sendable {
+  case warnings, splitBrain, outcome
+  case node(String)
+  case wouldChange(String), settling(String), errors(String), deferred(String)
+  case verdict(String), hiddenSessions(String), misplacedSessions(String)
+}
+
+/// What tells a condition from the last one under its topic: the decision, or the names and
+/// kinds it is about (nodes, paths, units), never a rendered message or a count that moves.
+enum LogIdentity: Hashable, Sendable {
+  case follow(String, FailoverRow?)
+  case hold(HoldReason)
+  case parts([String])
 }

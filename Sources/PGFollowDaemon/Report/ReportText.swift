@@ -21,7 +21,7 @@ extension CycleReport {
       lines.append(
         "SPLIT BRAIN: \(allWritable(decision.splitBrain))")
     }
-    lines += decision.warnings.map { "warning: \($0)" }
+    lines += decision.warnings.map { "warning: \($0.text)" }
     lines.append("")
     lines += evidenceTable(config: config)
     for app in apps {

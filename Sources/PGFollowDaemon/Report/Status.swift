@@ -148,7 +148,7 @@ extension StatusReport {
       lines.append("leader:   none confirmed")
     }
     lines.append("decision: \(report.decision.reason)")
-    lines += report.decision.warnings.map { "warning:  \($0)" }
+    lines += report.decision.warnings.map { "warning:  \($0.text)" }
     lines.append("")
     lines += report.evidenceTable(config: config)
     for app in apps {
@@ -174,7 +174,7 @@ extension StatusReport {
       ("decision", .string(report.decision.reason)),
       ("split_brain", .array(report.decision.splitBrain.map(JSON.string))),
       ("unrecorded_promotion", .string(report.decision.unrecordedPromotion?.node)),
-      ("warnings", .array(report.decision.warnings.map(JSON.string))),
+      ("warnings", .array(report.decision.warnings.map { .string($0.text) })),
       ("nodes", .array(report.decision.evidence.map { nodeJSON($0, config: config) })),
       ("preflight", .array(preflight.map { .string($0.description) })),
       ("apps", .array(apps.map { .object($0.jsonMembers + $0.sessionMembers) })),
