@@ -35,6 +35,11 @@ struct CheckConfig: AsyncParsableCommand {
       for problem in missing { printError("  \(problem)") }
       throw ExitCode(CycleStatus.configError.exitCode)
     }
+    let hasCheck = config.apps.contains { $0.check != nil }
+    let watchdog = hasCheck ? environmentWatchdog ?? unitWatchdog(options.unit) : nil
+    let tooSlow = polkitFor == nil ? checkTimeoutProblems(config, watchdog: watchdog) : []
+    for problem in tooSlow { printError("error: \(problem)") }
+    if !tooSlow.isEmpty { throw ExitCode(CycleStatus.configError.exitCode) }
     if !quiet && polkitFor == nil {
       print("\(options.configPath): the file is valid; checking what it names")
       print(config.summary)
@@ -62,6 +67,9 @@ struct CheckConfig: AsyncParsableCommand {
         + "and write the state")
     sayValid()
   }
+
+  /// The watchdog systemd gave this process, when run as the sidecar's own command.
+  private var environmentWatchdog: Duration? { SystemdNotifier.watchdogInterval }
 
   /// The last line of a check that found nothing wrong.
   private func sayValid() {

@@ -1,4 +1,5 @@
 import Foundation
+import PGFollowCore
 import PGFollowTestSupport
 import Testing
 
@@ -168,5 +169,28 @@ import Testing
       #expect((health.level == .ok) == (condition == .following))
     }
     #expect(Health(.holding, "").word == "CRITICAL" && Health(.starting, "").word == "STARTING")
+  }
+}
+
+/// A check's timeout against the unit's watchdog, and systemd's timespans as `systemctl show`
+/// prints them.
+@Suite struct CheckTimeoutTests {
+  @Test func aCheckThatMayOutliveHalfTheWatchdogIsNamed() throws {
+    var config = Config(nodes: [], apps: [AppConfig(file: "/etc/shop/env.yaml", values: [])])
+    config.apps[0].check = FileCheck(command: ["/usr/bin/shop", "--check", "{file}"])
+    #expect(checkTimeoutProblems(config, watchdog: .seconds(10)).isEmpty)
+    #expect(checkTimeoutProblems(config, watchdog: nil).isEmpty)
+    let problems = checkTimeoutProblems(config, watchdog: .seconds(5))
+    #expect(problems.count == 1)
+    #expect(problems.first?.contains("check.timeout 3s is more than half") == true, "\(problems)")
+    #expect(problems.first?.contains("at most 2500ms") == true, "\(problems)")
+  }
+
+  @Test func systemdTimespansAreRead() {
+    #expect(parseSystemdTimespan("10s") == .seconds(10))
+    #expect(parseSystemdTimespan("1min 30s") == .seconds(90))
+    #expect(parseSystemdTimespan("500ms") == .milliseconds(500))
+    #expect(parseSystemdTimespan("3000000") == .seconds(3))
+    #expect(parseSystemdTimespan("0") == nil && parseSystemdTimespan("infinity") == nil)
   }
 }

@@ -88,6 +88,35 @@ import Testing
     #expect(warnings.isEmpty, "\(warnings)")
   }
 
+  /// The app's check hangs (it sleeps 30 s, ten times WatchdogSec): each is ended at its timeout,
+  /// half WatchdogSec, and refused, the watchdog is told throughout, and the sidecar is never
+  /// killed. A timeout above half WatchdogSec is refused at the start, with what to set.
+  @Test func aHungCheckNeverStopsTheWatchdog() throws {
+    let fixture = try Fixture()
+    try fixture.editConfig(
+      "  file: app.yaml\n",
+      "  file: app.yaml\n  check: {command: [/bin/sh, -c, \"sleep 30\", check, \"{file}\"], "
+        + "timeout: 1.5s}\n")
+    let container = try Container(fixture: fixture)
+    defer { container.powerOff() }
+    try container.install(fixture: fixture)
+    try container.startApplicationAndSidecar()
+    #expect(try waitUntil(20) { try container.journal().contains("the check refused") })
+    usleep(8_000_000)
+    #expect(try container.property("pgfollow", "NRestarts") == "0")
+    #expect(try container.property("pgfollow", "ActiveState") == "active")
+    #expect(try !container.journal().contains("Watchdog timeout"))
+    let refusals = try container.journal().components(separatedBy: "the check refused").count - 1
+    #expect(refusals >= 3, "each cycle tries the check again: \(refusals)")
+
+    try fixture.editConfig("timeout: 1.5s}", "timeout: 2s}")
+    #expect(throws: (any Error).self) { try container.systemctl("restart", "pgfollow.service") }
+    let journal = try container.journal()
+    #expect(
+      journal.contains("check.timeout 2s is more than half the unit's WatchdogSec=3s"),
+      "\(journal)")
+  }
+
   /// run.interval (8 s) longer than WatchdogSec (3 s): the loop pings between cycles, and a
   /// failover is still followed.
   @Test func anIntervalLongerThanTheWatchdogIsFine() throws {

@@ -259,3 +259,42 @@ package func useTheServicePassfile(_ config: Config) -> String? {
   setenv("PGPASSFILE", servicePassfile, 1)
   return servicePassfile
 }
+
+/// The apps whose `check` may outlive half of `watchdog` (the unit's `WatchdogSec`): the loop
+/// waits for a check, so one that hangs that long could get the sidecar killed mid-failover.
+package func checkTimeoutProblems(_ config: Config, watchdog: Duration?) -> [String] {
+  guard let watchdog else { return [] }
+  return config.apps.compactMap { app in
+    guard let check = app.check, check.timeout * 2 > watchdog else { return nil }
+    return "\(app.logPrefix)check.timeout \(formatDuration(check.timeout)) is more than half the "
+      + "unit's WatchdogSec=\(formatDuration(watchdog)): the sidecar waits for the check, so one "
+      + "that hangs could get it killed in the middle of a failover; set check.timeout to at most "
+      + "\(formatDuration(watchdog / 2))"
+  }
+}
+
+/// `unit`'s `WatchdogSec=`, when systemd can be asked and the watchdog is on.
+package func unitWatchdog(_ unit: String) -> Duration? {
+  let result = runProcess(
+    ["systemctl", "show", unit, "--property=WatchdogUSec", "--value"], timeout: .seconds(5))
+  guard case .exited(0) = result.termination else { return nil }
+  return parseSystemdTimespan(String(result.output.trimming { $0.isWhitespace }))
+}
+
+/// systemd's timespan as `systemctl show` prints it ("10s", "1min 30s", "500ms", or a bare
+/// number of microseconds); nil for zero, infinity or what it cannot read.
+package func parseSystemdTimespan(_ text: String) -> Duration? {
+  if let microseconds = Int64(text) { return microseconds > 0 ? .microseconds(microseconds) : nil }
+  let units: [(String, Duration)] = [
+    ("min", .seconds(60)), ("ms", .milliseconds(1)), ("us", .microseconds(1)),
+    ("h", .seconds(3600)), ("s", .seconds(1)),
+  ]
+  var total = Duration.zero
+  for token in text.split(separator: " ") {
+    guard let (suffix, unit) = units.first(where: { token.hasSuffix($0.0) }),
+      let value = Double(token.dropLast(suffix.count))
+    else { return nil }
+    total += unit * value
+  }
+  return total > .zero ? total : nil
+}

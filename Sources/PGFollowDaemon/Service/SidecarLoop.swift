@@ -126,7 +126,10 @@ struct SidecarLoop {
     let started = ContinuousClock.now
     retryListenerIfDue()
     let cycle = self.cycle
+    // A check runs within the cycle: the watchdog is told meanwhile, for as long as a check may.
+    let keepalive = watchdogKeepalive()
     var report = await cycle.step(&machines)
+    keepalive?.cancel()
     confirming = report.confirming.flatMap { verdict in
       guard case .confirming(let leader, _, _) = verdict else { return nil }
       return (leader, prober.last?.sequences[leader] ?? 0)
@@ -326,10 +329,30 @@ struct SidecarLoop {
 
   /// What a failover will need and this user may not do, said at start and at each reload.
   private mutating func reportPreflight() {
+    for problem in checkTimeoutProblems(config, watchdog: SystemdNotifier.watchdogInterval) {
+      logger.error("\(problem)")
+    }
     guard !sidecar.dryRun else { return }
     preflightProblems = preflight(config)
     for problem in preflightProblems {
       logger.error("pgfollow cannot follow a failover: \(problem)")
+    }
+  }
+
+  /// While a cycle waits for an app's `check`: pings every half `WatchdogSec`, for at most the
+  /// longest check's timeout and one more period, so that only a cycle stalled beyond any check
+  /// is killed. Nil without a watchdog or a check.
+  private func watchdogKeepalive() -> Task<Void, Never>? {
+    guard let period = watchdog.interval,
+      let longest = config.apps.compactMap({ $0.check?.timeout }).max()
+    else { return nil }
+    let notifier = sidecar.notifier
+    return Task {
+      let end = ContinuousClock.now + longest + period
+      while ContinuousClock.now < end {
+        guard (try? await Task.sleep(for: period)) != nil else { return }
+        notifier.notify(["WATCHDOG=1"])
+      }
     }
   }
 
