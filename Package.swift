@@ -11,7 +11,6 @@ let upcoming: [SwiftSetting] = [
 
 let package = Package(
   name: "pgfollow",
-  platforms: [.macOS(.v15)],
   products: [
     .executable(name: "pgfollow", targets: ["pgfollow"])
   ],

@@ -1,3 +1,5 @@
+import PGFollowCore
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -50,6 +52,8 @@ package func runProcess(
   }
   var output = OutputCollector(descriptor: pipeEnds[0], limit: outputLimit)
   let deadline = ContinuousClock.now + timeout
+  let exit = exitDescriptor(pid)
+  defer { if exit >= 0 { close(exit) } }
   while true {
     var status: Int32 = 0
     let waited = waitpid(pid, &status, WNOHANG)
@@ -63,8 +67,19 @@ package func runProcess(
       waitpid(pid, &status, 0)
       return ProcessResult(termination: .timedOut, output: output.text)
     }
-    output.read(waitingMilliseconds: 10)
+    // With a pidfd the wait ends at output, the exit or the deadline; without one, every 10 ms.
+    let remaining = ContinuousClock.now.duration(to: deadline)
+    let wait = exit >= 0 ? Int32(clamping: remaining.wholeMilliseconds + 1) : 10
+    output.read(waitingMilliseconds: wait, orExitOf: exit)
   }
+}
+
+/// A descriptor that becomes readable when `pid` exits (Linux's pidfd, glibc 2.36 and later,
+/// found at run time), or -1 where the C library, the kernel or a seccomp filter has none.
+private func exitDescriptor(_ pid: pid_t) -> Int32 {
+  guard let symbol = dlsym(nil, "pidfd_open") else { return -1 }
+  typealias PidfdOpen = @convention(c) (pid_t, UInt32) -> Int32
+  return unsafeBitCast(symbol, to: PidfdOpen.self)(pid, 0)
 }
 
 /// Starts a program from an argv and returns its pid without waiting; its output is dropped.
@@ -154,13 +169,21 @@ private struct OutputCollector {
     return result
   }
 
-  mutating func read(waitingMilliseconds: Int32) {
-    guard open else {
+  /// Reads what the child wrote, waiting at most `waitingMilliseconds` for it or for `exit`
+  /// (a pidfd, or -1) to become readable.
+  mutating func read(waitingMilliseconds: Int32, orExitOf exit: Int32) {
+    guard open || exit >= 0 else {
       usleep(UInt32(waitingMilliseconds) * 1000)
       return
     }
-    var descriptor = pollfd(fd: self.descriptor, events: Int16(POLLIN), revents: 0)
-    if poll(&descriptor, 1, waitingMilliseconds) > 0 { readAvailable() }
+    // poll ignores a negative descriptor: a closed pipe, or no pidfd.
+    var descriptors = [
+      pollfd(fd: open ? descriptor : -1, events: Int16(POLLIN), revents: 0),
+      pollfd(fd: exit, events: Int16(POLLIN), revents: 0),
+    ]
+    if poll(&descriptors, 2, waitingMilliseconds) > 0 && descriptors[0].revents != 0 {
+      readAvailable()
+    }
   }
 
   mutating func drain() {

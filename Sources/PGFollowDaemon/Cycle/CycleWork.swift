@@ -39,10 +39,8 @@ extension Cycle {
 
   /// Starts the app's due work; returns whether a restart started.
   private func startDueWork(_ machines: inout FollowMachines, _ report: inout AppReport) -> Bool {
-    guard var machine = machines[report.app.label] else { return false }
-    defer { machines[report.app.label] = machine }
     do {
-      let due = try runner.start(report.app, config: config, &machine)
+      let due = try runner.start(report.app, config: config, in: &machines)
       report.restartDeferred = due.deferred
       return due.started.contains { $0.unit != nil }
     } catch {

@@ -84,6 +84,16 @@ package final class DueWorkRunner: Sendable {
     return (due.start, due.deferred)
   }
 
+  /// `start` for the app's machine among `machines` (nothing when it has none yet): the one
+  /// wrapper `once`, the dry runs and the sidecar share.
+  package func start(_ app: AppConfig, config: Config, in machines: inout FollowMachines)
+    throws(FileError) -> (started: [FollowMachine.Work], deferred: RestartLimiter.Denial?)
+  {
+    guard var machine = machines[app.label] else { return ([], nil) }
+    defer { machines[app.label] = machine }
+    return try start(app, config: config, &machine)
+  }
+
   /// Hands every result that came in since the last call to its app's machine, and saves the
   /// states it changed. Results of apps no longer configured go to their machines all the same.
   package func takeFinished(_ machines: inout FollowMachines) -> (

@@ -170,10 +170,8 @@ struct SidecarLoop {
   /// Starts what the app's machine says is due; returns why an owed restart must wait, if it
   /// must.
   private mutating func startDueWork(_ app: AppConfig) -> RestartLimiter.Denial? {
-    guard var machine = machines[app.label] else { return nil }
-    defer { machines[app.label] = machine }
     do {
-      let due = try runner.start(app, config: config, &machine)
+      let due = try runner.start(app, config: config, in: &machines)
       for item in due.started {
         logger.notice(
           "\(app.logPrefix)\(describeStart(item)) (in the background; the sidecar keeps watching)"
