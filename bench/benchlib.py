@@ -8,7 +8,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,8 +18,8 @@ CLUSTER = os.path.join(ROOT, "scripts/test-cluster")
 
 
 def pg_bin():
-    versions = sorted(os.listdir("/usr/lib/postgresql"), key=lambda v: int(v))
-    return f"/usr/lib/postgresql/{versions[-1]}/bin"
+    """The server binaries' directory, as scripts/test-cluster picks it."""
+    return cluster("bin").strip()
 
 
 def as_postgres(argv):
@@ -32,11 +31,7 @@ def cluster(*args):
 
 
 def psql(work, node, sql):
-    port = open(f"{work}/cluster/{node}.port").read().strip()
-    out = subprocess.run(
-        [f"{pg_bin()}/psql", "-X", "-At", "-q", "-h", "127.0.0.1", "-p", port, "-U", "postgres",
-         "-d", "pg_state", "-c", sql], check=True, capture_output=True, text=True)
-    return out.stdout.strip()
+    return cluster("sql", f"{work}/cluster", node, sql).strip()
 
 
 class Setup:
@@ -115,19 +110,11 @@ def wait_for(condition, seconds, every=0.01):
 
 
 def rebuild_standby(setup, node, primary):
-    data = f"{setup.work}/cluster/{node}"
-    shutil.rmtree(data)
-    subprocess.run(as_postgres([f"{pg_bin()}/pg_basebackup", "-h", "127.0.0.1", "-p",
-                                setup.port(primary), "-U", "postgres", "-D", data, "-R",
-                                "-X", "stream", "-c", "fast"]), check=True, capture_output=True)
-    with open(f"{data}/postgresql.conf", "a") as f:
-        f.write(f"port = {setup.port(node)}\n")
-    cluster("restart", f"{setup.work}/cluster", node)
+    cluster("rebuild", f"{setup.work}/cluster", node, primary)
 
 
 def promote(setup, node):
-    subprocess.run(as_postgres([f"{pg_bin()}/pg_ctl", "-D", f"{setup.work}/cluster/{node}",
-                                "-w", "promote"]), check=True, capture_output=True)
+    cluster("promote-only", f"{setup.work}/cluster", node)
 
 
 def percentile(values, p):
@@ -176,14 +163,5 @@ def proc_stats(pid):
 
 
 def free_port():
-    """A port below the ephemeral range (20000-32000) that binds now, so that no client socket
-    of another program can be handed the same one, as scripts/lib/cluster.sh picks them."""
-    for _ in range(1000):
-        port = random.randint(20000, 32000)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError("no free port between 20000 and 32000")
+    """A free port, picked as scripts/test-cluster picks the nodes' (below the ephemeral range)."""
+    return int(cluster("free-port").strip())
