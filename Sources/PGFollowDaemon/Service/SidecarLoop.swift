@@ -15,12 +15,9 @@ struct SidecarLoop {
   let metrics = Metrics()
   /// Runs restarts and hooks in the background; each finish wakes the loop.
   let runner: DueWorkRunner
-  var watchdog = WatchdogPacer(watchdog: SystemdNotifier.watchdogInterval)
-  /// While a new leader is confirmed: it, and how often it had answered when last decided on.
-  var confirming: (leader: String, sequence: Int)?
+  /// When to decide, ping, retry and count: the loop's timing, as a pure value.
+  var machine: SidecarMachine
   var listener: HTTPListener?
-  /// When the listener may be tried again, while it could not start.
-  var listenerRetryAt: ContinuousClock.Instant?
   /// What the listener's `/status` and `/healthz` answer from.
   let live = LiveStatus()
   /// What a failover will need and this user may not do, as last checked.
@@ -28,6 +25,8 @@ struct SidecarLoop {
   /// Counts the applications' sessions in the background (`verify:`), at its own pace.
   var sessions = SessionWatch()
   var ready = false
+  /// The listener could not start last time it was tried.
+  var listenerFailed = false
   var stopping = false
   var status = "starting"
   var logger: Logger { sidecar.logger }
@@ -46,6 +45,10 @@ struct SidecarLoop {
       wake.post(.evidence)
     }
     prober = BoardProber(board: watchers.board)
+    machine = SidecarMachine(
+      now: .now, watchdogPeriod: SystemdNotifier.watchdogInterval.map { $0 / 2 },
+      listenerRetry: Sidecar.listenerRetry,
+      countsSessions: !SessionCheck(config: config).apps.isEmpty)
   }
 
   var cycle: Cycle { Cycle(config: config, prober: prober, runner: runner) }
@@ -53,48 +56,59 @@ struct SidecarLoop {
   var lateNodes: [String] { watchers.board.lateNodes }
 
   mutating func run() async {
-    startListener()
+    var event = startListener()
     let mode = sidecar.dryRun ? " (dry run: nothing will be changed)" : ""
     logger.notice(
       "watching \(config.nodes.count) nodes every \(formatDuration(config.run.interval))\(mode)")
     reportPreflight()
     await awaitFirstAnswers()
-    while true {
-      let report = await runCycle()
-      let paced = ContinuousClock.now + decisionPace(report, config, late: lateNodes)
-      // An answer that stops counting changes the decision as surely as a new one.
-      let next = min(paced, (watchers.board.nextExpiry() ?? paced) + .milliseconds(1))
-      waiting: while true {
-        let wakeAt = min(next, sessions.nextStart(config) ?? next)
-        let timeout = watchdog.wait(atMost: ContinuousClock.now.duration(to: wakeAt))
-        switch await wake.wait(timeout: timeout) {
-        case .timer:
-          if watchdog.isDue { ping() }
-          retryListenerIfDue()
-          startSessionCountIfDue()
-          if ContinuousClock.now >= next { break waiting }
-        case .evidence:
-          if worthDeciding { break waiting }
-        case .cycleNow:
-          watchers.probeNow()
-          break waiting
-        case .workDone:
-          handleFinishedWork()
-          startSessionCountIfDue()
-        case .sessionsCounted:
-          takeSessionCounts()
-        case .reload:
-          reloadConfig()
-          break waiting
+    _ = machine.handle(event, now: .now)
+    event = .started
+    while await perform(event) {
+      let timeout = machine.wakeAt.map { ContinuousClock.now.duration(to: $0) } ?? .seconds(3600)
+      event = takeIn(await wake.wait(timeout: max(.zero, timeout)))
+    }
+  }
+
+  /// What a wake means to the machine; what came in (finished work, session counts) is taken in
+  /// first.
+  private mutating func takeIn(_ woken: Wake) -> SidecarMachine.Event {
+    switch woken {
+    case .timer: return .timer
+    case .evidence:
+      let leader = machine.confirming.map { watchers.board.sequence(of: $0.leader) }
+      return .evidence(version: watchers.board.version, leaderSequence: leader)
+    case .cycleNow: return .probeNow
+    case .workDone: return .workDone(restarted: handleFinishedWork())
+    case .sessionsCounted: return .sessionsCounted(next: takeSessionCounts())
+    case .reload: return .reload
+    case .stop: return .stop
+    }
+  }
+
+  /// Carries out what the machine says to `event`; a cycle's end, a reload or the listener's
+  /// fate is told back to it. False once stopped.
+  private mutating func perform(_ event: SidecarMachine.Event) async -> Bool {
+    var events = [event]
+    while !events.isEmpty {
+      for action in machine.handle(events.removeFirst(), now: .now) {
+        switch action {
+        case .runCycle: events.append(await runCycle())
+        case .ping: ping()
+        case .retryListener: events.append(startListener())
+        case .startSessionCount: startSessionCount()
+        case .reload: events += reloadConfig()
+        case .probeNow: watchers.probeNow()
         case .stop:
           await finishWorkInFlight()
           watchers.stopAll()
           listener?.stop()
           sessions.counter.closeAll()
-          return
+          return false
         }
       }
     }
+    return true
   }
 
   /// At start, every node's first answer (or failure) is waited for, at most one connect and
@@ -112,27 +126,19 @@ struct SidecarLoop {
     }
   }
 
-  /// New evidence is worth a decision when it changes what the last one saw; while a new
-  /// leader is confirmed, only the leader's next answer is (a confirmation is a new probe).
-  private var worthDeciding: Bool {
-    if let confirming {
-      return watchers.board.sequence(of: confirming.leader) > confirming.sequence
-    }
-    return watchers.board.version != prober.last?.version
-  }
-
-  /// One cycle, then the work it makes due started in the background.
-  private mutating func runCycle() async -> CycleReport {
+  /// One cycle, then the work it makes due started in the background; what the machine needs
+  /// to know of it.
+  private mutating func runCycle() async -> SidecarMachine.Event {
     let started = ContinuousClock.now
-    retryListenerIfDue()
     let cycle = self.cycle
     // A check runs within the cycle: the watchdog is told meanwhile, for as long as a check may.
     let keepalive = watchdogKeepalive()
     var report = await cycle.step(&machines)
     keepalive?.cancel()
-    confirming = report.confirming.flatMap { verdict in
+    let confirming = report.confirming.flatMap { verdict -> SidecarMachine.Confirming? in
       guard case .confirming(let leader, _, _) = verdict else { return nil }
-      return (leader, prober.last?.sequences[leader] ?? 0)
+      return SidecarMachine.Confirming(
+        leader: leader, sequence: prober.last?.sequences[leader] ?? 0)
     }
     let hedging = watchers.setPace(watchPace(report, config, late: lateNodes))
     for node in hedging.hedged {
@@ -161,10 +167,10 @@ struct SidecarLoop {
     metrics.observe(owed: machines)
     status = statusLine(report)
     sessions.lastDecision = report.decision
-    if report.apps.contains(where: \.wroteFile) { sessions.due = min(sessions.due, .now) }
-    ping()
-    startSessionCountIfDue()
-    return report
+    return .cycleDone(
+      pace: decisionPace(report, config, late: lateNodes),
+      evidenceExpires: watchers.board.nextExpiry(), confirming: confirming,
+      version: prober.last?.version ?? -1, wroteFile: report.apps.contains(where: \.wroteFile))
   }
 
   /// Starts what the app's machine says is due; returns why an owed restart must wait, if it
@@ -186,13 +192,11 @@ struct SidecarLoop {
 
   /// Hands finished work to its app's machine (the runner saves the state), logs it, and starts
   /// what is due next.
-  private mutating func handleFinishedWork() {
+  /// Returns whether an application was restarted.
+  @discardableResult
+  private mutating func handleFinishedWork() -> Bool {
     let finished = runner.takeFinished(&machines)
     var touched: [String] = []
-    // A restart just done: the application's sessions are looked at again at once.
-    if finished.outcomes.contains(where: { $0.work.unit != nil }) {
-      sessions.due = min(sessions.due, .now)
-    }
     for outcome in finished.outcomes {
       reportLogger.log(outcome)
       metrics.observe(outcome)
@@ -207,6 +211,7 @@ struct SidecarLoop {
       reportLogger.logDeferral(startDueWork(app), app: app)
     }
     forgetDroppedApps()
+    return finished.outcomes.contains { $0.work.unit != nil }
   }
 
   /// An app no longer configured is forgotten once its work in flight has finished.
@@ -232,10 +237,11 @@ struct SidecarLoop {
     }
   }
 
-  private mutating func reloadConfig() {
+  /// Takes in the configuration file again; returns the listener's fate if it moved.
+  private mutating func reloadConfig() -> [SidecarMachine.Event] {
     let reloaded = sidecar.reloaded()
     metrics.observeReload(succeeded: reloaded != nil)
-    guard var fresh = reloaded else { return }
+    guard var fresh = reloaded else { return [] }
     if fresh.stateDirectory != config.stateDirectory {
       // The lock that keeps a second pgfollow off this state is held in the old directory.
       let message =
@@ -248,10 +254,11 @@ struct SidecarLoop {
     // Kept connections follow a node's new conninfo, or go with a node no longer configured.
     if fresh.nodes != config.nodes { sessions.counter.closeAll() }
     config = fresh
+    machine.countsSessions = !SessionCheck(config: fresh).apps.isEmpty
+    var events: [SidecarMachine.Event] = []
     if moved {
       listener?.stop()
-      listenerRetryAt = nil
-      startListener()
+      events.append(startListener(failedBefore: false))
       if fresh.metrics.listen == nil { logger.notice("metrics listener stopped") }
     }
     watchers.update(fresh)
@@ -261,16 +268,13 @@ struct SidecarLoop {
       machines[app.label]?.reconfigure(FollowSettings(app, run: fresh.run))
     }
     reportPreflight()
+    return events
   }
 
-  /// Starts a count of the applications' sessions when one is due and none runs; its result
-  /// wakes the loop.
-  private mutating func startSessionCountIfDue() {
+  /// Starts a count of the applications' sessions (the machine says when); its result wakes
+  /// the loop.
+  private mutating func startSessionCount() {
     let check = SessionCheck(config: config)
-    guard !check.apps.isEmpty, !sessions.counting, ContinuousClock.now >= sessions.due else {
-      return
-    }
-    sessions.counting = true
     let requests = check.requests(machines, dryRun: sidecar.dryRun, now: runner.clock())
     let (counter, results, timeouts, wake) = (
       sessions.counter, sessions.results, config.timeouts, self.wake
@@ -284,9 +288,11 @@ struct SidecarLoop {
 
   /// Judges the counts against each app's state, saves what changed, reports, and sets the
   /// next count: soon while a switch waits for its sessions, else at the slowest `every`.
-  private mutating func takeSessionCounts() {
-    sessions.counting = false
-    guard let counts = sessions.results.withLock({ $0 }) else { return }
+  /// Returns when the next count is due.
+  private mutating func takeSessionCounts() -> Duration {
+    let every =
+      SessionCheck(config: config).apps.compactMap { $0.verify?.every }.min() ?? .seconds(15)
+    guard let counts = sessions.results.withLock({ $0 }) else { return every }
     let check = SessionCheck(config: config)
     let before = machines.mapValues(\.state)
     let reports = check.judge(counts, &machines, now: runner.clock())
@@ -304,25 +310,20 @@ struct SidecarLoop {
     }
     live.update(sessions: reports, machines: machines)
     metrics.observe(sessions: reports)
-    let every = check.apps.compactMap { $0.verify?.every }.min() ?? .seconds(15)
     // Soon again while a switch waits, or after sessions were terminated (they reconnect).
     let soon =
       reports.contains(where: \.isWaiting)
       || reports.contains { !$0.terminated.isEmpty && $0.verdict?.isVerified == false }
-    sessions.due = ContinuousClock.now + (soon ? SessionWatch.waitingPace : every)
+    return soon ? SessionWatch.waitingPace : every
   }
 
-  /// Starts the configured listener; one that cannot start is tried again from the loop.
-  private mutating func startListener() {
-    let failedBefore = listenerRetryAt != nil
-    listener = sidecar.startListener(
-      config, metrics: metrics, live: live, failedBefore: failedBefore)
-    let failed = listener == nil && config.metrics.listen != nil
-    listenerRetryAt = failed ? ContinuousClock.now + Sidecar.listenerRetry : nil
-  }
-
-  private mutating func retryListenerIfDue() {
-    if let due = listenerRetryAt, ContinuousClock.now >= due { startListener() }
+  /// Starts the configured listener; one that cannot start is tried again when the machine
+  /// says (`failedBefore`: quietly, as it was said already).
+  private mutating func startListener(failedBefore: Bool? = nil) -> SidecarMachine.Event {
+    let quiet = failedBefore ?? listenerFailed
+    listener = sidecar.startListener(config, metrics: metrics, live: live, failedBefore: quiet)
+    listenerFailed = listener == nil && config.metrics.listen != nil
+    return listenerFailed ? .listenerFailed : .listenerStarted
   }
 
   /// What a failover will need and this user may not do, said at start and at each reload.
@@ -341,7 +342,7 @@ struct SidecarLoop {
   /// longest check's timeout and one more period, so that only a cycle stalled beyond any check
   /// is killed. Nil without a watchdog or a check.
   private func watchdogKeepalive() -> Task<Void, Never>? {
-    guard let period = watchdog.interval,
+    guard let period = machine.watchdogPeriod,
       let longest = config.apps.compactMap({ $0.check?.timeout }).max()
     else { return nil }
     let notifier = sidecar.notifier
@@ -359,7 +360,6 @@ struct SidecarLoop {
     if !ready { message.insert("READY=1", at: 0) }
     ready = true
     sidecar.notifier.notify(message)
-    watchdog.pinged()
   }
 }
 
@@ -368,15 +368,8 @@ struct SidecarLoop {
 struct SessionWatch {
   let counter = SessionCounter()
   let results = Locked<[String: [String: SessionCount]]?>(nil)
-  var due = ContinuousClock.now
-  var counting = false
   var lastDecision: Decision?
   /// The pace while a switch waits for the application: a count costs a scan of
   /// pg_stat_activity over a connection kept open.
   static let waitingPace = Duration.milliseconds(200)
-
-  /// When the loop must wake to start the next count; nil when none is to start.
-  func nextStart(_ config: Config) -> ContinuousClock.Instant? {
-    counting || !config.apps.contains(where: { $0.verify != nil }) ? nil : due
-  }
 }

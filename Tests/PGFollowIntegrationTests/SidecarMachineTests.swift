@@ -1,0 +1,106 @@
+import Testing
+
+@testable import PGFollowDaemon
+
+/// The sidecar's loop in virtual time: the machine is given events at instants the test picks,
+/// and what it does and when it wants to be woken are checked without a clock or a process.
+@Suite struct SidecarMachineTests {
+  typealias Machine = SidecarMachine
+  let t0 = ContinuousClock.now
+
+  private func at(_ seconds: Double) -> ContinuousClock.Instant { t0 + .seconds(seconds) }
+
+  private func machine(watchdog: Duration? = nil, sessions: Bool = false) -> Machine {
+    Machine(
+      now: t0, watchdogPeriod: watchdog.map { $0 / 2 }, listenerRetry: .seconds(2),
+      countsSessions: sessions)
+  }
+
+  private func cycleDone(
+    pace: Double, expires: Double? = nil, confirming: Machine.Confirming? = nil, version: Int = 1,
+    wroteFile: Bool = false
+  ) -> Machine.Event {
+    .cycleDone(
+      pace: .seconds(pace), evidenceExpires: expires.map { at($0) }, confirming: confirming,
+      version: version, wroteFile: wroteFile)
+  }
+
+  @Test func cyclesComeAtThePaceAndEvidenceThatStopsCountingCutsItShort() {
+    var sidecar = machine()
+    #expect(sidecar.handle(.started, now: t0) == [.runCycle])
+    #expect(sidecar.handle(cycleDone(pace: 1), now: at(0.01)) == [.ping])
+    #expect(sidecar.wakeAt == at(0.01) + .seconds(1))
+    #expect(sidecar.handle(.timer, now: at(0.5)) == [])
+    #expect(sidecar.handle(.timer, now: at(0.01) + .seconds(1)) == [.runCycle])
+    // Held (a failover may be under way): the hold pace; evidence expiring sooner comes first.
+    _ = sidecar.handle(cycleDone(pace: 0.2, expires: 1.1), now: at(1.02))
+    #expect(sidecar.wakeAt == at(1.1) + .milliseconds(1))
+  }
+
+  @Test func evidenceIsWorthADecisionOnlyWhenItIsNew() {
+    var sidecar = machine()
+    _ = sidecar.handle(.started, now: t0)
+    _ = sidecar.handle(cycleDone(pace: 1, version: 7), now: t0)
+    #expect(sidecar.handle(.evidence(version: 7, leaderSequence: nil), now: at(0.1)) == [])
+    #expect(sidecar.handle(.evidence(version: 8, leaderSequence: nil), now: at(0.2)) == [.runCycle])
+  }
+
+  /// While a new leader is confirmed, only its next answer counts: a confirmation is a new probe.
+  @Test func aConfirmationWaitsForTheLeadersNextAnswer() {
+    var sidecar = machine()
+    _ = sidecar.handle(.started, now: t0)
+    let confirming = Machine.Confirming(leader: "node2", sequence: 4)
+    _ = sidecar.handle(cycleDone(pace: 3, confirming: confirming, version: 9), now: t0)
+    #expect(sidecar.handle(.evidence(version: 10, leaderSequence: 4), now: at(0.1)) == [])
+    #expect(sidecar.handle(.evidence(version: 11, leaderSequence: 5), now: at(0.3)) == [.runCycle])
+  }
+
+  /// An interval far longer than the watchdog: the machine still pings every half WatchdogSec.
+  @Test func theWatchdogIsPingedEveryHalfPeriodWhateverTheInterval() {
+    var sidecar = machine(watchdog: .seconds(3))
+    _ = sidecar.handle(.started, now: t0)
+    _ = sidecar.handle(cycleDone(pace: 8), now: t0)
+    var pings: [Duration] = []
+    while let next = sidecar.wakeAt, next < at(8) {
+      if sidecar.handle(.timer, now: next).contains(.ping) { pings.append(t0.duration(to: next)) }
+    }
+    #expect(pings == [1.5, 3, 4.5, 6, 7.5].map { Duration.seconds($0) }, "\(pings)")
+    #expect(sidecar.handle(.timer, now: at(8)).contains(.runCycle))
+  }
+
+  @Test func aReloadAndSIGUSR1DecideAtOnceAndStopEndsEverything() {
+    var sidecar = machine()
+    _ = sidecar.handle(.started, now: t0)
+    _ = sidecar.handle(cycleDone(pace: 5), now: t0)
+    #expect(sidecar.handle(.reload, now: at(1)) == [.reload, .runCycle])
+    #expect(sidecar.handle(.probeNow, now: at(2)) == [.probeNow, .runCycle])
+    #expect(sidecar.handle(.stop, now: at(3)) == [.stop])
+    #expect(sidecar.handle(.timer, now: at(9)) == [])
+  }
+
+  @Test func aListenerThatCannotStartIsTriedAgain() {
+    var sidecar = machine()
+    _ = sidecar.handle(.listenerFailed, now: t0)
+    _ = sidecar.handle(.started, now: t0)
+    _ = sidecar.handle(cycleDone(pace: 10), now: t0)
+    #expect(sidecar.wakeAt == at(2))
+    #expect(sidecar.handle(.timer, now: at(2)) == [.retryListener])
+    _ = sidecar.handle(.listenerStarted, now: at(2))
+    #expect(sidecar.wakeAt == at(10))
+  }
+
+  /// Sessions are counted at once after a file is written or a restart is done, then at the
+  /// pace the last count asked for; never two at once.
+  @Test func sessionCountsFollowTheSwitch() {
+    var sidecar = machine(sessions: true)
+    _ = sidecar.handle(.started, now: t0)
+    #expect(
+      sidecar.handle(cycleDone(pace: 1, wroteFile: true), now: t0) == [.ping, .startSessionCount])
+    #expect(sidecar.handle(.workDone(restarted: true), now: at(0.1)) == [])
+    #expect(sidecar.handle(.sessionsCounted(next: .milliseconds(200)), now: at(0.3)) == [])
+    #expect(sidecar.wakeAt == at(0.5))
+    #expect(sidecar.handle(.timer, now: at(0.5)) == [.startSessionCount])
+    _ = sidecar.handle(.sessionsCounted(next: .seconds(15)), now: at(0.6))
+    #expect(sidecar.handle(.workDone(restarted: true), now: at(2)) == [.startSessionCount])
+  }
+}
