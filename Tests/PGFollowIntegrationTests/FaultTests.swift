@@ -167,7 +167,7 @@ import Testing
     #expect(
       waitUntil(20) { sidecar.log.contains("cannot switch \(small)/app.yaml") }, "\(sidecar.log)")
     #expect(sidecar.log.contains("Read-only file system"), "\(sidecar.log)")
-    usleep(3_000_000)
+    usleep(1_500_000)
     let state = try String(
       contentsOfFile: fixture.directory + "/state/state.json", encoding: .utf8)
     #expect(state.contains("\"name\": \"node1\""), "the state claims the new leader: \(state)")

@@ -74,7 +74,7 @@ import Testing
     let logBefore = sidecar.log.count
     try network.set("node1", "loss=0.3", "delay_ms=100")
     try network.set("node2", "loss=0.3", "delay_ms=100")
-    let seconds = 20.0
+    let seconds = 10.0
     let started = Date()
     usleep(UInt32(seconds * 1_000_000))
     let log = String(sidecar.log.dropFirst(logBefore))

@@ -18,7 +18,7 @@ import Testing
     try fixture.failOver()
     #expect(
       waitUntil(40) { container.appStarts().count == 3 }, "\((try? container.journal()) ?? "")")
-    usleep(4_000_000)
+    usleep(2_000_000)
     #expect(container.appStarts().count == 3, "restarted more than once")
     #expect(try container.property("pgfollow", "NRestarts") == "0")
     #expect(try container.property("pgfollow", "StatusText") == "following node2")
@@ -52,7 +52,7 @@ import Testing
     #expect(state.contains("\"pendingRestart\": []"), "\(state)")
     #expect(try container.journal().contains("stopping once this has finished: restarting app"))
     try container.systemctl("start", "pgfollow.service")
-    usleep(4_000_000)
+    usleep(2_000_000)
     #expect(container.appStarts().count == 3, "the next start restarted the application again")
     let warnings = try container.pgfollowWarnings()
     #expect(warnings.isEmpty, "\(warnings)")
@@ -80,7 +80,7 @@ import Testing
     try fixture.failOver()
     #expect(
       waitUntil(40) { hookRuns() == ["node1", "node2"] }, "\((try? container.journal()) ?? "")")
-    usleep(3_000_000)
+    usleep(1_500_000)
     #expect(hookRuns() == ["node1", "node2"])
     #expect(container.appStarts().count == 3)
     #expect(try container.property("pgfollow", "NRestarts") == "0")
@@ -102,12 +102,12 @@ import Testing
     try container.install(fixture: fixture)
     try container.startApplicationAndSidecar()
     #expect(try waitUntil(20) { try container.journal().contains("the check refused") })
-    usleep(8_000_000)
+    usleep(4_000_000)
     #expect(try container.property("pgfollow", "NRestarts") == "0")
     #expect(try container.property("pgfollow", "ActiveState") == "active")
     #expect(try !container.journal().contains("Watchdog timeout"))
     let refusals = try container.journal().components(separatedBy: "the check refused").count - 1
-    #expect(refusals >= 3, "each cycle tries the check again: \(refusals)")
+    #expect(refusals >= 2, "each cycle tries the check again: \(refusals)")
 
     try fixture.editConfig("timeout: 1.5s}", "timeout: 2s}")
     #expect(throws: (any Error).self) { try container.systemctl("restart", "pgfollow.service") }
@@ -126,7 +126,9 @@ import Testing
     defer { container.powerOff() }
     try container.install(fixture: fixture)
     try container.startApplicationAndSidecar()
-    usleep(10_000_000)
+    // Past WatchdogSec without a cycle: the pings between cycles keep it alive (their pace at
+    // any interval is SidecarMachineTests' to show).
+    usleep(4_000_000)
     #expect(try container.property("pgfollow", "NRestarts") == "0")
     try fixture.failOver()
     #expect(

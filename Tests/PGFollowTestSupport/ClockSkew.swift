@@ -51,4 +51,17 @@ extension Fixture {
   package func recordAsTheSeedDoes(_ node: String, clockOffset offset: String) throws {
     try sql(node, "insert into failover_log values(\(try skewedUnixtime(offset)), '\(node)')")
   }
+
+  /// Moves the moment the state file says an unrecorded promotion was first seen `seconds`
+  /// back, as if that much time had passed.
+  package func movePromotionSightingBack(seconds: Double) throws {
+    let path = directory + "/state/state.json"
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    let pattern = try Regex(#"("unrecordedPromotion": \{[^}]*"since": )([0-9.]+)"#)
+    guard let match = text.firstMatch(of: pattern), let range = match.output[2].range,
+      let since = Double(text[range])
+    else { throw FixtureError(message: "no unrecorded promotion in \(path): \(text)") }
+    let moved = text.replacingCharacters(in: range, with: String(since - seconds))
+    try moved.write(toFile: path, atomically: true, encoding: .utf8)
+  }
 }
