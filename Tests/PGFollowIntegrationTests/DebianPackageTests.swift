@@ -395,7 +395,7 @@ struct Machine {
     try beta.failOver()
     #expect(waitUntil(30) { starts("beta").count == 3 }, "\(journal())")
     #expect(try root("cat", "/etc/beta/env.yaml").contains("address: node2:5432   # the primary"))
-    usleep(1_000_000)
+    usleep(500_000)
     #expect(starts("alpha").count == 3 && container.appStarts().count == shopStarts)
     let status = try container.execResult(["pgfollow", "status", "--instance", "beta"])
     #expect(status.output.contains("node2"), "\(status.output)")

@@ -113,7 +113,7 @@ import Testing
         try Self.sql(fixture, "node1", "postgres", "select pg_is_in_recovery()").output
           .hasPrefix("t")
       }, "node1 did not come back as a replica")
-    Thread.sleep(forTimeInterval: 3)
+    Thread.sleep(forTimeInterval: 1.5)
     #expect(try fixture.masterAddress() == "node2:5432")
     #expect(fixture.restarts().count == 2, "moved again: \(sidecar.log)")
     #expect(sidecar.stop() == 0)

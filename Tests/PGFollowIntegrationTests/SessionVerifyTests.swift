@@ -99,7 +99,7 @@ import Testing
             "pgfollow_app_sessions{app=\"app\",node=\"node2\"} 4") == true
       })
     print("/healthz with the wrong file:\n\(try curl(port, "/healthz"))")
-    usleep(1_500_000)
+    usleep(1_000_000)
     #expect(sidecar.log.components(separatedBy: warning).count == 2, "\(sidecar.log)")
     #expect(sidecar.stop() == 0)
   }

@@ -18,7 +18,7 @@ import Testing
     try fixture.failOver()
     #expect(
       waitUntil(40) { container.appStarts().count == 3 }, "\((try? container.journal()) ?? "")")
-    usleep(2_000_000)
+    usleep(1_500_000)
     #expect(container.appStarts().count == 3, "restarted more than once")
     #expect(try container.property("pgfollow", "NRestarts") == "0")
     #expect(try container.property("pgfollow", "StatusText") == "following node2")
@@ -52,7 +52,7 @@ import Testing
     #expect(state.contains("\"pendingRestart\": []"), "\(state)")
     #expect(try container.journal().contains("stopping once this has finished: restarting app"))
     try container.systemctl("start", "pgfollow.service")
-    usleep(2_000_000)
+    usleep(1_500_000)
     #expect(container.appStarts().count == 3, "the next start restarted the application again")
     let warnings = try container.pgfollowWarnings()
     #expect(warnings.isEmpty, "\(warnings)")

@@ -64,7 +64,7 @@ import Testing
     #expect(
       try waitUntil(30) { try container.property("pgfollow", "StatusText") == "following node2" })
     #expect(waitUntil(30) { container.appStarts().count == startsBefore.count + 1 })
-    usleep(1_500_000)
+    usleep(1_000_000)
     let startsAfter = container.appStarts()
     #expect(startsAfter.count == startsBefore.count + 1, "restarted more than once: \(startsAfter)")
     let invocationAfter = try container.property("app", "InvocationID")

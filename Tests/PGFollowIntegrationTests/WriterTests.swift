@@ -28,7 +28,7 @@ import Testing
     record.standardOutput = output
     try record.run()
     timeline.append("record started on the standby \(at())")
-    usleep(1_500_000)
+    usleep(800_000)
     #expect(record.isRunning, "record did not wait for the promotion")
 
     timeline.append("promote node2 \(at())")
