@@ -1,3 +1,4 @@
+import PGFollowCore
 import Testing
 
 @testable import PGFollowDaemon
@@ -102,5 +103,41 @@ import Testing
     #expect(sidecar.handle(.timer, now: at(0.5)) == [.startSessionCount])
     _ = sidecar.handle(.sessionsCounted(next: .seconds(15)), now: at(0.6))
     #expect(sidecar.handle(.workDone(restarted: true), now: at(2)) == [.startSessionCount])
+  }
+
+  /// The pace a cycle hands the machine: the interval while following, the hold pace while
+  /// holding or while a node is late (a failover may be under way), and while a new leader is
+  /// confirmed, as long as its answer counts. The watchers' pace follows suit.
+  @Test func lateNodesHoldsAndConfirmationsSetThePace() {
+    let config = Config(nodes: [], apps: [])
+    let primary = NodeEvidence(
+      node: "node1",
+      result: .success(
+        Observation(inRecovery: false, newestRow: FailoverRow(unixtime: 100, host: "node1"))),
+      latencyMilliseconds: 1)
+    let following = CycleReport(
+      decision: decide(evidence: [primary], nodes: ["node1"], previous: nil, policy: .init()),
+      dryRun: false)
+    let interval = config.run.interval
+    let paced = decisionPace(following, config, late: [])
+    #expect(paced >= interval * 0.9 && paced <= interval * 1.1)
+    #expect(watchPace(following, config) == Pace(every: interval, jitter: 0.1))
+    #expect(decisionPace(following, config, late: ["node2"]) == config.run.holdInterval)
+    #expect(
+      watchPace(following, config, late: ["node2"])
+        == Pace(every: config.run.holdInterval, jitter: 0.5, urgent: true))
+
+    let holding = CycleReport(
+      decision: decide(evidence: [], nodes: ["node1"], previous: nil, policy: .init()),
+      dryRun: false)
+    #expect(decisionPace(holding, config, late: []) == config.run.holdInterval)
+    #expect(watchPace(holding, config).failover && watchPace(holding, config).urgent)
+
+    var confirming = following
+    var app = AppReport(app: AppConfig(file: "/etc/shop/env.yaml", values: []))
+    app.confirming = .confirming(leader: "node1", sightings: 1, required: 2)
+    confirming.apps = [app]
+    #expect(decisionPace(confirming, config, late: []) == config.freshness)
+    #expect(watchPace(confirming, config).every == config.run.confirmAfter)
   }
 }

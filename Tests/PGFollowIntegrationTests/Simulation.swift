@@ -101,6 +101,57 @@ final class Simulation: @unchecked Sendable {
     return reports
   }
 
+  /// Runs the sidecar as its machine paces it, for `seconds` of simulated time: a cycle when
+  /// the machine says, the watchers' answers arriving at the pace the last cycle set (each one
+  /// an evidence event), the clock moved to each wake. Returns each cycle's simulated time and
+  /// report.
+  func runPacedByMachine(seconds: Double) async throws -> [(at: Double, report: CycleReport)] {
+    let cycle = try makeCycle()
+    let config = cycle.config
+    var machines = FollowMachines()
+    let start = ContinuousClock.now
+    var machine = SidecarMachine(
+      now: start, watchdogPeriod: nil, listenerRetry: .seconds(2), countsSessions: false)
+    var reports: [(at: Double, report: CycleReport)] = []
+    var virtual = start
+    var answers = 0
+    var nextAnswer = start
+    var actions = machine.handle(.started, now: start)
+    while start.duration(to: virtual) < .seconds(seconds) {
+      if actions.contains(.runCycle) {
+        self.cycle.set(reports.count)
+        let report = await cycle.run(&machines)
+        reports.append((start.duration(to: virtual).inSeconds, report))
+        let pace = watchPace(report, config)
+        nextAnswer = virtual + pace.every
+        let confirming = report.confirming.flatMap { verdict -> SidecarMachine.Confirming? in
+          guard case .confirming(let leader, _, _) = verdict else { return nil }
+          return SidecarMachine.Confirming(leader: leader, sequence: answers)
+        }
+        actions = machine.handle(
+          .cycleDone(
+            pace: decisionPace(report, config, late: []), evidenceExpires: nil,
+            confirming: confirming, version: answers,
+            wroteFile: report.apps.contains(where: \.wroteFile)), now: virtual)
+        continue
+      }
+      // The next thing to happen: a watcher's answer, or the machine's own wake.
+      let wake = min(machine.wakeAt ?? nextAnswer, nextAnswer)
+      let step = virtual.duration(to: wake)
+      now.update { $0 += step.inSeconds }
+      elapsed.update { $0 += step.inSeconds }
+      virtual = wake
+      if wake == nextAnswer {
+        answers += 1
+        nextAnswer = wake + watchPace(reports.last?.report, config).every
+        actions = machine.handle(.evidence(version: answers, leaderSequence: answers), now: wake)
+      } else {
+        actions = machine.handle(.timer, now: wake)
+      }
+    }
+    return reports
+  }
+
   /// The primary's address in the application's file.
   func masterAddress() throws -> String {
     let text = try String(contentsOfFile: appFile, encoding: .utf8)

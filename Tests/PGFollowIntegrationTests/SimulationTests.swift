@@ -43,6 +43,40 @@ import Testing
     #expect(try simulation.masterAddress() == "node2:5432")
   }
 
+  /// The sidecar's machine and cycle together in simulated time, with no clock: at steady state
+  /// about one decision per interval; the primary dies at 60 s and node2's row comes at 60.5 s:
+  /// the hold pace finds it, the next answer confirms it, and the file follows within a second,
+  /// restarted once.
+  @Test func theMachinesPaceFollowsAFailoverWithinASecond() async throws {
+    let simulation = try Simulation()
+    let now = simulation.now
+    let failedAt = now.get() + 60
+    simulation.evidence = { _ in
+      let t = now.get()
+      if t < failedAt {
+        return [
+          up("node1", primary: true, row: (100, "node1")),
+          up("node2", primary: false, row: (100, "node1")),
+        ]
+      }
+      return [
+        down("node1"),
+        t < failedAt + 0.5
+          ? up("node2", primary: true, row: (100, "node1"))
+          : up("node2", primary: true, row: (200, "node2")),
+      ]
+    }
+    let reports = try await simulation.runPacedByMachine(seconds: 120)
+    let steady = reports.filter { $0.at > 5 && $0.at < 60 }
+    #expect((45...62).contains(steady.count), "\(steady.count) cycles in 55 s of steady state")
+    let switched = try #require(
+      reports.first { $0.report.apps.contains(where: \.wroteFile) && $0.at > 60 })
+    print("switched at \(switched.at) s; cycles in 120 s: \(reports.count)")
+    #expect(switched.at >= 60.5 && switched.at < 61.5, "\(switched.at)")
+    #expect(simulation.restartTimes.get().count == 1, "restarted once, for the failover")
+    #expect(try simulation.masterAddress() == "node2:5432")
+  }
+
   /// The standby comes and goes every 7 s for two hours: the file keeps naming it (a change
   /// that keeps the leader must last `run.standby_settle`, 10 s), so nothing is restarted
   /// after the first cycle. When it is gone for good, the file follows it 10 s later.
