@@ -35,6 +35,9 @@ struct CheckConfig: AsyncParsableCommand {
       for problem in missing { printError("  \(problem)") }
       throw ExitCode(CycleStatus.configError.exitCode)
     }
+    let shared = polkitFor == nil ? sharedWithOtherInstances(config) : []
+    for problem in shared { printError("error: \(problem)") }
+    if !shared.isEmpty { throw ExitCode(CycleStatus.configError.exitCode) }
     let hasCheck = config.apps.contains { $0.check != nil }
     let watchdog = hasCheck ? environmentWatchdog ?? unitWatchdog(options.unit) : nil
     let tooSlow = polkitFor == nil ? checkTimeoutProblems(config, watchdog: watchdog) : []
@@ -70,6 +73,46 @@ struct CheckConfig: AsyncParsableCommand {
 
   /// The watchdog systemd gave this process, when run as the sidecar's own command.
   private var environmentWatchdog: Duration? { SystemdNotifier.watchdogInterval }
+
+  /// What this file shares with another pgfollow's in the same directory (/etc/pgfollow): a
+  /// listener, a state directory (and so a lock), or an application's file.
+  private func sharedWithOtherInstances(_ config: Config) -> [String] {
+    let path = options.configPath
+    let directory = parentDirectory(path)
+    guard directory == "/etc/pgfollow" else { return [] }
+    return directoryEntries(directory).filter {
+      $0.hasSuffix(".yaml") && directory + "/" + $0 != path
+    }.sorted()
+      .flatMap { name -> [String] in
+        let other = directory + "/" + name
+        let instance = String(name.dropLast(5))
+        let defaultState =
+          instance == "pgfollow" ? Config.defaultStateDirectory : Instance.stateDirectory(instance)
+        guard let theirs = try? loadConfigFile(other, defaultStateDirectory: defaultState) else {
+          return []
+        }
+        return sharedParts(config, theirs, other)
+      }
+  }
+
+  private func sharedParts(_ ours: Config, _ theirs: Config, _ other: String) -> [String] {
+    var shared: [String] = []
+    if let listen = ours.metrics.listen, listen == theirs.metrics.listen {
+      shared.append(
+        "metrics.listen \(listen) is also \(other)'s: give each pgfollow a port of its own "
+          + "(or listen: off)")
+    }
+    if ours.stateDirectory == theirs.stateDirectory {
+      shared.append(
+        "state_directory \(ours.stateDirectory) is also \(other)'s: each pgfollow needs its own "
+          + "(its lock is there)")
+    }
+    let files = Set(ours.apps.map(\.file)).intersection(theirs.apps.map(\.file))
+    for file in files.sorted() {
+      shared.append("\(file) is also followed by \(other): one pgfollow per application file")
+    }
+    return shared
+  }
 
   /// The last line of a check that found nothing wrong.
   private func sayValid() {

@@ -79,7 +79,15 @@ struct ConfigOptions: ParsableArguments {
   }
 
   func load() throws -> Config {
-    try loadConfigOrExit(configPath, defaultStateDirectory: defaultStateDirectory)
+    let config = try loadConfigOrExit(configPath, defaultStateDirectory: defaultStateDirectory)
+    if let instance, config.stateDirectory == Config.defaultStateDirectory {
+      printError(
+        "\(configPath): state_directory \(config.stateDirectory) is the unnamed pgfollow's; "
+          + "instance \(instance) keeps its state and lock in \(Instance.stateDirectory(instance)) "
+          + "unless the file names another: remove the line, or name a directory of its own")
+      throw ExitCode(CycleStatus.configError.exitCode)
+    }
+    return config
   }
 
   /// The run lock shared by `once` and `run`; exit code 8 if it cannot be had.
@@ -118,8 +126,9 @@ struct Once: AsyncParsableCommand {
     let logger = options.bootstrapLogging()
     let config = try options.load()
     let lock = dryRun ? nil : try options.lock(config, kind: "once", logger: logger)
-    // Root's dry run logs in as the service would, as `status` and `check-config` do.
-    if dryRun, let passfile = useTheServicePassfile(config) {
+    // Root (a cron loop, the timer, a dry run) logs in as the service would, as `status` and
+    // `check-config` do.
+    if let passfile = useTheServicePassfile(config), dryRun {
       printError("(root: using the service's password file \(passfile))")
     }
     let started = ContinuousClock.now
@@ -250,6 +259,10 @@ enum Instance {
     {
       return "an instance name is letters, digits, '_', '.' and '-', not starting with '.' or '-'"
     }
-    return name == "pgfollow" ? "pgfollow is the unnamed instance's file; pick another name" : nil
+    // The unnamed instance's files in /var/lib/pgfollow, where an instance's directory goes.
+    if name == "pgfollow" || name == "lock" || name.hasPrefix("state.") {
+      return "\(name) is a name the unnamed pgfollow uses for its own files; pick another"
+    }
+    return nil
   }
 }

@@ -185,13 +185,20 @@ struct Machine {
   /// PostgreSQL with Debian's pg_hba.conf (peer over the socket, SCRAM over TCP); step 4, the
   /// configuration and the service's .pgpass, written as the README says.
   func runTheFirstSetupAsWritten(_ fixture: Fixture) throws {
+    // The root shares this machine's network: its cluster gets a port no one else has (Debian's
+    // own settings otherwise, pg_hba.conf included).
+    let port = try freePort()
+    try root("mkdir", "-p", "/etc/postgresql-common")
+    try root(
+      "sh", "-c", "echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.conf")
     try root("apt-get", "install", "-y", "-q", "postgresql", timeout: 900)
+    try root("pg_createcluster", "\(release.postgres)", "main", "--port", "\(port)", "--start")
     let clusters = try root("pg_lsclusters", "-h")
-    #expect(clusters.hasPrefix("\(release.postgres) main 5432 online"), "\(clusters)")
+    #expect(clusters.hasPrefix("\(release.postgres) main \(port) online"), "\(clusters)")
     let config = """
       nodes:
         - name: db01
-          conninfo: host=127.0.0.1 port=5432 dbname=pg_state user=pgfollow
+          conninfo: host=127.0.0.1 port=\(port) dbname=pg_state user=pgfollow
           address: db01:5432
       app:
         file: /etc/first/app.yaml
@@ -208,11 +215,13 @@ struct Machine {
     try root("cp", "/opt/t/first.yaml", "/etc/pgfollow/pgfollow.yaml")
     try root(
       "sh", "-c",
-      "echo '127.0.0.1:5432:pg_state:pgfollow:change-me' > /var/lib/pgfollow/.pgpass && "
+      "echo '127.0.0.1:\(port):pg_state:pgfollow:change-me' > /var/lib/pgfollow/.pgpass && "
         + "chown pgfollow:pgfollow /var/lib/pgfollow/.pgpass && chmod 0600 /var/lib/pgfollow/.pgpass"
     )
-    let script = (["set -e"] + (try firstSetupCommands(steps: [0, 1, 2, 3, 5, 6]))).joined(
-      separator: "\n")
+    // The cluster's port for libpq, as for any cluster not on 5432; the steps as written.
+    let script =
+      (["set -e", "export PGPORT=\(port)"]
+      + (try firstSetupCommands(steps: [0, 1, 2, 3, 5, 6]))).joined(separator: "\n")
     try script.write(
       toFile: fixture.directory + "/first-setup.sh", atomically: false, encoding: .utf8)
     let result = try container.execResult(["bash", "/opt/t/first-setup.sh"])
@@ -222,7 +231,7 @@ struct Machine {
     #expect(result.output.contains("using the service's password file"), "\(result.output)")
     #expect(result.output.contains("leader:   db01 (db01:5432)"), "\(result.output)")
     let method = try root(
-      "runuser", "-u", "postgres", "--", "psql", "-At", "-c",
+      "env", "PGPORT=\(port)", "runuser", "-u", "postgres", "--", "psql", "-At", "-c",
       "select rolpassword like 'SCRAM-SHA-256$%' from pg_authid where rolname = 'pgfollow'")
     #expect(method == "t", "the watchers' role logs in by SCRAM")
   }
@@ -402,6 +411,30 @@ struct Machine {
     let check = try container.execResult(["pgfollow", "check-config", "--instance", "alpha"])
     #expect(
       check.status == 0 && check.output.contains("/etc/pgfollow/alpha.yaml"), "\(check.output)")
+    try expectInstancesKeptApart()
+  }
+
+  /// A third instance copied from alpha's file shares its listener and application file, and one
+  /// that names the unnamed pgfollow's state directory would share its lock: both refused.
+  private func expectInstancesKeptApart() throws {
+    try root("cp", "/etc/pgfollow/alpha.yaml", "/etc/pgfollow/gamma.yaml")
+    let copied = try container.execResult([
+      "pgfollow", "check-config", "--skip-nodes", "--instance", "gamma",
+    ])
+    #expect(copied.status == 5, "\(copied.output)")
+    #expect(
+      copied.output.contains("is also /etc/pgfollow/alpha.yaml's: give each pgfollow a port")
+        && copied.output.contains(
+          "/etc/alpha/env.yaml is also followed by /etc/pgfollow/alpha.yaml"),
+      "\(copied.output)")
+    try root(
+      "sh", "-c",
+      "grep -v '^metrics:' /etc/pgfollow/alpha.yaml > /etc/pgfollow/gamma.yaml && "
+        + "echo 'state_directory: /var/lib/pgfollow' >> /etc/pgfollow/gamma.yaml")
+    let shared = try container.execResult(["pgfollow", "check-config", "--instance", "gamma"])
+    #expect(
+      shared.status == 5 && shared.output.contains("is the unnamed pgfollow's"), "\(shared.output)")
+    try root("rm", "/etc/pgfollow/gamma.yaml")
   }
 
   /// /etc/pgfollow/NAME.yaml naming `cluster`, the application NAME.service reading
@@ -516,7 +549,7 @@ struct Machine {
       "/etc/systemd/system/pgfollow@alpha.service.d",
       "/etc/systemd/system/multi-user.target.wants/pgfollow@beta.service",
     ] {
-      #expect(try !succeeds("test", "-e", path), "\(path) is left")
+      #expect(try !succeeds("sh", "-c", "test -e \(path) || test -L \(path)"), "\(path) is left")
     }
     #expect(try !root("dpkg-statoverride", "--list").contains("pgfollow"))
     let left = try root(

@@ -183,7 +183,12 @@ import Testing
     let problems = checkTimeoutProblems(config, watchdog: .seconds(5))
     #expect(problems.count == 1)
     #expect(problems.first?.contains("check.timeout 3s is more than half") == true, "\(problems)")
-    #expect(problems.first?.contains("at most 2500ms") == true, "\(problems)")
+    #expect(problems.first?.contains("to 2500ms in all") == true, "\(problems)")
+    // Checks run one after another: two apps of 3 s each are 6 s of a cycle.
+    config.apps.append(config.apps[0])
+    let both = checkTimeoutProblems(config, watchdog: .seconds(10))
+    #expect(both.first?.contains("the apps' check timeouts add up to 6s") == true, "\(both)")
+    #expect(longestChecks(config) == .seconds(6))
   }
 
   @Test func systemdTimespansAreRead() {

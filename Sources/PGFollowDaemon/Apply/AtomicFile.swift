@@ -114,16 +114,24 @@ private func replace(
 /// Removes temporary files an earlier run left when it was killed mid-write. Runs hold the run
 /// lock, so no other pgfollow is writing one now.
 private func removeLeftovers(in directory: String, prefix: String) {
-  guard let stream = opendir(directory) else { return }
+  let names = directoryEntries(directory).filter {
+    $0.hasPrefix(prefix) && $0.count == prefix.count + 6
+  }
+  for name in names { unlink(directory + "/" + name) }
+}
+
+/// The names in `directory` (none if it cannot be read).
+package func directoryEntries(_ directory: String) -> [String] {
+  guard let stream = opendir(directory) else { return [] }
   defer { closedir(stream) }
   var names: [String] = []
   while let entry = readdir(stream) {
-    let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
-      String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
-    }
-    if name.hasPrefix(prefix) && name.count == prefix.count + 6 { names.append(name) }
+    names.append(
+      withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+        String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+      })
   }
-  for name in names { unlink(directory + "/" + name) }
+  return names
 }
 
 private func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws(FileError) {

@@ -251,7 +251,8 @@ package func unitGroupsOfThisUser(_ unit: String = "pgfollow.service") -> (
 /// dry run use it, as the service does. Returns its path when so.
 package func useTheServicePassfile(_ config: Config) -> String? {
   let home = getpwnam("pgfollow").map { String(cString: $0.pointee.pw_dir) }
-  let candidates = [config.stateDirectory + "/.pgpass"] + (home.map { [$0 + "/.pgpass"] } ?? [])
+  // The service reads its home's (~/.pgpass); a state directory elsewhere is tried after it.
+  let candidates = (home.map { [$0 + "/.pgpass"] } ?? []) + [config.stateDirectory + "/.pgpass"]
   guard geteuid() == 0, getenv("PGPASSFILE") == nil,
     access((getenv("HOME").map { String(cString: $0) } ?? "/root") + "/.pgpass", F_OK) != 0,
     let servicePassfile = candidates.first(where: { access($0, R_OK) == 0 })
@@ -260,17 +261,28 @@ package func useTheServicePassfile(_ config: Config) -> String? {
   return servicePassfile
 }
 
-/// The apps whose `check` may outlive half of `watchdog` (the unit's `WatchdogSec`): the loop
-/// waits for a check, so one that hangs that long could get the sidecar killed mid-failover.
+/// Whether the apps' checks together may outlive half of `watchdog` (the unit's `WatchdogSec`):
+/// a cycle runs them one after another and the loop waits for them, so checks that hang that
+/// long could get the sidecar killed in the middle of a failover.
 package func checkTimeoutProblems(_ config: Config, watchdog: Duration?) -> [String] {
-  guard let watchdog else { return [] }
-  return config.apps.compactMap { app in
-    guard let check = app.check, check.timeout * 2 > watchdog else { return nil }
-    return "\(app.logPrefix)check.timeout \(formatDuration(check.timeout)) is more than half the "
-      + "unit's WatchdogSec=\(formatDuration(watchdog)): the sidecar waits for the check, so one "
-      + "that hangs could get it killed in the middle of a failover; set check.timeout to at most "
-      + "\(formatDuration(watchdog / 2))"
-  }
+  let checks = config.apps.compactMap { app in app.check.map { (app, $0.timeout) } }
+  let total = checks.map(\.1).reduce(.zero, +)
+  guard let watchdog, total * 2 > watchdog else { return [] }
+  let what =
+    checks.count == 1
+    ? "\(checks[0].0.logPrefix)check.timeout \(formatDuration(total)) is"
+    : "the apps' check timeouts add up to \(formatDuration(total)), which is"
+  return [
+    "\(what) more than half the unit's WatchdogSec=\(formatDuration(watchdog)): the sidecar "
+      + "waits for its checks, so checks that hang could get it killed in the middle of a "
+      + "failover; keep the checks' timeouts to \(formatDuration(watchdog / 2)) in all"
+  ]
+}
+
+/// How long a cycle may wait for the apps' checks, one after another.
+package func longestChecks(_ config: Config) -> Duration? {
+  let timeouts = config.apps.compactMap { $0.check?.timeout }
+  return timeouts.isEmpty ? nil : timeouts.reduce(.zero, +)
 }
 
 /// `unit`'s `WatchdogSec=`, when systemd can be asked and the watchdog is on.

@@ -75,7 +75,9 @@ package func runProcess(
 }
 
 /// A descriptor that becomes readable when `pid` exits (Linux's pidfd, glibc 2.36 and later,
-/// found at run time), or -1 where the C library, the kernel or a seccomp filter has none.
+/// found at run time), or -1 where the C library or the kernel has none, or a seccomp filter
+/// refuses it with an error (the shipped unit's `SystemCallErrorNumber=EPERM`; a filter that
+/// kills instead would end pgfollow, as for any call it forbids).
 private func exitDescriptor(_ pid: pid_t) -> Int32 {
   guard let symbol = dlsym(nil, "pidfd_open") else { return -1 }
   typealias PidfdOpen = @convention(c) (pid_t, UInt32) -> Int32

@@ -49,6 +49,10 @@ final class NodeWatcher: Sendable {
   /// Written to wake the thread's wait; both ends are closed by the thread when it stops.
   fileprivate let wakeRead: Int32
   fileprivate let wakeWrite: Int32
+  /// Written once, by `stop`: ends a wait for a late answer (a wake for a new pace does not, so
+  /// that an answer half read is never lost).
+  fileprivate let stopRead: Int32
+  fileprivate let stopWrite: Int32
   init(
     node: NodeConfig, query: ProbeQuery, timeouts: Timeouts, pace: Pace, board: EvidenceBoard,
     isHedge: Bool = false
@@ -59,14 +63,8 @@ final class NodeWatcher: Sendable {
     self.timeouts = timeouts
     self.board = board
     control = Locked(Control(pace: pace))
-    var ends: [Int32] = [-1, -1]
-    if pipe(&ends) == 0 {
-      for end in ends {
-        _ = fcntl(end, F_SETFD, FD_CLOEXEC)
-        _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
-      }
-    }
-    (wakeRead, wakeWrite) = (ends[0], ends[1])
+    (wakeRead, wakeWrite) = makeWakePipe()
+    (stopRead, stopWrite) = makeWakePipe()
     startThread { [self] in NodeProbing(watcher: self).run() }
   }
 
@@ -81,17 +79,35 @@ final class NodeWatcher: Sendable {
   /// keepalives close the connection within about 10 s, and a server that goes away closes it.
   var lateAnswerLimit: Duration { max(timeouts.query * 10, .seconds(60)) }
 
-  func setPace(_ pace: Pace) { change { if $0.pace != pace { $0.pace = pace } } }
+  func setPace(_ pace: Pace) {
+    change { control in
+      guard control.pace != pace else { return false }
+      control.pace = pace
+      return true
+    }
+  }
 
-  func probeNow() { change { $0.probeNow = true } }
+  func probeNow() {
+    change { control in
+      control.probeNow = true
+      return true
+    }
+  }
 
   /// Ends the watcher once its current step returns; its connection is closed then.
-  func stop() { change { $0.stopped = true } }
+  func stop() {
+    change { control in
+      control.stopped = true
+      var byte: UInt8 = 1
+      _ = write(stopWrite, &byte, 1)
+      return true
+    }
+  }
 
-  private func change(_ body: (inout Control) -> Void) {
+  /// Changes the control under its lock, and wakes the thread when `body` says it changed.
+  private func change(_ body: (inout Control) -> Bool) {
     control.withLock { control in
-      guard !control.stopped else { return }
-      body(&control)
+      guard !control.stopped, body(&control) else { return }
       var byte: UInt8 = 1
       _ = write(wakeWrite, &byte, 1)
     }
@@ -145,8 +161,7 @@ private final class NodeProbing {
     }
     connection = nil
     control.withLock { _ in
-      close(wakeRead)
-      close(watcher.wakeWrite)
+      for end in [wakeRead, watcher.wakeWrite, watcher.stopRead, watcher.stopWrite] { close(end) }
     }
   }
 
@@ -185,9 +200,8 @@ private final class NodeProbing {
       while answer == nil {
         do {
           answer = try connection.awaitLateAnswer(
-            deadline: sent + lateAnswerLimit, interruption: wakeRead)
+            deadline: sent + lateAnswerLimit, interruption: watcher.stopRead)
         } catch  where error.kind == .interrupted {
-          drainWakes()
           if control.withLock({ $0.stopped }) { return }
         }
       }
@@ -308,4 +322,15 @@ private final class NodeProbing {
   private func restAfter(_ latency: Duration) -> Duration {
     min(latency * 2, max(.zero, board.freshness - latency * 3))
   }
+}
+
+/// A non-blocking pipe closed on exec: its read end, then its write end (-1, -1 if none).
+private func makeWakePipe() -> (Int32, Int32) {
+  var ends: [Int32] = [-1, -1]
+  guard pipe(&ends) == 0 else { return (-1, -1) }
+  for end in ends {
+    _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+    _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
+  }
+  return (ends[0], ends[1])
 }

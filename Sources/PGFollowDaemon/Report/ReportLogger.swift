@@ -104,7 +104,8 @@ package struct ReportLogger: Sendable {
       break
     }
     logCondition(
-      .hiddenSessions(app.label), .warning, sessions.missingGrantText ?? "", identity: .parts([]),
+      .hiddenSessions(app.label), .warning, sessions.missingGrantText ?? "",
+      identity: .parts(sessions.missingGrantNodes),
       metadata: metadata)
     for (node, count) in sessions.terminated {
       let message =

@@ -39,6 +39,17 @@ extension SessionReport {
 
   /// Why the sessions cannot be seen, or stale ones terminated, on some node, if so: a grant
   /// that is missing.
+  /// What `missingGrantText` is about: the nodes hidden, then those where a termination was
+  /// refused.
+  package var missingGrantNodes: [String] {
+    let nodes = counts.sorted { $0.key < $1.key }
+    let hidden = nodes.filter { if case .hidden = $0.value { true } else { false } }.map(\.key)
+    let refused = nodes.filter {
+      if case .counted(_, _, _?) = $0.value { true } else { false }
+    }.map(\.key)
+    return ["hidden"] + hidden + ["refused"] + refused
+  }
+
   package var missingGrantText: String? {
     let nodes = counts.sorted { $0.key < $1.key }
     let hidden = nodes.compactMap { node, count in

@@ -49,11 +49,14 @@ package struct StatusReport: Sendable {
   /// What the applications' sessions say against the decision (`verify:`), when it matters.
   private func sessionsHealth(_ decision: Decision) -> Health? {
     for app in apps {
-      guard let sessions = app.sessions else { continue }
-      if case .unverified? = sessions.verdict, let text = sessions.verdictText(app.app) {
+      if let sessions = app.sessions, case .unverified? = sessions.verdict,
+        let text = sessions.verdictText(app.app)
+      {
         return Health(.sessionsUnverified, text)
       }
-      if let text = sessions.misplacedText(app.app, roles: nodeRoles(decision)) {
+    }
+    for app in apps {
+      if let text = app.sessions?.misplacedText(app.app, roles: nodeRoles(decision)) {
         return Health(.sessionsMisplaced, text)
       }
     }

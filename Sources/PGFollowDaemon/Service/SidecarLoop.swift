@@ -338,19 +338,18 @@ struct SidecarLoop {
     }
   }
 
-  /// While a cycle waits for an app's `check`: pings every half `WatchdogSec`, for at most the
-  /// longest check's timeout and one more period, so that only a cycle stalled beyond any check
-  /// is killed. Nil without a watchdog or a check.
+  /// While a cycle waits for the apps' checks: pings at once, then every quarter
+  /// `WatchdogSec`, for at most all the checks' timeouts together and one more period, so that
+  /// only a cycle stalled beyond its checks is killed. Nil without a watchdog or a check.
   private func watchdogKeepalive() -> Task<Void, Never>? {
-    guard let period = machine.watchdogPeriod,
-      let longest = config.apps.compactMap({ $0.check?.timeout }).max()
-    else { return nil }
+    guard let half = machine.watchdogPeriod, let checks = longestChecks(config) else { return nil }
     let notifier = sidecar.notifier
     return Task {
-      let end = ContinuousClock.now + longest + period
+      let period = half / 2
+      let end = ContinuousClock.now + checks + period
       while ContinuousClock.now < end {
-        guard (try? await Task.sleep(for: period)) != nil else { return }
         notifier.notify(["WATCHDOG=1"])
+        guard (try? await Task.sleep(for: period)) != nil else { return }
       }
     }
   }

@@ -50,6 +50,8 @@ struct SidecarMachine {
   private(set) var listenerRetryAt: Instant?
   private(set) var sessionsDue: Instant
   private(set) var counting = false
+  /// A file written or a restart done while a count ran: the next count is due at once.
+  private(set) var recountWanted = false
   private(set) var confirming: Confirming?
   private(set) var decidedVersion: Int?
   private(set) var stopped = false
@@ -83,7 +85,7 @@ struct SidecarMachine {
       nextCycle = min(paced, expires.map { $0 + .milliseconds(1) } ?? paced)
       self.confirming = confirming
       decidedVersion = version
-      if wroteFile { sessionsDue = min(sessionsDue, now) }
+      if wroteFile { countSoon(now) }
       return ping(now) + sessionCountIfDue(now)
     case .evidence(let version, let leaderSequence):
       return worthDeciding(version, leaderSequence) ? [.runCycle] : []
@@ -99,12 +101,13 @@ struct SidecarMachine {
       return actions
     case .workDone(let restarted):
       // A restart just done: the application's sessions are looked at again at once.
-      if restarted { sessionsDue = min(sessionsDue, now) }
+      if restarted { countSoon(now) }
       return sessionCountIfDue(now)
     case .sessionsCounted(let next):
       counting = false
-      sessionsDue = now + next
-      return []
+      sessionsDue = recountWanted ? now : now + next
+      recountWanted = false
+      return sessionCountIfDue(now)
     case .listenerFailed:
       listenerRetryAt = now + listenerRetry
       return []
@@ -127,6 +130,11 @@ struct SidecarMachine {
   private mutating func ping(_ now: Instant) -> [Action] {
     if let watchdogPeriod { watchdogDue = now + watchdogPeriod }
     return [.ping]
+  }
+
+  /// The sessions are looked at again at once: now, or when the count running ends.
+  private mutating func countSoon(_ now: Instant) {
+    if counting { recountWanted = true } else { sessionsDue = min(sessionsDue, now) }
   }
 
   private mutating func sessionCountIfDue(_ now: Instant) -> [Action] {
