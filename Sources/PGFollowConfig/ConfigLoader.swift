@@ -3,6 +3,10 @@ import PGFollowPostgres
 import PGFollowSystem
 package import PGFollowYAML
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Every problem found in a configuration file, each with file:line:column.
 package struct ConfigError: Error, Sendable, CustomStringConvertible {
   package var problems: [YAMLError]
@@ -32,7 +36,7 @@ package func loadConfigFile(
   do {
     snapshot = try readSnapshot(path)
   } catch {
-    let denied = error.message.contains("Permission denied")
+    let denied = error.code == EACCES
     let message =
       denied
       ? error.message + " (as \(currentUserName()): the file should be root:pgfollow 0640, "

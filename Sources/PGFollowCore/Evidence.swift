@@ -156,12 +156,20 @@ package struct ProbeFailure: Error, Sendable, Hashable, CustomStringConvertible 
     case slow
   }
 
+  /// Why a node that answered turned pgfollow away, when it did: a setting to fix, not a node
+  /// that is down.
+  package enum Refusal: String, Sendable, Hashable {
+    case missing, denied, misconfigured
+  }
+
   package var stage: Stage
   package var message: String
+  package var refusal: Refusal?
 
-  package init(stage: Stage, message: String) {
+  package init(stage: Stage, message: String, refusal: Refusal? = nil) {
     self.stage = stage
     self.message = message
+    self.refusal = refusal
   }
 
   package var description: String { message }

@@ -36,6 +36,13 @@ extension PostgresError {
     case noSlot
     /// A pooler that answers while the server behind it does not.
     case poolerCannotReachServer
+    /// The database, role or table named does not exist (yet: on a standby, it may be
+    /// replication lag).
+    case missing
+    /// The login was refused: a password, pg_hba.conf.
+    case denied
+    /// The conninfo cannot work: a host name that does not resolve, an invalid setting, TLS.
+    case misconfigured
   }
 
   /// What the message says, in the English of PostgreSQL and PgBouncer (their SQLSTATE is not
@@ -43,8 +50,22 @@ extension PostgresError {
   package var refusal: Refusal? {
     if sqlState == "53300" || Self.noSlotMarks.contains(where: message.contains) { return .noSlot }
     if Self.poolerMarks.contains(where: message.contains) { return .poolerCannotReachServer }
-    return nil
+    if ["3D000", "42P01", "42704"].contains(sqlState) || message.contains("does not exist") {
+      return .missing
+    }
+    if ["28P01", "28000"].contains(sqlState) || Self.deniedMarks.contains(where: message.contains) {
+      return .denied
+    }
+    return Self.misconfiguredMarks.contains(where: message.contains) ? .misconfigured : nil
   }
+
+  private static let deniedMarks = [
+    "authentication failed", "no password supplied", "no pg_hba.conf entry", "password",
+  ]
+
+  private static let misconfiguredMarks = [
+    "could not translate host name", "invalid ", "certificate", "SSL",
+  ]
 
   private static let noSlotMarks = [
     "too many connections for role", "remaining connection slots are reserved",

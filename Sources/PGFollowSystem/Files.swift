@@ -6,6 +6,8 @@
 package struct FileError: Error, Sendable, Equatable, CustomStringConvertible {
   package var path: String
   package var message: String
+  /// The errno of the call that failed, when one did.
+  package var code: Int32?
   /// Set when the new version was renamed into place before the failure (its directory could not
   /// be fsynced): the file is the new one, though a crash could still bring the old one back.
   package var replaced = false
@@ -15,6 +17,7 @@ package struct FileError: Error, Sendable, Equatable, CustomStringConvertible {
   package init(_ path: String, _ action: String, errno code: Int32 = errno) {
     self.path = path
     self.message = "\(action): \(String(cString: strerror(code)))"
+    self.code = code
   }
 
   package init(path: String, message: String) {

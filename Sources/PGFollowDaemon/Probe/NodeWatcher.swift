@@ -263,7 +263,7 @@ private final class NodeProbing {
       switch refusal {
       case .noSlot?: (.seconds(2), .seconds(60), .seconds(8))
       case .poolerCannotReachServer?: (.seconds(2), .seconds(10), .seconds(10))
-      case nil: (.milliseconds(250), .seconds(5), .seconds(1))
+      case nil, .missing?, .denied?, .misconfigured?: (.milliseconds(250), .seconds(5), .seconds(1))
       }
     backoff = min(max(backoff * 2, first), cap)
     let jitter = Double.random(in: 0.5...1.5)

@@ -169,9 +169,22 @@ extension ProbeFailure {
     case (.poolerCannotReachServer?, _):
       self.init(
         stage: .pooler, message: "the pooler answers, its server does not: " + error.message)
+    case (let refusal?, .connect), (let refusal?, .query):
+      self.init(
+        stage: error.kind == .query ? .query : .connect, message: error.message,
+        refusal: Self.refusal(refusal))
     case (nil, .connect): self.init(stage: .connect, message: error.message)
     case (nil, .query): self.init(stage: .query, message: error.message)
-    case (nil, .timeout), (nil, .interrupted): self.init(stage: .timeout, message: error.message)
+    case (_, .timeout), (_, .interrupted): self.init(stage: .timeout, message: error.message)
+    }
+  }
+
+  private static func refusal(_ refusal: PostgresError.Refusal) -> Refusal? {
+    switch refusal {
+    case .missing: .missing
+    case .denied: .denied
+    case .misconfigured: .misconfigured
+    case .noSlot, .poolerCannotReachServer: nil
     }
   }
 }

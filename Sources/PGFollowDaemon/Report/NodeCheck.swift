@@ -11,11 +11,20 @@ package struct NodeCheck: Sendable, Equatable, CustomStringConvertible {
   package var node: String
   package var verdict: Verdict
   package var detail: String
+  /// Why the node turned pgfollow away, when it did.
+  package var refusal: ProbeFailure.Refusal?
+
+  package init(
+    node: String, verdict: Verdict, detail: String, refusal: ProbeFailure.Refusal? = nil
+  ) {
+    self.node = node
+    self.verdict = verdict
+    self.detail = detail
+    self.refusal = refusal
+  }
 
   /// A refusal for something that does not exist (yet): on a standby, it may be replication lag.
-  package var mayBeReplicationLag: Bool {
-    verdict == .cannotWork && detail.contains("does not exist")
-  }
+  package var mayBeReplicationLag: Bool { verdict == .cannotWork && refusal == .missing }
 
   package var description: String {
     switch verdict {
@@ -37,7 +46,9 @@ package func checkNodes(_ evidence: [NodeEvidence]) -> [NodeCheck] {
       let row = observation.newestRow.map { "; the newest row is \($0)" } ?? "; no row names a node"
       return NodeCheck(node: item.node, verdict: .answers, detail: role + timeline + row)
     case .failure(let failure):
-      return NodeCheck(node: item.node, verdict: verdict(failure), detail: failure.message)
+      return NodeCheck(
+        node: item.node, verdict: verdict(failure), detail: failure.message,
+        refusal: failure.refusal)
     }
   }
 }
@@ -49,11 +60,6 @@ private func verdict(_ failure: ProbeFailure) -> NodeCheck.Verdict {
   case .query: return .cannotWork
   case .timeout, .noSlot, .pooler: return .unreachable
   case .slow: return .slow
-  case .connect:
-    let refusals = [
-      "authentication failed", "no password supplied", "no pg_hba.conf entry", "does not exist",
-      "could not translate host name", "invalid ", "certificate", "SSL", "password",
-    ]
-    return refusals.contains(where: failure.message.contains) ? .cannotWork : .unreachable
+  case .connect: return failure.refusal == nil ? .unreachable : .cannotWork
   }
 }
