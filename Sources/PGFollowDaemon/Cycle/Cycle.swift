@@ -99,10 +99,12 @@ package typealias FollowMachines = [String: FollowMachine]
 package struct Cycle: Sendable {
   package var config: Config
   package var prober: any Prober
-  /// Runs the restarts and hooks, and keeps each app's state.
+  /// Runs the restarts and hooks.
   package let runner: DueWorkRunner
-  package var dryRun: Bool { runner.dryRun }
-  package var clock: @Sendable () -> WallSeconds { runner.clock }
+  /// The clock, the dry run and each app's state.
+  package var environment: CycleEnvironment { runner.environment }
+  package var dryRun: Bool { environment.dryRun }
+  package var clock: @Sendable () -> WallSeconds { environment.clock }
 
   package init(config: Config, prober: any Prober, runner: DueWorkRunner) {
     self.config = config
@@ -119,8 +121,9 @@ package struct Cycle: Sendable {
     self.init(
       config: config, prober: prober,
       runner: DueWorkRunner(
-        stateDirectory: config.stateDirectory, restarter: restarter, dryRun: dryRun, clock: clock,
-        sleep: sleep))
+        environment: CycleEnvironment(
+          stateDirectory: config.stateDirectory, dryRun: dryRun, clock: clock, sleep: sleep),
+        restarter: restarter))
   }
 
   /// `once`: runs a cycle, confirms a new leader by probing again (`run.confirm_after` apart)
@@ -129,7 +132,7 @@ package struct Cycle: Sendable {
     var machines = FollowMachines()
     var report = await step(&machines)
     for _ in 0..<config.run.confirmations where report.confirming != nil {
-      await runner.sleep(config.run.confirmAfter)
+      await environment.sleep(config.run.confirmAfter)
       report = await step(&machines)
     }
     await performDueWork(&machines, into: &report, waitingOutSpacing: true)
@@ -159,7 +162,7 @@ package struct Cycle: Sendable {
       let found = check.judge(counts, &machines, now: now)
       for app in check.apps {
         guard let state = machines[app.label]?.state else { continue }
-        try? runner.save(state, changedFrom: before[app.label], app: app)
+        try? environment.save(state, changedFrom: before[app.label], app: app)
       }
       sessions = merged(found, into: sessions)
       terminatedSome = terminatedSome || found.contains { !$0.terminated.isEmpty }
@@ -167,7 +170,7 @@ package struct Cycle: Sendable {
       let reconnecting = terminatedSome && found.contains { $0.verdict?.isVerified == false }
       let waiting = found.contains(where: \.isWaiting) || reconnecting
       guard !dryRun, waiting, now < giveUp else { break }
-      await runner.sleep(.milliseconds(200))
+      await environment.sleep(.milliseconds(200))
     }
     for index in report.apps.indices {
       let found = sessions.first { $0.app == report.apps[index].app.label }
@@ -193,7 +196,7 @@ package struct Cycle: Sendable {
   package func step(_ machines: inout FollowMachines) async -> CycleReport {
     var stateErrors: [String: FileError] = [:]
     for app in config.apps where machines[app.label] == nil {
-      do { machines[app.label] = try runner.loadMachine(app, run: config.run) } catch {
+      do { machines[app.label] = try environment.loadMachine(app, run: config.run) } catch {
         stateErrors[app.label] = error
       }
     }
@@ -245,7 +248,7 @@ package struct Cycle: Sendable {
         earliest = min(earliest ?? since, since)
       }
       // Saved again by the cycle's next save if this one fails.
-      try? runner.save(machine.state, changedFrom: before, app: app)
+      try? environment.save(machine.state, changedFrom: before, app: app)
       machines[app.label] = machine
     }
     return earliest
@@ -326,7 +329,7 @@ package struct Cycle: Sendable {
   private func save(
     _ state: FollowState, changedFrom before: FollowState, _ report: inout AppReport
   ) {
-    do { try runner.save(state, changedFrom: before, app: report.app) } catch {
+    do { try environment.save(state, changedFrom: before, app: report.app) } catch {
       report.fail(.lockOrStateFailed, error.description)
     }
   }

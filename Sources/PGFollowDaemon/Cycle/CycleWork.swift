@@ -19,7 +19,7 @@ extension Cycle {
       if report.apps.allSatisfy({ machines[$0.app.label]?.inFlight.isEmpty ?? true }) {
         guard mayWait, let wait = spacingWait(report) else { return }
         mayWait = false
-        await runner.sleep(wait)
+        await environment.sleep(wait)
         continue
       }
       await runner.awaitFinished()

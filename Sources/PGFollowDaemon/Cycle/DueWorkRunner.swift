@@ -18,10 +18,8 @@ package struct WorkOutcome: Sendable {
 /// run runs nothing, saves nothing, and counts each piece as done at once.
 package final class DueWorkRunner: Sendable {
   package let restarter: any Restarter
-  package let dryRun: Bool
-  package let stateDirectory: String
-  package let clock: @Sendable () -> WallSeconds
-  let sleep: @Sendable (Duration) async -> Void
+  /// The clock, the dry run and the state store the work is done in.
+  package let environment: CycleEnvironment
   private let onFinish: @Sendable () -> Void
   private let finished = Locked(Finished())
 
@@ -31,35 +29,21 @@ package final class DueWorkRunner: Sendable {
   }
 
   package init(
-    stateDirectory: String, restarter: any Restarter = SystemctlRestarter(), dryRun: Bool,
-    clock: @escaping @Sendable () -> WallSeconds = wallClockNow,
-    sleep: @escaping @Sendable (Duration) async -> Void = { try? await Task.sleep(for: $0) },
+    environment: CycleEnvironment, restarter: any Restarter = SystemctlRestarter(),
     onFinish: @escaping @Sendable () -> Void = {}
   ) {
-    self.stateDirectory = stateDirectory
+    self.environment = environment
     self.restarter = restarter
-    self.dryRun = dryRun
-    self.clock = clock
-    self.sleep = sleep
     self.onFinish = onFinish
   }
 
-  /// Where an app's state lives.
-  package func store(_ app: AppConfig) -> StateStore {
-    StateStore(directory: stateDirectory, app: app.name)
-  }
+  private var dryRun: Bool { environment.dryRun }
+  private var clock: @Sendable () -> WallSeconds { environment.clock }
 
-  /// A follow machine on the app's saved state and these settings.
-  package func loadMachine(_ app: AppConfig, run: RunConfig) throws(FileError) -> FollowMachine {
-    FollowMachine(state: try store(app).load(), settings: FollowSettings(app, run: run))
-  }
-
-  /// Saves an app's state if it changed (never in a dry run).
-  package func save(_ state: FollowState, changedFrom before: FollowState?, app: AppConfig)
+  private func save(_ state: FollowState, changedFrom before: FollowState?, app: AppConfig)
     throws(FileError)
   {
-    guard !dryRun, state != before else { return }
-    try store(app).save(state)
+    try environment.save(state, changedFrom: before, app: app)
   }
 
   /// Starts what the app's machine says is due now and saves the state that says so. Returns
@@ -73,10 +57,10 @@ package final class DueWorkRunner: Sendable {
       if dryRun {
         finish(app, work, nil)
       } else {
-        let environment = hookEnvironment(machine.state.hooks, app: app, config: config)
+        let variables = hookEnvironment(machine.state.hooks, app: app, config: config)
         let restarter = self.restarter
         startThread { [self] in
-          finish(app, work, Self.execute(work, app: app, restarter, environment))
+          finish(app, work, Self.execute(work, app: app, restarter, variables))
         }
       }
     }

@@ -46,7 +46,7 @@ extension Cycle {
             + "\(outcome.command): \(outcome.summary)")
       }
     }
-    let store = runner.store(app)
+    let store = environment.store(app)
     let owing = machine.state
     do {
       if app.backup { try keepPrevious(snapshot) }

@@ -98,7 +98,7 @@ package func collectStatus(
   var apps: [AppStatus] = []
   for app in config.apps {
     var status = AppStatus(app: app, values: [], state: FollowState())
-    do { status.state = try cycle.runner.store(app).load() } catch {
+    do { status.state = try cycle.environment.store(app).load() } catch {
       status.stateError = error.description
     }
     // Status reports what the nodes say now: no confirming cycles.

@@ -39,7 +39,7 @@ struct SidecarLoop {
     // A dry run's work is taken in by the cycle that made it due: no wake.
     let dryRun = sidecar.dryRun
     runner = DueWorkRunner(
-      stateDirectory: config.stateDirectory, dryRun: dryRun,
+      environment: CycleEnvironment(stateDirectory: config.stateDirectory, dryRun: dryRun),
       onFinish: { if !dryRun { wake.post(.workDone) } })
     watchers = NodeWatchers(config, pace: watchPace(nil, config)) {
       wake.post(.evidence)
@@ -275,7 +275,7 @@ struct SidecarLoop {
   /// the loop.
   private mutating func startSessionCount() {
     let check = SessionCheck(config: config)
-    let requests = check.requests(machines, dryRun: sidecar.dryRun, now: runner.clock())
+    let requests = check.requests(machines, dryRun: sidecar.dryRun, now: runner.environment.clock())
     let (counter, results, timeouts, wake) = (
       sessions.counter, sessions.results, config.timeouts, self.wake
     )
@@ -295,10 +295,10 @@ struct SidecarLoop {
     guard let counts = sessions.results.withLock({ $0 }) else { return every }
     let check = SessionCheck(config: config)
     let before = machines.mapValues(\.state)
-    let reports = check.judge(counts, &machines, now: runner.clock())
+    let reports = check.judge(counts, &machines, now: runner.environment.clock())
     for app in check.apps {
       guard let state = machines[app.label]?.state else { continue }
-      do { try runner.save(state, changedFrom: before[app.label], app: app) } catch {
+      do { try runner.environment.save(state, changedFrom: before[app.label], app: app) } catch {
         logger.error("\(app.logPrefix)\(error)")
       }
     }
