@@ -75,6 +75,8 @@ import Testing
     _ = sidecar.handle(cycleDone(pace: 5), now: t0)
     #expect(sidecar.handle(.reload, now: at(1)) == [.reload, .runCycle])
     #expect(sidecar.handle(.probeNow, now: at(2)) == [.probeNow, .runCycle])
+    // A check that ended: the next cycle takes its word.
+    #expect(sidecar.handle(.checkDone, now: at(2.5)) == [.runCycle])
     #expect(sidecar.handle(.stop, now: at(3)) == [.stop])
     #expect(sidecar.handle(.timer, now: at(9)) == [])
   }

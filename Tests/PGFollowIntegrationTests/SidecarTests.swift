@@ -93,6 +93,28 @@ import Testing
     #expect(sidecar.stop() == 0)
   }
 
+  /// The app's check takes 3 s: it runs in the background while the loop goes on deciding and
+  /// pinging, and the file is switched by the cycle after it said yes, restarted once.
+  @Test func aSlowCheckRunsInTheBackgroundWhileTheLoopGoesOn() throws {
+    let fixture = try Fixture()
+    try fixture.editConfig(
+      "  file: app.yaml\n",
+      "  file: app.yaml\n  check: {command: [/bin/sh, -c, \"sleep 3\", check, \"{file}\"], "
+        + "timeout: 10s}\n")
+    let notify = try NotifySocket(directory: fixture.directory)
+    let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
+    #expect(waitUntil(10) { sidecar.log.contains("checking the new") }, "\(sidecar.log)")
+    notify.receive()
+    let before = notify.messages.count
+    #expect(waitUntil(15) { fixture.restarts().count == 1 }, "\(sidecar.log)")
+    notify.receive()
+    let pings = notify.messages[before...].filter { $0.contains("WATCHDOG=1") }.count
+    #expect(pings >= 2, "the loop waited for the check: \(pings) pings\n\(sidecar.log)")
+    #expect(try fixture.appValues().contains("{address: node2:5432, pool: 5}"))
+    #expect(sidecar.log.components(separatedBy: "checking the new").count == 2, "\(sidecar.log)")
+    #expect(sidecar.stop() == 0)
+  }
+
   @Test func reloadKeepsTheOldConfigWhenTheNewOneIsInvalid() throws {
     let fixture = try Fixture()
     let notify = try NotifySocket(directory: fixture.directory)

@@ -90,8 +90,8 @@ import Testing
 
   /// The app's check hangs (it sleeps 30 s, ten times WatchdogSec): each is ended at its timeout
   /// and refused, and the sidecar is never killed. A reload raises the timeout to 4 s, more than
-  /// WatchdogSec itself (a start would refuse that, a reload only logs it): every cycle then
-  /// waits 4 s for the check, and the pings that go on meanwhile keep systemd's watchdog quiet.
+  /// WatchdogSec itself (a start would refuse that, a reload only logs it): the check runs in
+  /// the background under the runner, and the loop goes on pinging systemd's watchdog.
   /// A timeout above half WatchdogSec is refused at the start, with what to set.
   @Test func aHungCheckNeverStopsTheWatchdog() throws {
     let fixture = try Fixture()

@@ -262,8 +262,8 @@ package func useTheServicePassfile(_ config: Config) -> String? {
 }
 
 /// Whether the apps' checks together may outlive half of `watchdog` (the unit's `WatchdogSec`):
-/// a cycle runs them one after another and the loop waits for them, so checks that hang that
-/// long could get the sidecar killed in the middle of a failover.
+/// every switch waits for its check (`once` within its run, the sidecar in the background), so
+/// checks that slow would hold a failover back that long, and `once` past a watchdog.
 package func checkTimeoutProblems(_ config: Config, watchdog: Duration?) -> [String] {
   let checks = config.apps.compactMap { app in app.check.map { (app, $0.timeout) } }
   let total = checks.map(\.1).reduce(.zero, +)
@@ -273,16 +273,10 @@ package func checkTimeoutProblems(_ config: Config, watchdog: Duration?) -> [Str
     ? "\(checks[0].0.logPrefix)check.timeout \(formatDuration(total)) is"
     : "the apps' check timeouts add up to \(formatDuration(total)), which is"
   return [
-    "\(what) more than half the unit's WatchdogSec=\(formatDuration(watchdog)): the sidecar "
-      + "waits for its checks, so checks that hang could get it killed in the middle of a "
-      + "failover; keep the checks' timeouts to \(formatDuration(watchdog / 2)) in all"
+    "\(what) more than half the unit's WatchdogSec=\(formatDuration(watchdog)): every switch "
+      + "waits for its check, so checks that hang would hold a failover back that long; keep "
+      + "the checks' timeouts to \(formatDuration(watchdog / 2)) in all"
   ]
-}
-
-/// How long a cycle may wait for the apps' checks, one after another.
-package func longestChecks(_ config: Config) -> Duration? {
-  let timeouts = config.apps.compactMap { $0.check?.timeout }
-  return timeouts.isEmpty ? nil : timeouts.reduce(.zero, +)
 }
 
 /// `unit`'s `WatchdogSec=`, when systemd can be asked and the watchdog is on.

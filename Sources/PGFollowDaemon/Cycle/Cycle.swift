@@ -66,6 +66,8 @@ package struct AppReport: Sendable {
   package var hooks: [HookOutcome] = []
   /// What `check` said of the new file (or, in a dry run, would say).
   package var check: CheckOutcome?
+  /// The new file's check runs in the background (the sidecar); the file waits for its word.
+  package var checking = false
   /// Where the app's sessions are, and what they say of the last switch (`verify:`).
   package var sessions: SessionReport?
   package var errors: [String] = []
@@ -103,6 +105,9 @@ package struct Cycle: Sendable {
   package let runner: DueWorkRunner
   /// The clock, the dry run and each app's state.
   package var environment: CycleEnvironment { runner.environment }
+  /// The sidecar's: an app's check runs under the runner while the loop goes on, instead of
+  /// within the cycle.
+  package var checksInBackground = false
   package var dryRun: Bool { environment.dryRun }
   package var clock: @Sendable () -> WallSeconds { environment.clock }
 

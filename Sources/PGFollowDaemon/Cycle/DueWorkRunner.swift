@@ -21,20 +21,63 @@ package final class DueWorkRunner: Sendable {
   /// The clock, the dry run and the state store the work is done in.
   package let environment: CycleEnvironment
   private let onFinish: @Sendable () -> Void
+  private let onCheck: @Sendable () -> Void
   private let finished = Locked(Finished())
+  /// The sidecar's checks of new files, by app label: the bytes checked and, once the check has
+  /// ended, what it said.
+  private let checks = Locked<[String: CheckRun]>([:])
+
+  private struct CheckRun {
+    var id: Int
+    var bytes: [UInt8]
+    var outcome: CheckOutcome?
+  }
 
   private struct Finished {
     var outcomes: [(app: AppConfig, work: FollowMachine.Work, result: ProcessResult?)] = []
     var waiter: CheckedContinuation<Void, Never>?
   }
 
+  /// `onFinish` is told of each restart or hook that ends, `onCheck` of each check.
   package init(
     environment: CycleEnvironment, restarter: any Restarter = SystemctlRestarter(),
-    onFinish: @escaping @Sendable () -> Void = {}
+    onFinish: @escaping @Sendable () -> Void = {}, onCheck: @escaping @Sendable () -> Void = {}
   ) {
     self.environment = environment
     self.restarter = restarter
     self.onFinish = onFinish
+    self.onCheck = onCheck
+  }
+
+  /// What the app's check said of exactly `bytes`, once a check of them has ended (given once);
+  /// until then nil, with the check started on a thread of its own if none of these bytes runs.
+  /// A check of older bytes still running is left to end and its word dropped.
+  package func checked(
+    _ app: AppConfig, _ bytes: [UInt8], running check: @escaping @Sendable () -> CheckOutcome
+  ) -> CheckOutcome? {
+    let step = checks.withLock { checks -> CheckStep in
+      if let run = checks[app.label], run.bytes == bytes {
+        guard let outcome = run.outcome else { return .running }
+        checks[app.label] = nil
+        return .ended(outcome)
+      }
+      let id = (checks[app.label]?.id ?? 0) + 1
+      checks[app.label] = CheckRun(id: id, bytes: bytes)
+      return .start(id)
+    }
+    switch step {
+    case .ended(let outcome): return outcome
+    case .running: return nil
+    case .start(let id):
+      startThread { [self] in
+        let outcome = check()
+        checks.withLock { checks in
+          if checks[app.label]?.id == id { checks[app.label]?.outcome = outcome }
+        }
+        onCheck()
+      }
+      return nil
+    }
   }
 
   private var dryRun: Bool { environment.dryRun }
@@ -161,4 +204,11 @@ package final class DueWorkRunner: Sendable {
       "PGFOLLOW_APP_FILE": app.file,
     ]
   }
+}
+
+/// Where a background check of some bytes stands.
+private enum CheckStep: Sendable {
+  case ended(CheckOutcome)
+  case running
+  case start(Int)
 }

@@ -36,7 +36,22 @@ extension Cycle {
   ) async {
     let app = report.app
     if let check = app.check {
-      let outcome = await checkNewFile(check, snapshot, plan.updated)
+      let outcome: CheckOutcome
+      if checksInBackground {
+        // The sidecar's loop goes on meanwhile: the file is replaced by the cycle after the
+        // check said yes to these very bytes.
+        let bytes = plan.updated
+        guard
+          let ended = runner.checked(app, bytes, running: { runCheck(check, snapshot, bytes) })
+        else {
+          machine.fileNotReplaced()
+          report.checking = true
+          return
+        }
+        outcome = ended
+      } else {
+        outcome = await checkNewFile(check, snapshot, plan.updated)
+      }
       report.check = outcome
       guard outcome.passed else {
         machine.fileNotReplaced()
@@ -75,6 +90,11 @@ extension Cycle {
   func checkNewFile(_ check: FileCheck, _ snapshot: FileSnapshot, _ bytes: [UInt8]) async
     -> CheckOutcome
   {
+    await onOwnThread { runCheck(check, snapshot, bytes) }
+  }
+
+  /// `checkNewFile` on the calling thread.
+  func runCheck(_ check: FileCheck, _ snapshot: FileSnapshot, _ bytes: [UInt8]) -> CheckOutcome {
     let candidate: String
     do {
       candidate = try writeCandidate(snapshot, bytes)
@@ -84,8 +104,7 @@ extension Cycle {
     }
     defer { unlink(candidate) }
     let argv = check.argv(for: candidate)
-    let timeout = check.timeout
-    let result = await onOwnThread { runProcess(argv, timeout: timeout) }
+    let result = runProcess(argv, timeout: check.timeout)
     return CheckOutcome(command: argv.joined(separator: " "), result: result, problem: nil)
   }
 }

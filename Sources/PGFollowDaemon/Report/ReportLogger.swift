@@ -73,6 +73,13 @@ package struct ReportLogger: Sendable {
       .settling(app.label), .notice, settlingText(report, config: config),
       identity: .parts(report.plan?.changes.map(describe) ?? []))
     logDeferral(report.restartDeferred, app: app)
+    let checking =
+      report.checking
+      ? "\(prefix)checking the new \(app.file) (in the background; the sidecar keeps watching)"
+      : ""
+    logCondition(
+      .checking(app.label), .notice, checking,
+      identity: .parts(report.plan?.changes.map(describe) ?? []))
     logCondition(
       .errors(app.label), .error, report.errors.map { prefix + $0 }.joined(separator: "; "),
       identity: .parts(report.errors))
@@ -268,7 +275,7 @@ package struct ReportLogger: Sendable {
 enum LogTopic: Hashable, Sendable {
   case warnings, splitBrain, outcome
   case node(String)
-  case wouldChange(String), settling(String), errors(String), deferred(String)
+  case wouldChange(String), settling(String), errors(String), deferred(String), checking(String)
   case verdict(String), hiddenSessions(String), misplacedSessions(String)
 }
 

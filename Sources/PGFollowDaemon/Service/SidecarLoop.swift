@@ -40,7 +40,7 @@ struct SidecarLoop {
     let dryRun = sidecar.dryRun
     runner = DueWorkRunner(
       environment: CycleEnvironment(stateDirectory: config.stateDirectory, dryRun: dryRun),
-      onFinish: { if !dryRun { wake.post(.workDone) } })
+      onFinish: { if !dryRun { wake.post(.workDone) } }, onCheck: { wake.post(.checkDone) })
     watchers = NodeWatchers(config, pace: watchPace(nil, config)) {
       wake.post(.evidence)
     }
@@ -51,7 +51,11 @@ struct SidecarLoop {
       countsSessions: !SessionCheck(config: config).apps.isEmpty)
   }
 
-  var cycle: Cycle { Cycle(config: config, prober: prober, runner: runner) }
+  var cycle: Cycle {
+    var cycle = Cycle(config: config, prober: prober, runner: runner)
+    cycle.checksInBackground = true
+    return cycle
+  }
 
   var lateNodes: [String] { watchers.board.lateNodes }
 
@@ -83,6 +87,7 @@ struct SidecarLoop {
     case .sessionsCounted: return .sessionsCounted(next: takeSessionCounts())
     case .reload: return .reload
     case .stop: return .stop
+    case .checkDone: return .checkDone
     }
   }
 
@@ -131,10 +136,7 @@ struct SidecarLoop {
   private mutating func runCycle() async -> SidecarMachine.Event {
     let started = ContinuousClock.now
     let cycle = self.cycle
-    // A check runs within the cycle: the watchdog is told meanwhile, for as long as a check may.
-    let keepalive = watchdogKeepalive()
     var report = await cycle.step(&machines)
-    keepalive?.cancel()
     let confirming = report.confirming.flatMap { verdict -> SidecarMachine.Confirming? in
       guard case .confirming(let leader, _, _) = verdict else { return nil }
       return SidecarMachine.Confirming(
@@ -335,22 +337,6 @@ struct SidecarLoop {
     preflightProblems = preflight(config)
     for problem in preflightProblems {
       logger.error("pgfollow cannot follow a failover: \(problem)")
-    }
-  }
-
-  /// While a cycle waits for the apps' checks: pings at once, then every quarter
-  /// `WatchdogSec`, for at most all the checks' timeouts together and one more period, so that
-  /// only a cycle stalled beyond its checks is killed. Nil without a watchdog or a check.
-  private func watchdogKeepalive() -> Task<Void, Never>? {
-    guard let half = machine.watchdogPeriod, let checks = longestChecks(config) else { return nil }
-    let notifier = sidecar.notifier
-    return Task {
-      let period = half / 2
-      let end = ContinuousClock.now + checks + period
-      while ContinuousClock.now < end {
-        notifier.notify(["WATCHDOG=1"])
-        guard (try? await Task.sleep(for: period)) != nil else { return }
-      }
     }
   }
 

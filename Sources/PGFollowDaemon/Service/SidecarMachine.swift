@@ -21,6 +21,8 @@ struct SidecarMachine {
     case probeNow
     /// Background work finished and was taken in; `restarted`: an application was restarted.
     case workDone(restarted: Bool)
+    /// An app's check of its new file ended: the next cycle replaces the file, or says no.
+    case checkDone
     /// A count of the sessions was judged; the next is due after `next`.
     case sessionsCounted(next: Duration)
     case reload
@@ -75,6 +77,8 @@ struct SidecarMachine {
   mutating func handle(_ event: Event, now: Instant) -> [Action] {
     guard !stopped else { return [] }
     switch event {
+    case .checkDone:
+      return [.runCycle]
     case .started, .probeNow, .reload:
       nextCycle = now
       let first: [Action] = event == .reload ? [.reload] : event == .probeNow ? [.probeNow] : []

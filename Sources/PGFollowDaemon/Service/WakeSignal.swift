@@ -9,6 +9,8 @@ package enum Wake: Sendable, Equatable {
   case workDone
   /// A count of the applications' sessions finished.
   case sessionsCounted
+  /// A check of an app's new file ended.
+  case checkDone
 }
 
 /// Wakes the sidecar's loop early: a signal or a shutdown posts, the loop waits with a timeout.
@@ -61,7 +63,7 @@ final class WakeSignal: Sendable {
       if let generation, generation != state.generation { return nil }
       guard let waiter = state.waiter else {
         // Wakes that say only "look again" are kept once.
-        if !([.evidence, .workDone].contains(wake) && state.pending.contains(wake)) {
+        if !([.evidence, .workDone, .checkDone].contains(wake) && state.pending.contains(wake)) {
           state.pending.append(wake)
         }
         return nil
