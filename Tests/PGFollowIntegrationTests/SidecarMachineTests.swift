@@ -145,4 +145,34 @@ import Testing
     #expect(decisionPace(confirming, config, late: []) == config.freshness)
     #expect(watchPace(confirming, config).every == config.run.confirmAfter)
   }
+
+  /// Second watchers, over simulated minutes of late probes: a node late three times within a
+  /// minute gets one (never during a failover); it goes once the node has not been late for
+  /// the board's memory of lateness.
+  @Test func secondWatchersComeWithLatenessAndGoWithoutIt() {
+    // Late probes of node2 at these simulated seconds; "now" moves through them.
+    let late: [Double] = [10, 20, 30]
+    func lateCount(at now: Double) -> (String, Duration) -> Int {
+      { node, window in
+        node == "node2" ? late.filter { $0 <= now && now - $0 <= window.inSeconds }.count : 0
+      }
+    }
+    let nodes = ["node1", "node2"]
+    let twice = hedgeChanges(
+      nodes: nodes, hedged: [], failover: false, lateCount: lateCount(at: 25))
+    #expect(twice.start.isEmpty && twice.end.isEmpty)
+    let thrice = hedgeChanges(
+      nodes: nodes, hedged: [], failover: false, lateCount: lateCount(at: 31))
+    #expect(thrice.start == ["node2"])
+    let duringFailover = hedgeChanges(
+      nodes: nodes, hedged: [], failover: true, lateCount: lateCount(at: 31))
+    #expect(duringFailover.start.isEmpty)
+    let stillLateLately = hedgeChanges(
+      nodes: nodes, hedged: ["node2"], failover: false, lateCount: lateCount(at: 200))
+    #expect(stillLateLately.end.isEmpty, "late within the board's memory")
+    let quiet = 30 + EvidenceBoard.lateMemory.inSeconds + 1
+    let calm = hedgeChanges(
+      nodes: nodes, hedged: ["node2"], failover: false, lateCount: lateCount(at: quiet))
+    #expect(calm.end == ["node2"] && calm.start.isEmpty)
+  }
 }

@@ -71,25 +71,19 @@ package final class NodeWatchers: Sendable {
   /// failover.
   private func hedgeLateNodes(_ pace: Pace) -> (hedged: [String], unhedged: [String]) {
     let primaries = watchers.withLock { $0 }
+    let board = self.board
     let (started, ended) = hedges.withLock { hedges -> ([String], [NodeWatcher]) in
-      var started: [String] = []
-      var ended: [NodeWatcher] = []
-      for (name, watcher) in primaries.sorted(by: { $0.key < $1.key }) {
-        // Never during a failover: late answers then are the load on the new primary (or its
-        // pooler), which a second connection per host would only add to.
-        if hedges[name] == nil, !pace.failover, board.lateCount(name, within: .seconds(60)) >= 3 {
-          hedges[name] = NodeWatcher(
-            node: watcher.node, query: watcher.query, timeouts: watcher.timeouts, pace: pace,
-            board: board, isHedge: true)
-          started.append(name)
-        } else if let hedge = hedges[name],
-          board.lateCount(name, within: EvidenceBoard.lateMemory) == 0
-        {
-          hedges[name] = nil
-          ended.append(hedge)
-        }
+      let change = hedgeChanges(
+        nodes: primaries.keys.sorted(), hedged: Set(hedges.keys), failover: pace.failover,
+        lateCount: { board.lateCount($0, within: $1) })
+      for name in change.start {
+        guard let watcher = primaries[name] else { continue }
+        hedges[name] = NodeWatcher(
+          node: watcher.node, query: watcher.query, timeouts: watcher.timeouts, pace: pace,
+          board: board, isHedge: true)
       }
-      return (started, ended)
+      let ended = change.end.compactMap { hedges.removeValue(forKey: $0) }
+      return (change.start, ended)
     }
     ended.forEach { $0.stop() }
     return (started, ended.map(\.node.name))
@@ -103,4 +97,25 @@ package final class NodeWatchers: Sendable {
   private func each(_ body: (NodeWatcher) -> Void) {
     (watchers.withLock { Array($0.values) } + hedges.withLock { Array($0.values) }).forEach(body)
   }
+}
+
+/// Which nodes get a second watcher and which lose theirs: a node late three times within a
+/// minute gets one, unless a failover is under way (late answers then are the new primary's
+/// load, which a second connection per host would only add to); one not late for
+/// `EvidenceBoard.lateMemory` loses it. `lateCount` is the board's count of a node's late probes
+/// within a window.
+func hedgeChanges(
+  nodes: [String], hedged: Set<String>, failover: Bool,
+  lateCount: (String, Duration) -> Int
+) -> (start: [String], end: [String]) {
+  var start: [String] = []
+  var end: [String] = []
+  for name in nodes {
+    if !hedged.contains(name), !failover, lateCount(name, .seconds(60)) >= 3 {
+      start.append(name)
+    } else if hedged.contains(name), lateCount(name, EvidenceBoard.lateMemory) == 0 {
+      end.append(name)
+    }
+  }
+  return (start, end)
 }
