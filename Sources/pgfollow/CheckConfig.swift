@@ -35,14 +35,10 @@ struct CheckConfig: AsyncParsableCommand {
       for problem in missing { printError("  \(problem)") }
       throw ExitCode(CycleStatus.configError.exitCode)
     }
-    let shared = polkitFor == nil ? sharedWithOtherInstances(config) : []
-    for problem in shared { printError("error: \(problem)") }
-    if !shared.isEmpty { throw ExitCode(CycleStatus.configError.exitCode) }
-    let hasCheck = config.apps.contains { $0.check != nil }
-    let watchdog = hasCheck ? environmentWatchdog ?? unitWatchdog(options.unit) : nil
-    let tooSlow = polkitFor == nil ? checkTimeoutProblems(config, watchdog: watchdog) : []
-    for problem in tooSlow { printError("error: \(problem)") }
-    if !tooSlow.isEmpty { throw ExitCode(CycleStatus.configError.exitCode) }
+    if polkitFor == nil {
+      try refuse(sharedWithOtherInstances(config))
+      try refuse(tooSlowChecks(config))
+    }
     if !quiet && polkitFor == nil {
       print("\(options.configPath): the file is valid; checking what it names")
       print(config.summary)
@@ -71,23 +67,33 @@ struct CheckConfig: AsyncParsableCommand {
     sayValid()
   }
 
-  /// The watchdog systemd gave this process, when run as the sidecar's own command.
-  private var environmentWatchdog: Duration? { SystemdNotifier.watchdogInterval }
+  /// Each problem as an error, and exit code 5 if there is one.
+  private func refuse(_ problems: [String]) throws {
+    for problem in problems { printError("error: \(problem)") }
+    if !problems.isEmpty { throw ExitCode(CycleStatus.configError.exitCode) }
+  }
+
+  /// Checks whose timeouts add up to more than half the unit's WatchdogSec (systemd is asked
+  /// only when an app has a check).
+  private func tooSlowChecks(_ config: Config) -> [String] {
+    guard config.apps.contains(where: { $0.check != nil }) else { return [] }
+    let watchdog = SystemdNotifier.watchdogInterval ?? unitWatchdog(options.unit)
+    return checkTimeoutProblems(config, watchdog: watchdog)
+  }
 
   /// What this file shares with another pgfollow's in the same directory (/etc/pgfollow): a
   /// listener, a state directory (and so a lock), or an application's file.
   private func sharedWithOtherInstances(_ config: Config) -> [String] {
     let path = options.configPath
     let directory = parentDirectory(path)
-    guard directory == "/etc/pgfollow" else { return [] }
+    guard directory == Instance.configDirectory else { return [] }
     return directoryEntries(directory).filter {
       $0.hasSuffix(".yaml") && directory + "/" + $0 != path
     }.sorted()
       .flatMap { name -> [String] in
         let other = directory + "/" + name
         let instance = String(name.dropLast(5))
-        let defaultState =
-          instance == "pgfollow" ? Config.defaultStateDirectory : Instance.stateDirectory(instance)
+        let defaultState = Instance.defaultStateDirectory(instance == "pgfollow" ? nil : instance)
         guard let theirs = try? loadConfigFile(other, defaultStateDirectory: defaultState) else {
           return []
         }

@@ -68,15 +68,13 @@ struct ConfigOptions: ParsableArguments {
   }
 
   var configPath: String {
-    config ?? instance.map(Instance.configPath) ?? "/etc/pgfollow/pgfollow.yaml"
+    config ?? Instance.configPath(instance)
   }
 
   /// The sidecar's unit for this configuration.
   var unit: String { instance.map { "pgfollow@\($0).service" } ?? "pgfollow.service" }
 
-  var defaultStateDirectory: String {
-    instance.map(Instance.stateDirectory) ?? Config.defaultStateDirectory
-  }
+  var defaultStateDirectory: String { Instance.defaultStateDirectory(instance) }
 
   func load() throws -> Config {
     let config = try loadConfigOrExit(configPath, defaultStateDirectory: defaultStateDirectory)
@@ -246,10 +244,21 @@ enum LogLevelArgument: String, ExpressibleByArgument, CaseIterable {
   }
 }
 
-/// A named pgfollow among several on one host (pgfollow@NAME.service), and where its files are.
+/// A named pgfollow among several on one host (pgfollow@NAME.service), and where its files are;
+/// nil names the unnamed one (pgfollow.service).
 enum Instance {
-  static func configPath(_ name: String) -> String { "/etc/pgfollow/\(name).yaml" }
+  static let configDirectory = "/etc/pgfollow"
+
+  static func configPath(_ name: String?) -> String {
+    "\(configDirectory)/\(name ?? "pgfollow").yaml"
+  }
+
   static func stateDirectory(_ name: String) -> String { "/var/lib/pgfollow/\(name)" }
+
+  /// Where the state goes when the file names no state_directory.
+  static func defaultStateDirectory(_ name: String?) -> String {
+    name.map(stateDirectory) ?? Config.defaultStateDirectory
+  }
 
   /// Why `name` cannot name an instance: it becomes a file name and a directory name.
   static func problem(_ name: String) -> String? {

@@ -25,13 +25,7 @@ import Testing
       try fixture.recordAsTheSeedDoes("node2", clockOffset: "-1h")
     case .record:
       // record writes the server's now(), and this server's clock is the one behind.
-      let recorded = try run(
-        Fixture.binary,
-        [
-          "record", "--conninfo",
-          "host=127.0.0.1 port=\(try fixture.port("node2")) user=postgres dbname=pg_state",
-          "--name", "node2",
-        ], timeout: 60)
+      let recorded = try fixture.record(on: "node2")
       #expect(recorded.status == 0, "\(recorded.output)")
     }
     let rows = try fixture.sql("node2", "select unixtime, host, timeline_id from failover_log")

@@ -34,8 +34,7 @@ import Testing
     let fixture = try Fixture()
     let port = try freePort()
     try fixture.editConfig("metrics: {listen: off}", "metrics: {listen: \"127.0.0.1:\(port)\"}")
-    let notify = try NotifySocket(directory: fixture.directory)
-    let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
+    let (sidecar, notify) = try Sidecar.notifying(fixture)
     #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
     func scrape() throws -> String {
       try run("/usr/bin/curl", ["-sf", "http://127.0.0.1:\(port)/metrics"], timeout: 30).output

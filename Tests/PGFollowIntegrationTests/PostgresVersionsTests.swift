@@ -86,18 +86,11 @@ import Testing
   /// The sidecar follows node1's crash and node2's promotion, recorded by `pgfollow record`, and
   /// sees the application's sessions reach node2.
   private func followACrashAndAPromotion(_ fixture: Fixture) throws {
-    let notify = try NotifySocket(directory: fixture.directory)
-    let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
+    let (sidecar, notify) = try Sidecar.notifying(fixture)
     #expect(notify.waitFor("STATUS=following node1"), "\(sidecar.log)")
     try fixture.clusterCommand("kill", "node1")
     try fixture.clusterCommand("promote-only", "node2")
-    let recorded = try run(
-      Fixture.binary,
-      [
-        "record", "--conninfo",
-        "host=127.0.0.1 port=\(try fixture.port("node2")) user=postgres dbname=pg_state",
-        "--name", "node2",
-      ], timeout: 60)
+    let recorded = try fixture.record(on: "node2")
     #expect(recorded.status == 0, "\(recorded.output)")
     #expect(waitUntil(30) { sidecar.log.contains("app reached node2: ") }, "\(sidecar.log)")
     #expect(notify.waitFor("STATUS=following node2"), "\(sidecar.log)")

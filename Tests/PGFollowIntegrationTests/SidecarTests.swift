@@ -6,8 +6,7 @@ import Testing
 @Suite(.serialized, Needs.cluster) struct SidecarTests {
   @Test func followsAFailoverOverPersistentConnections() throws {
     let fixture = try Fixture()
-    let notify = try NotifySocket(directory: fixture.directory)
-    let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
+    let (sidecar, notify) = try Sidecar.notifying(fixture)
     #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
     #expect(
       notify.messages.first { $0.contains("READY=1") }?.contains("STATUS=following node1") == true)
@@ -37,8 +36,7 @@ import Testing
 
   @Test func aNodeThatStopsAnsweringMidSessionDoesNotStallCycles() throws {
     let fixture = try Fixture()
-    let notify = try NotifySocket(directory: fixture.directory)
-    let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
+    let (sidecar, notify) = try Sidecar.notifying(fixture)
     #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
     let stopped = try fixture.nodeProcesses("node2")
     for pid in stopped { kill(pid, SIGSTOP) }
@@ -63,8 +61,7 @@ import Testing
   /// replaces it: its connection is closed at once, not when the wait ends.
   @Test func aReloadClosesALateWatchersConnectionAtOnce() throws {
     let fixture = try Fixture()
-    let notify = try NotifySocket(directory: fixture.directory)
-    let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
+    let (sidecar, notify) = try Sidecar.notifying(fixture)
     #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
     let port = try fixture.port("node2")
     let pid = sidecar.process.processIdentifier
@@ -97,12 +94,8 @@ import Testing
   /// pinging, and the file is switched by the cycle after it said yes, restarted once.
   @Test func aSlowCheckRunsInTheBackgroundWhileTheLoopGoesOn() throws {
     let fixture = try Fixture()
-    try fixture.editConfig(
-      "  file: app.yaml\n",
-      "  file: app.yaml\n  check: {command: [/bin/sh, -c, \"sleep 3\", check, \"{file}\"], "
-        + "timeout: 10s}\n")
-    let notify = try NotifySocket(directory: fixture.directory)
-    let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
+    try fixture.useCheck(script: "sleep 3", timeout: "10s")
+    let (sidecar, notify) = try Sidecar.notifying(fixture)
     #expect(waitUntil(10) { sidecar.log.contains("checking the new") }, "\(sidecar.log)")
     notify.receive()
     let before = notify.messages.count
@@ -117,8 +110,7 @@ import Testing
 
   @Test func reloadKeepsTheOldConfigWhenTheNewOneIsInvalid() throws {
     let fixture = try Fixture()
-    let notify = try NotifySocket(directory: fixture.directory)
-    let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
+    let (sidecar, notify) = try Sidecar.notifying(fixture)
     #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
     try fixture.editConfig("state_directory:", "bogus_key: 1\nstate_directory:")
     sidecar.signal(SIGHUP)
@@ -133,8 +125,7 @@ import Testing
 
   @Test func runAndOnceShareTheLock() throws {
     let fixture = try Fixture()
-    let notify = try NotifySocket(directory: fixture.directory)
-    let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
+    let (sidecar, notify) = try Sidecar.notifying(fixture)
     #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
     // The sidecar holds the lock for good: `once` says so at once, not after lock_wait.
     try fixture.editConfig("connect: 1s", "lock_wait: 60s\n  connect: 1s")
@@ -160,8 +151,7 @@ import Testing
     try state.write(toFile: statePath, atomically: false, encoding: .utf8)
     let fileBefore = try fixture.appValues()
 
-    let notify = try NotifySocket(directory: fixture.directory)
-    let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
+    let (sidecar, notify) = try Sidecar.notifying(fixture)
     #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
     #expect(waitUntil(10) { fixture.restarts().count == 2 }, "\(sidecar.log)")
     usleep(1_000_000)
@@ -193,8 +183,7 @@ import Testing
     let fixture = try Fixture()
     try fixture.setSystemctl(exitCode: 0, sleepSeconds: 60)
     try fixture.editConfig("timeout: 10s", "timeout: 2s")
-    let notify = try NotifySocket(directory: fixture.directory)
-    let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
+    let (sidecar, notify) = try Sidecar.notifying(fixture)
     #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
     let start = notify.messages.count
     // A loop that ran the 2 s hangs itself would ping about every 2 s: at most twice in 4 s.

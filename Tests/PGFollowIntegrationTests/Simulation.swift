@@ -124,9 +124,8 @@ final class Simulation: @unchecked Sendable {
         reports.append((start.duration(to: virtual).inSeconds, report))
         let pace = watchPace(report, config)
         nextAnswer = virtual + pace.every
-        let confirming = report.confirming.flatMap { verdict -> SidecarMachine.Confirming? in
-          guard case .confirming(let leader, _, _) = verdict else { return nil }
-          return SidecarMachine.Confirming(leader: leader, sequence: answers)
+        let confirming = report.confirmingLeader.map {
+          SidecarMachine.Confirming(leader: $0, sequence: answers)
         }
         actions = machine.handle(
           .cycleDone(

@@ -95,10 +95,7 @@ import Testing
   /// A timeout above half WatchdogSec is refused at the start, with what to set.
   @Test func aHungCheckNeverStopsTheWatchdog() throws {
     let fixture = try Fixture()
-    try fixture.editConfig(
-      "  file: app.yaml\n",
-      "  file: app.yaml\n  check: {command: [/bin/sh, -c, \"sleep 30\", check, \"{file}\"], "
-        + "timeout: 1.5s}\n")
+    try fixture.useCheck(script: "sleep 30", timeout: "1.5s")
     let container = try Container(fixture: fixture)
     defer { container.powerOff() }
     try container.install(fixture: fixture)

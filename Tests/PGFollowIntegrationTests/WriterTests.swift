@@ -6,8 +6,7 @@ import Testing
 @Suite(.serialized, Needs.cluster) struct WriterTests {
   @Test func chainFromAKilledPrimaryToTheRestartedApplication() throws {
     let fixture = try Fixture()
-    let notify = try NotifySocket(directory: fixture.directory)
-    let sidecar = try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path])
+    let (sidecar, notify) = try Sidecar.notifying(fixture)
     #expect(notify.waitFor("READY=1"), "\(sidecar.log)")
     #expect(waitUntil(10) { fixture.restarts().count == 1 }, "the start-up reconcile")
     let restartsBefore = fixture.restarts().count

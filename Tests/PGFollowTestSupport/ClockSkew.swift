@@ -27,6 +27,17 @@ extension Fixture {
     }
   }
 
+  /// `pgfollow record --name NODE` on `node`'s pg_state, as postgres, as a failover tool's hook
+  /// runs it once the node is promoted.
+  package func record(on node: String) throws -> RunResult {
+    try run(
+      Self.binary,
+      [
+        "record", "--conninfo",
+        "host=127.0.0.1 port=\(try port(node)) user=postgres dbname=pg_state", "--name", node,
+      ], timeout: 60)
+  }
+
   /// SQL on one node's pg_state, as postgres; the output, trimmed.
   @discardableResult
   package func sql(_ node: String, _ statement: String) throws -> String {

@@ -173,6 +173,14 @@ package final class Fixture: @unchecked Sendable {
   }
 
   /// The stand-in systemctl logs `start ARGS` and `end`, optionally sleeps, and exits as told.
+  /// Gives the app a `check` that runs `script` (a shell script) on the new file.
+  package func useCheck(script: String, timeout: String) throws {
+    try editConfig(
+      "  file: app.yaml\n",
+      "  file: app.yaml\n  check: {command: [/bin/sh, -c, \"\(script)\", check, \"{file}\"], "
+        + "timeout: \(timeout)}\n")
+  }
+
   package func setSystemctl(exitCode: Int, sleepSeconds: Double = 0) throws {
     let script = """
       #!/bin/sh

@@ -23,6 +23,12 @@ package final class Sidecar: @unchecked Sendable {
     try process.run()
   }
 
+  /// A sidecar that tells `NotifySocket` what it would tell systemd (READY, STATUS, WATCHDOG).
+  package static func notifying(_ fixture: Fixture) throws -> (Sidecar, NotifySocket) {
+    let notify = try NotifySocket(directory: fixture.directory)
+    return (try Sidecar(fixture: fixture, environment: ["NOTIFY_SOCKET": notify.path]), notify)
+  }
+
   deinit {
     if process.isRunning { kill(process.processIdentifier, SIGKILL) }
   }

@@ -43,6 +43,12 @@ package struct CycleReport: Sendable {
   /// Set while a new leader waits for more confirming cycles; nothing was applied.
   package var confirming: Hysteresis.Verdict? { apps.lazy.compactMap(\.confirming).first }
 
+  /// The new leader being confirmed, if one is.
+  package var confirmingLeader: String? {
+    guard case .confirming(let leader, _, _)? = confirming else { return nil }
+    return leader
+  }
+
   /// Every app's errors, each named by its app when there are several.
   package var errors: [String] {
     apps.flatMap { app in app.errors.map { app.app.logPrefix + $0 } }

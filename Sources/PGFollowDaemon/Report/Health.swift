@@ -24,6 +24,7 @@ package struct Health: Sendable, Equatable {
     case ok = 0
     case warning = 1
     case critical = 2
+    /// Only while starting: no cycle yet.
     case unknown = 3
   }
 
@@ -55,7 +56,7 @@ package struct Health: Sendable, Equatable {
     case .ok: "OK"
     case .warning: "WARNING"
     case .critical: "CRITICAL"
-    case .unknown: condition == .starting ? "STARTING" : "UNKNOWN"
+    case .unknown: "STARTING"
     }
   }
 

@@ -69,17 +69,16 @@ package struct ReportLogger: Sendable {
       logCondition(
         .wouldChange(app.label), .notice, wouldText(report), identity: .parts(wouldParts(report)))
     }
+    let changes = LogIdentity.parts(report.plan?.changes.map(describe) ?? [])
     logCondition(
-      .settling(app.label), .notice, settlingText(report, config: config),
-      identity: .parts(report.plan?.changes.map(describe) ?? []))
+      .settling(app.label), .notice, settlingText(report, config: config), identity: changes)
     logDeferral(report.restartDeferred, app: app)
     let checking =
       report.checking
       ? "\(prefix)checking the new \(app.file) (in the background; the sidecar keeps watching)"
       : ""
     logCondition(
-      .checking(app.label), .notice, checking,
-      identity: .parts(report.plan?.changes.map(describe) ?? []))
+      .checking(app.label), .notice, checking, identity: changes)
     logCondition(
       .errors(app.label), .error, report.errors.map { prefix + $0 }.joined(separator: "; "),
       identity: .parts(report.errors))

@@ -37,33 +37,37 @@ extension SessionReport {
     }
   }
 
-  /// Why the sessions cannot be seen, or stale ones terminated, on some node, if so: a grant
-  /// that is missing.
+  /// The nodes where the sessions cannot be seen, and why, in the nodes' order.
+  private var hiddenOn: [(node: String, reason: String)] {
+    counts.sorted { $0.key < $1.key }.compactMap { node, count in
+      if case .hidden(let reason) = count { (node, reason) } else { nil }
+    }
+  }
+
+  /// The nodes where stale sessions could not be terminated, and why, in the nodes' order.
+  private var terminationRefusedOn: [(node: String, reason: String)] {
+    counts.sorted { $0.key < $1.key }.compactMap { node, count in
+      if case .counted(_, _, let refusal?) = count { (node, refusal) } else { nil }
+    }
+  }
+
   /// What `missingGrantText` is about: the nodes hidden, then those where a termination was
   /// refused.
   package var missingGrantNodes: [String] {
-    let nodes = counts.sorted { $0.key < $1.key }
-    let hidden = nodes.filter { if case .hidden = $0.value { true } else { false } }.map(\.key)
-    let refused = nodes.filter {
-      if case .counted(_, _, _?) = $0.value { true } else { false }
-    }.map(\.key)
-    return ["hidden"] + hidden + ["refused"] + refused
+    ["hidden"] + hiddenOn.map(\.node) + ["refused"] + terminationRefusedOn.map(\.node)
   }
 
+  /// Why the sessions cannot be seen, or stale ones terminated, on some node, if so: a grant
+  /// that is missing.
   package var missingGrantText: String? {
-    let nodes = counts.sorted { $0.key < $1.key }
-    let hidden = nodes.compactMap { node, count in
-      if case .hidden(let reason) = count { (node, reason) } else { nil }
-    }
-    if let reason = hidden.first?.1 {
-      let names = hidden.map(\.0).joined(separator: ", ")
+    let hidden = hiddenOn
+    if let reason = hidden.first?.reason {
+      let names = hidden.map(\.node).joined(separator: ", ")
       return "cannot verify \(app)'s sessions on \(names): \(reason)"
     }
-    let refused = nodes.compactMap { node, count in
-      if case .counted(_, _, let refusal?) = count { (node, refusal) } else { nil }
-    }
-    guard let reason = refused.first?.1 else { return nil }
-    let names = refused.map(\.0).joined(separator: ", ")
+    let refused = terminationRefusedOn
+    guard let reason = refused.first?.reason else { return nil }
+    let names = refused.map(\.node).joined(separator: ", ")
     return "cannot terminate \(app)'s stale sessions on \(names): \(reason)"
   }
 

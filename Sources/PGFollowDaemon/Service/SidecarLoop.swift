@@ -137,10 +137,8 @@ struct SidecarLoop {
     let started = ContinuousClock.now
     let cycle = self.cycle
     var report = await cycle.step(&machines)
-    let confirming = report.confirming.flatMap { verdict -> SidecarMachine.Confirming? in
-      guard case .confirming(let leader, _, _) = verdict else { return nil }
-      return SidecarMachine.Confirming(
-        leader: leader, sequence: prober.last?.sequences[leader] ?? 0)
+    let confirming = report.confirmingLeader.map { leader in
+      SidecarMachine.Confirming(leader: leader, sequence: prober.last?.sequences[leader] ?? 0)
     }
     let hedging = watchers.setPace(watchPace(report, config, late: lateNodes))
     for node in hedging.hedged {
@@ -292,10 +290,9 @@ struct SidecarLoop {
   /// next count: soon while a switch waits for its sessions, else at the slowest `every`.
   /// Returns when the next count is due.
   private mutating func takeSessionCounts() -> Duration {
-    let every =
-      SessionCheck(config: config).apps.compactMap { $0.verify?.every }.min() ?? .seconds(15)
-    guard let counts = sessions.results.withLock({ $0 }) else { return every }
     let check = SessionCheck(config: config)
+    let every = check.apps.compactMap { $0.verify?.every }.min() ?? .seconds(15)
+    guard let counts = sessions.results.withLock({ $0 }) else { return every }
     let before = machines.mapValues(\.state)
     let reports = check.judge(counts, &machines, now: runner.environment.clock())
     for app in check.apps {
@@ -348,8 +345,8 @@ struct SidecarLoop {
   }
 }
 
-/// The sidecar's counts of the applications' sessions: when the next is due, whether one runs,
-/// and the decision their reports name nodes by.
+/// The sidecar's counts of the applications' sessions: the counter, the last count's results,
+/// and the decision their reports name nodes by (when to count is the machine's).
 struct SessionWatch {
   let counter = SessionCounter()
   let results = Locked<[String: [String: SessionCount]]?>(nil)
