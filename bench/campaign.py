@@ -53,8 +53,10 @@ def draw_episode(rng):
             "split_brain": round(rng.uniform(3, 10), 2) if rng.random() < 0.35 else None,
             "restart_fault": rng.choice([None] * 4 + [("fail", 6), ("hang", 8)]),
             "full": round(rng.uniform(2, 6), 2) if rng.random() < 0.1 else None,
-            "kill_after_row": round(rng.uniform(0, 3), 2) if rng.random() < 0.3 else None,
+            "kill_after_row": {"after": round(rng.uniform(0, 3), 2), "follower": rng.randrange(8)}
+            if rng.random() < 0.3 else None,
             "reload_after_row": round(rng.uniform(0, 1.0), 2) if rng.random() < 0.2 else None,
+            "kill_mid_restart": rng.randrange(8) if rng.random() < 0.25 else None,
         })
     else:
         episode["length"] = round(rng.uniform(5, 12), 2)
@@ -191,10 +193,11 @@ class Links:
 
 
 STAND_IN = '''#!/usr/bin/python3
-# A stand-in systemctl: logs each call, and fails or hangs while restart.fault says so.
-import json, os, sys, time
+# A stand-in systemctl: logs each call, fails or hangs while restart.fault says so, and kills
+# pgfollow (its parent) in the middle of the restart once when kill-parent exists.
+import json, os, signal, sys, time, uuid
 here, app = {here!r}, {app!r}
-begin = time.time()
+begin, call = time.time(), uuid.uuid4().hex
 try:
     fault = json.load(open(here + "/restart.fault"))
 except (OSError, ValueError):
@@ -208,8 +211,15 @@ except OSError:
     pass
 def log(**fields):
     with open(here + "/restarts.jsonl", "a") as out:
-        out.write(json.dumps(dict(pid=os.getpid(), args=sys.argv[1:], **fields)) + "\\n")
+        out.write(json.dumps(dict(call=call, args=sys.argv[1:], **fields)) + "\\n")
 log(begin=begin, leader=leader)
+if sys.argv[1:2] == ["restart"]:
+    try:
+        os.remove(here + "/kill-parent")
+        log(killed_parent=os.getppid(), at=time.time())
+        os.kill(os.getppid(), signal.SIGKILL)
+    except OSError:
+        pass
 if begin < fault.get("until", 0):
     if fault["mode"] == "fail":
         log(end=time.time(), ok=False)
@@ -217,6 +227,18 @@ if begin < fault.get("until", 0):
     time.sleep(fault["seconds"])
 log(end=time.time(), ok=True)
 '''
+
+
+def parse_restarts(lines):
+    """The restart command's calls from the stand-in's log: begin, end (None if it never
+    ended), ok, leader; other systemctl calls left out."""
+    calls = {}
+    for entry in map(json.loads, lines):
+        if (entry.get("args") or [""])[0] != "restart" or "killed_parent" in entry:
+            continue
+        call = calls.setdefault(entry["call"], {"end": None, "ok": False})
+        call.update({k: v for k, v in entry.items() if k in ("begin", "leader", "end", "ok")})
+    return sorted(calls.values(), key=lambda call: call["begin"])
 
 
 class Follower:
@@ -249,7 +271,7 @@ class Follower:
                   "      units: [shop.service]", f"      systemctl: {self.dir}/systemctl",
                   "      timeout: 5s",
                   "timeouts:", "  connect: 2s", f"  query: {int(QUERY_TIMEOUT * 1000)}ms",
-                  "run:", "  restart_max_per_hour: 3600",
+                  "run:", f"  interval: {int(INTERVAL * 1000)}ms", "  restart_max_per_hour: 3600",
                   f"state_directory: {self.dir}/state",
                   "metrics:", f"  listen: {f'127.0.0.1:{metrics_port}' if metrics_port else 'off'}"]
         return "\n".join(lines) + "\n"
@@ -262,20 +284,19 @@ class Follower:
             json.dump({"mode": mode, "seconds": seconds, "until": until}, out)
         os.rename(f"{self.dir}/restart.fault.new", f"{self.dir}/restart.fault")
 
-    def restarts(self):
-        """The restart command's calls: begin, end (None if it never ended), ok, leader."""
-        calls = {}
+    def log_lines(self):
         try:
-            lines = open(f"{self.dir}/restarts.jsonl").read().splitlines()
+            return open(f"{self.dir}/restarts.jsonl").read().splitlines()
         except FileNotFoundError:
             return []
-        for line in lines:
-            entry = json.loads(line)
-            if not entry["args"] or entry["args"][0] != "restart":
-                continue
-            call = calls.setdefault(entry["pid"], {"end": None, "ok": False})
-            call.update({k: v for k, v in entry.items() if k in ("begin", "leader", "end", "ok")})
-        return sorted(calls.values(), key=lambda call: call["begin"])
+
+    def restarts(self):
+        return parse_restarts(self.log_lines())
+
+    def killed_mid_restart(self):
+        """(pid, when) of each pgfollow the stand-in killed in the middle of a restart."""
+        return [(entry["killed_parent"], entry["at"]) for entry in map(json.loads, self.log_lines())
+                if "killed_parent" in entry]
 
 
 class Sidecar(Follower):
@@ -287,6 +308,8 @@ class Sidecar(Follower):
     def start(self):
         with self.lock:
             self.expected = False
+            self.log.flush()
+            self.started_at = os.path.getsize(self.log.name)
             self.process = subprocess.Popen(self.command("run", "--log-level", "info"),
                                             stdout=self.log, stderr=self.log,
                                             stdin=subprocess.DEVNULL)
@@ -306,13 +329,19 @@ class Sidecar(Follower):
                 self.process.send_signal(signal.SIGHUP)
 
     def watch(self):
-        """Records an exit that the campaign did not cause, and starts the sidecar again."""
+        """Records an exit that the campaign did not cause (a kill mid-restart it did cause),
+        and starts the sidecar again."""
         with self.lock:
             status = self.process.poll()
-            crashed = status is not None and not self.expected
-        if crashed:
+            if status is None or self.expected:
+                return
+            killed = [at for pid, at in self.killed_mid_restart() if pid == self.process.pid]
+        if killed and status == -signal.SIGKILL:
+            self.campaign.recorder.add("killed", t=killed[0], follower=self.name)
+            time.sleep(0.5)
+        else:
             self.campaign.recorder.add("crashed", follower=self.name, status=status)
-            self.start()
+        self.start()
 
     def stop(self):
         with self.lock:
@@ -322,6 +351,19 @@ class Sidecar(Follower):
 
     def pid(self):
         return self.process.pid
+
+    def hedged(self):
+        """The nodes this process probes over a second connection now, by its own log."""
+        with open(self.log.name) as log:
+            log.seek(self.started_at)
+            hedged = set()
+            for line in log:
+                for node in NODES:
+                    if f"node {node} answers late often" in line:
+                        hedged.add(node)
+                    elif f"node {node} answers in time again" in line:
+                        hedged.discard(node)
+        return hedged
 
 
 class CronLoop(Follower):
@@ -343,6 +385,9 @@ class CronLoop(Follower):
                 process = self.process
             status = process.wait()
             self.exits[status] = self.exits.get(status, 0) + 1
+            for pid, at in self.killed_mid_restart():
+                if pid == process.pid:
+                    self.campaign.recorder.add("killed", t=at, follower=self.name)
             if status < 0 and status != -signal.SIGKILL:
                 self.campaign.recorder.add("crashed", follower=self.name, status=status)
             time.sleep(CRON_EVERY)
@@ -380,11 +425,12 @@ class FileWatcher(threading.Thread):
 
     def look(self, follower):
         try:
-            stat = os.stat(follower.app)
-            key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-            if self.seen.get(follower.name) == key:
-                return
-            text = open(follower.app, encoding="utf-8", errors="replace").read()
+            with open(follower.app, "rb") as file:
+                stat = os.fstat(file.fileno())
+                key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+                if self.seen.get(follower.name) == key:
+                    return
+                text = file.read().decode("utf-8", errors="replace")
         except OSError:
             return
         first = follower.name not in self.seen
@@ -397,11 +443,14 @@ class FileWatcher(threading.Thread):
                                    detail="" if leader else hashlib.sha256(text.encode()).hexdigest())
 
     def run(self):
-        while not self.done.is_set():
-            for follower in self.campaign.followers:
-                self.look(follower)
-                follower.watch()
-            time.sleep(0.01)
+        try:
+            while not self.done.is_set():
+                for follower in self.campaign.followers:
+                    self.look(follower)
+                    follower.watch()
+                time.sleep(0.01)
+        except Exception as error:  # the checks would be blind from here on: say so
+            self.campaign.recorder.add("error", what=f"the file watcher stopped: {error!r}")
 
     def leader(self, follower):
         try:
@@ -420,24 +469,35 @@ class Campaign:
         os.chmod(self.work, 0o755)
         self.apps = f"{self.work}/apps"
         os.makedirs(self.apps)
+        self.timers, self.counts, self.serial = [], {}, 0
+        self.counting = threading.Lock()
         run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "pgfollow-campaign", self.apps])
+        try:
+            self.start(sidecars)
+        except BaseException:
+            self.close()
+            raise
+
+    def start(self, sidecars):
         self.cluster = Cluster(self.work)
         run([BINARY, "init", "--conninfo", self.cluster.admin("node1", "postgres")])
         run([BINARY, "record", "--conninfo", self.cluster.admin("node1"), "--name", "node1"])
         time.sleep(0.5)  # the row replicates
         self.primary, self.standbys = "node1", ["node2", "node3"]
         self.recorder.add("writable", node="node1", timeline=self.cluster.timeline("node1"))
+        self.followers = []
         self.links = Links(self.work, self.cluster, self.recorder)
         self.followers = [Sidecar(self, f"sidecar{i}", 9187 + i) for i in range(1, sidecars + 1)]
         self.followers.append(CronLoop(self, "cron"))
         self.files = FileWatcher(self)
         self.files.start()
-        self.timers = []
-        self.counts = {}
 
     # Faults, each counted by kind for the figures.
     def count(self, kind):
-        self.counts[kind] = self.counts.get(kind, 0) + 1
+        with self.counting:
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+            self.serial += 1
+            return self.serial
 
     def later(self, seconds, action):
         timer = threading.Timer(seconds, action)
@@ -450,13 +510,14 @@ class Campaign:
         settings = {"delay": {"delay_ms": spec["value"]}, "loss": {"loss": spec["value"]},
                     "cut": {"blackhole": 1}}[spec["kind"]]
         where = "host" if spec["target"] == "all" else "node"
-        self.count(f"link {spec['kind']} ({where})")
+        kind = f"link {spec['kind']} ({where})"
+        layer = f"background {self.count(kind)}"
 
         def begin():
             self.recorder.fault(f"link {spec['kind']}", nodes=nodes, value=spec["value"])
             for node in nodes:
-                self.links.set(node, "background", settings)
-            self.later(spec["for"], lambda: [self.links.set(n, "background", None) for n in nodes])
+                self.links.set(node, layer, settings)
+            self.later(spec["for"], lambda: [self.links.set(n, layer, None) for n in nodes])
         self.later(spec["at"], begin)
 
     def kill_follower(self, index, down):
@@ -484,9 +545,9 @@ class Campaign:
             follower.restart_fault(mode, seconds, time.time() + seconds)
 
     def directory_full(self, seconds):
-        self.count("application directory full")
+        serial = self.count("application directory full")
         self.recorder.fault("directory full", seconds=seconds)
-        filler = f"{self.apps}/filler"
+        filler = f"{self.apps}/filler-{serial}"
         with open(filler, "wb") as out:
             try:
                 while True:
@@ -567,13 +628,19 @@ class Campaign:
             self.directory_full(episode["full"])
         self.fail(old, episode["fault"])
         time.sleep(episode["tool_delay"])
+        if episode["kill_mid_restart"] is not None:
+            follower = self.followers[episode["kill_mid_restart"] % len(self.followers)]
+            self.count("pgfollow killed mid-restart")
+            open(f"{follower.dir}/kill-parent", "w").close()
+        promoting = time.time()  # the new timeline is the newest from here: strict for the old
         run([CLUSTER, "promote-only", self.cluster.dir, new])
         self.cluster_timeline = self.cluster.timeline(new)
-        self.recorder.add("writable", node=new, timeline=self.cluster_timeline)
+        self.recorder.add("writable", t=promoting, node=new, timeline=self.cluster_timeline)
         time.sleep(episode["record_delay"])
         self.write_row(new, episode["writer"])
         if episode["kill_after_row"] is not None:
-            self.later(episode["kill_after_row"], lambda: self.kill_follower(0, 0.5))
+            spec = episode["kill_after_row"]
+            self.later(spec["after"], lambda: self.kill_follower(spec["follower"], 0.5))
         if episode["reload_after_row"] is not None:
             self.later(episode["reload_after_row"], self.reload)
         if episode["split_brain"]:
@@ -602,8 +669,11 @@ class Campaign:
         self.links.clear()
         for follower in self.followers:
             follower.restart_fault("fail", 0, 0)
-        if os.path.exists(f"{self.apps}/filler"):
-            os.remove(f"{self.apps}/filler")
+            if os.path.exists(f"{follower.dir}/kill-parent"):
+                os.remove(f"{follower.dir}/kill-parent")
+        for name in os.listdir(self.apps):
+            if name.startswith("filler-"):
+                os.remove(f"{self.apps}/{name}")
         for node in list(self.cluster.frozen):
             self.cluster.thaw(node)
         time.sleep(1)
@@ -611,23 +681,51 @@ class Campaign:
             follower.watch()
         self.wait_followed(self.primary, self.bound)
 
+    def client_sockets(self):
+        """Established TCP connections in the followers' namespace: peer address -> owners."""
+        listing = run([NETWORK, "exec", self.work, "ss", "-tnpH", "state", "established"]).stdout
+        held = {}
+        for line in listing.splitlines():
+            fields = line.split()
+            peer = fields[3].rsplit(":", 1)[0] if len(fields) > 3 else ""
+            held.setdefault(peer, []).append(fields[-1] if "users:" in line else "no process")
+        return held
+
+    def sidecars(self):
+        return [follower for follower in self.followers if isinstance(follower, Sidecar)]
+
+    def descriptors(self):
+        return {sidecar.name: len(os.listdir(f"/proc/{sidecar.pid()}/fd"))
+                for sidecar in self.sidecars()}
+
     def leaks(self, baseline):
-        """Descriptors, connections and files left over once everything has settled."""
-        for follower in self.followers:
-            if isinstance(follower, Sidecar):
-                fds = len(os.listdir(f"/proc/{follower.pid()}/fd"))
-                if fds > baseline + 2:
-                    self.recorder.add("leak", what=f"{follower.name} holds {fds} descriptors, "
-                                                   f"{baseline} at its start")
-        sidecars = sum(isinstance(follower, Sidecar) for follower in self.followers)
+        """Descriptors, connections and files left over once everything has settled. A node a
+        sidecar probes over a second connection (it answered late often) may hold one more."""
+        hedged = {sidecar.name: sidecar.hedged() for sidecar in self.sidecars()}
+        for name, fds in self.descriptors().items():
+            allowed = baseline[name] + 2 + 4 * len(hedged[name])
+            if fds > allowed:
+                self.recorder.add("leak", what=f"{name} holds {fds} descriptors, "
+                                               f"{baseline[name]} at its start")
+        held = self.client_sockets()
         for node in NODES:
-            deadline = time.time() + 15
-            while self.cluster.connections(node) > sidecars and time.time() < deadline:
+            allowed = sum(1 + (node in nodes) for nodes in hedged.values())
+            owners = held.get(self.links.addresses[node], [])
+            if len(owners) > allowed:
+                self.recorder.add("leak", what=f"the followers hold {len(owners)} connections to "
+                                               f"{node} ({', '.join(owners)}), {allowed} expected")
+            # A session of a pgfollow killed while its link was cut ends once its FIN gets
+            # through, which TCP retries with a growing back-off: give it a minute.
+            deadline = time.time() + 60
+            while self.cluster.connections(node) > allowed and time.time() < deadline:
                 time.sleep(0.5)
             count = self.cluster.connections(node)
-            if count > sidecars:
-                self.recorder.add("leak", what=f"{node} has {count} pgfollow sessions for "
-                                               f"{sidecars} sidecars")
+            if count > allowed:
+                sessions = self.cluster.sql(node, "select string_agg(format('%s since %s (%s)', "
+                                            "client_port, backend_start, state), '; ') from "
+                                            "pg_stat_activity where application_name = 'pgfollow'")
+                self.recorder.add("leak", what=f"{node} has {count} pgfollow sessions, {allowed} "
+                                               f"expected: {sessions}")
         for follower in self.followers:
             for where in (os.path.dirname(follower.app), f"{follower.dir}/state"):
                 extra = [name for name in os.listdir(where) if ".pgfollow-" in name
@@ -636,31 +734,36 @@ class Campaign:
                     self.recorder.add("leak", what=f"left in {where}: {', '.join(extra)}")
 
     def run(self, minutes):
-        time.sleep(3)
-        baseline = len(os.listdir(f"/proc/{self.followers[0].pid()}/fd"))
-        self.cluster_timeline = self.cluster.timeline("node1")
-        deadline = time.time() + minutes * 60
+        """The episodes until `minutes` have passed, then everything healed and checked for
+        leaks. An error of the campaign's own is recorded as one, so that it fails the run."""
         self.drawn = []
-        for episode in schedule(self.seed):
-            if time.time() >= deadline:
-                break
-            self.drawn.append(episode)
-            self.episode(episode)
-            print(f"episode {len(self.drawn)}: primary {self.primary}, "
-                  f"faults {sum(self.counts.values())}", file=sys.stderr, flush=True)
-        self.settle()
-        time.sleep(3)
-        for follower in self.followers:
-            if isinstance(follower, CronLoop):
-                follower.stop()
-        self.leaks(baseline)
-        for follower in self.followers:
-            if isinstance(follower, Sidecar):
-                status = follower.stop()
+        try:
+            time.sleep(3)
+            baseline = self.descriptors()
+            self.cluster_timeline = self.cluster.timeline("node1")
+            deadline = time.time() + minutes * 60
+            for episode in schedule(self.seed):
+                if time.time() >= deadline:
+                    break
+                self.drawn.append(episode)
+                self.episode(episode)
+                print(f"episode {len(self.drawn)}: primary {self.primary}, "
+                      f"faults {sum(self.counts.values())}", file=sys.stderr, flush=True)
+            self.settle()
+            time.sleep(3)
+            for follower in self.followers:
+                if isinstance(follower, CronLoop):
+                    follower.stop()
+            self.leaks(baseline)
+            for sidecar in self.sidecars():
+                status = sidecar.stop()
                 if status != 0:
-                    self.recorder.add("crashed", follower=follower.name, status=status)
-        self.files.done.set()
-        self.files.join()
+                    self.recorder.add("crashed", follower=sidecar.name, status=status)
+        except Exception as error:
+            self.recorder.add("error", what=f"the campaign stopped: {error!r}")
+        finally:
+            self.files.done.set()
+            self.files.join()
 
     def history(self, started):
         events = list(self.recorder.events)
@@ -677,16 +780,34 @@ class Campaign:
                              "cron_exits": {str(k): v for k, v in self.followers[-1].exits.items()}},
                 "events": events}
 
+    def keep(self, where):
+        """The followers' logs and restart logs, and the nodes' logs, copied to `where`."""
+        os.makedirs(where, exist_ok=True)
+        for follower in getattr(self, "followers", []):
+            for name in ("pgfollow.log", "restarts.jsonl"):
+                if os.path.exists(f"{follower.dir}/{name}"):
+                    shutil.copy(f"{follower.dir}/{name}", f"{where}/{follower.name}.{name}")
+        for name in os.listdir(f"{self.work}/cluster") if os.path.isdir(f"{self.work}/cluster") else []:
+            if name.endswith(".log"):
+                shutil.copy(f"{self.work}/cluster/{name}", f"{where}/{name}")
+
     def close(self):
-        for follower in self.followers:
-            if isinstance(follower, Sidecar) and follower.process.poll() is None:
+        """Everything the campaign started, stopped and removed, however far it got."""
+        for timer in self.timers:
+            timer.cancel()
+        for follower in getattr(self, "followers", []):
+            if isinstance(follower, CronLoop):
+                follower.running = False
+            elif follower.process.poll() is None:
                 follower.process.kill()
-        for node in list(self.cluster.frozen):
-            self.cluster.kill(node)
-        self.links.close()
-        run([CLUSTER, "stop", self.cluster.dir], check=False)
-        run(["umount", self.apps], check=False)
-        shutil.rmtree(self.work, ignore_errors=True)
+                follower.process.wait()
+        if hasattr(self, "cluster"):
+            for node in list(self.cluster.frozen):
+                self.cluster.kill(node)
+        run([CLUSTER, "stop", f"{self.work}/cluster"], check=False)
+        run([NETWORK, "down", self.work], check=False)
+        if run(["umount", "-l", self.apps], check=False).returncode == 0:
+            shutil.rmtree(self.work, ignore_errors=True)
 
 
 # --- Figures ----------------------------------------------------------------------------------
@@ -733,6 +854,7 @@ def main():
     parser.add_argument("--sidecars", type=int, default=2)
     parser.add_argument("--bound", type=float, default=30)
     parser.add_argument("--history", help="where to save the history (JSON)")
+    parser.add_argument("--keep", metavar="DIR", help="copy the logs there at the end")
     parser.add_argument("--schedule", action="store_true", help="print the seed's episodes")
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--check", metavar="FILE", help="check a saved history")
@@ -743,7 +865,9 @@ def main():
         print(report(history, violations))
         return 1 if violations else 0
     seed = arguments.seed if arguments.seed is not None else random.SystemRandom().randrange(10**9)
-    print(f"campaign seed {seed} (replay: python3 bench/campaign.py --seed {seed})", flush=True)
+    replay = (f"python3 bench/campaign.py --seed {seed} --minutes {arguments.minutes:g} "
+              f"--sidecars {arguments.sidecars} --bound {arguments.bound:g}")
+    print(f"campaign seed {seed} (replay: {replay})", flush=True)
     if arguments.schedule:
         episodes = schedule(seed)
         drawn = [next(episodes) for _ in range(arguments.episodes)]
@@ -756,6 +880,8 @@ def main():
     try:
         campaign.run(arguments.minutes)
         history = campaign.history(started)
+        if arguments.keep:
+            campaign.keep(arguments.keep)
     finally:
         campaign.close()
     if arguments.history:
@@ -763,7 +889,7 @@ def main():
             json.dump(history, out)
     violations = campaign_check.check(history)
     print(report(history, violations))
-    print(f"campaign seed {seed}: {len(violations)} violations", flush=True)
+    print(f"campaign seed {seed}: {len(violations)} violations (replay: {replay})", flush=True)
     return 1 if violations else 0
 
 

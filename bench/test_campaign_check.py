@@ -94,10 +94,55 @@ class CheckerTests(unittest.TestCase):
                                                   "end": 30.1, "ok": True, "leader": "node2"})]
         self.assertEqual(campaign_check.check(history(*events)), [])
 
+    def test_a_call_after_a_successful_one_without_a_change_is_a_violation(self):
+        events = failover() + [(30.0, "restart", {"follower": "sidecar1", "begin": 30.0,
+                                                 "end": 30.1, "ok": False, "leader": "node2"})]
+        self.assertEqual(checks(campaign_check.check(history(*events))),
+                         ["one restart per change"])
+
+    def test_the_same_leader_written_again_is_a_violation(self):
+        events = failover() + [(20.0, "file", {"follower": "sidecar1", "whole": True,
+                                               "leader": "node2"}),
+                               (20.1, "restart", {"follower": "sidecar1", "begin": 20.1,
+                                                  "end": 20.2, "ok": True, "leader": "node2"})]
+        self.assertEqual(checks(campaign_check.check(history(*events))),
+                         ["one restart per change", "one restart per change"])
+
+    def test_a_freeze_and_a_thaw_make_two_spans_on_one_timeline(self):
+        events = [(0.0, "writable", {"node": "node1", "timeline": 1}),
+                  (5.0, "unwritable", {"node": "node1"}),
+                  (9.0, "writable", {"node": "node1", "timeline": 1}),
+                  (9.5, "unwritable", {"node": "node1"})]
+        spans = campaign_check.intervals(history(*events)["events"])
+        self.assertEqual(spans, [("node1", 1, 0.0, 5.0), ("node1", 1, 9.0, 9.5)])
+        self.assertFalse(campaign_check.was_newest_writable(spans, "node1", 6.0, 8.5))
+        self.assertTrue(campaign_check.was_newest_writable(spans, "node1", 6.0, 9.1))
+
+    def test_a_campaign_error_and_a_run_without_failovers_fail(self):
+        events = [(0.0, "writable", {"node": "node1", "timeline": 1}),
+                  (5.0, "error", {"what": "the campaign stopped: CalledProcessError"})]
+        self.assertEqual(checks(campaign_check.check(history(*events))),
+                         ["campaign error", "vacuous"])
+
     def test_leaks_and_crashes_are_violations(self):
         events = failover() + [(100.0, "leak", {"what": "left in apps: .app.yaml.pgfollow-x"}),
                                (50.0, "crashed", {"follower": "sidecar1", "status": -11})]
         self.assertEqual(checks(campaign_check.check(history(*events))), ["crash", "leak"])
+
+
+class StandInLogTests(unittest.TestCase):
+    def test_calls_are_told_apart_by_their_id_not_their_pid(self):
+        lines = ['{"call": "a", "args": ["restart", "--", "shop.service"], "begin": 1.0, '
+                 '"leader": "node2"}',
+                 '{"call": "b", "args": ["restart", "--", "shop.service"], "begin": 2.0, '
+                 '"leader": "node3"}',
+                 '{"call": "a", "args": ["restart", "--", "shop.service"], "end": 1.5, "ok": true}',
+                 '{"call": "b", "args": ["restart", "--", "shop.service"], "killed_parent": 77, '
+                 '"at": 2.1}',
+                 '{"call": "c", "args": ["show", "shop.service"], "begin": 3.0, "leader": null}']
+        self.assertEqual(campaign.parse_restarts(lines), [
+            {"begin": 1.0, "leader": "node2", "end": 1.5, "ok": True},
+            {"begin": 2.0, "leader": "node3", "end": None, "ok": False}])
 
 
 class ScheduleTests(unittest.TestCase):
@@ -117,7 +162,7 @@ class ScheduleTests(unittest.TestCase):
         self.assertEqual({e["fault"] for e in failovers}, {"kill", "freeze", "blackhole"})
         self.assertEqual({e["writer"] for e in failovers}, {"seed", "record"})
         for key in ("split_brain", "full", "kill_after_row", "reload_after_row",
-                    "restart_fault"):
+                    "restart_fault", "kill_mid_restart"):
             self.assertTrue(any(e[key] for e in failovers), key)
         self.assertEqual({e["link"]["kind"] for e in drawn if "link" in e},
                          {"delay", "loss", "cut"})
