@@ -300,13 +300,18 @@ class Follower:
 
 
 class Sidecar(Follower):
+    """`pgfollow run`, one process at a time: whoever ends it (the campaign, the stand-in in the
+    middle of a restart, a crash) starts it again after a pause, unless one already runs."""
+
     def __init__(self, campaign, name, metrics_port):
         super().__init__(campaign, name, metrics_port)
-        self.process, self.lock, self.expected = None, threading.Lock(), False
+        self.process, self.lock, self.expected, self.stopped = None, threading.Lock(), False, False
         self.start()
 
     def start(self):
         with self.lock:
+            if self.stopped or (self.process is not None and self.process.poll() is None):
+                return
             self.expected = False
             self.log.flush()
             self.started_at = os.path.getsize(self.log.name)
@@ -314,14 +319,16 @@ class Sidecar(Follower):
                                             stdout=self.log, stderr=self.log,
                                             stdin=subprocess.DEVNULL)
 
+    def start_after(self, seconds):
+        threading.Thread(target=lambda: (time.sleep(seconds), self.start()), daemon=True).start()
+
     def kill(self, down):
         with self.lock:
             self.expected = True
             self.process.kill()
             self.process.wait()
         self.campaign.recorder.add("killed", follower=self.name)
-        time.sleep(down)
-        self.start()
+        self.start_after(down)
 
     def reload(self):
         with self.lock:
@@ -330,22 +337,22 @@ class Sidecar(Follower):
 
     def watch(self):
         """Records an exit that the campaign did not cause (a kill mid-restart it did cause),
-        and starts the sidecar again."""
+        and starts the sidecar again half a second later, as systemd would."""
         with self.lock:
             status = self.process.poll()
             if status is None or self.expected:
                 return
+            self.expected = True  # handled: the next look must not count it again
             killed = [at for pid, at in self.killed_mid_restart() if pid == self.process.pid]
         if killed and status == -signal.SIGKILL:
             self.campaign.recorder.add("killed", t=killed[0], follower=self.name)
-            time.sleep(0.5)
         else:
             self.campaign.recorder.add("crashed", follower=self.name, status=status)
-        self.start()
+        self.start_after(0.5)
 
     def stop(self):
         with self.lock:
-            self.expected = True
+            self.expected = self.stopped = True
             self.process.send_signal(signal.SIGTERM)
             return self.process.wait(timeout=30)
 
@@ -695,15 +702,23 @@ class Campaign:
         return [follower for follower in self.followers if isinstance(follower, Sidecar)]
 
     def descriptors(self):
-        return {sidecar.name: len(os.listdir(f"/proc/{sidecar.pid()}/fd"))
-                for sidecar in self.sidecars()}
+        """Each sidecar's open descriptors (one that is being started again is waited for)."""
+        counts = {}
+        for sidecar in self.sidecars():
+            for _ in range(100):
+                try:
+                    counts[sidecar.name] = len(os.listdir(f"/proc/{sidecar.pid()}/fd"))
+                    break
+                except FileNotFoundError:
+                    time.sleep(0.1)
+        return counts
 
     def leaks(self, baseline):
         """Descriptors, connections and files left over once everything has settled. A node a
         sidecar probes over a second connection (it answered late often) may hold one more."""
         hedged = {sidecar.name: sidecar.hedged() for sidecar in self.sidecars()}
         for name, fds in self.descriptors().items():
-            allowed = baseline[name] + 2 + 4 * len(hedged[name])
+            allowed = baseline.get(name, 0) + 2 + 4 * len(hedged[name])
             if fds > allowed:
                 self.recorder.add("leak", what=f"{name} holds {fds} descriptors, "
                                                f"{baseline[name]} at its start")
@@ -798,9 +813,12 @@ class Campaign:
         for follower in getattr(self, "followers", []):
             if isinstance(follower, CronLoop):
                 follower.running = False
-            elif follower.process.poll() is None:
-                follower.process.kill()
-                follower.process.wait()
+            else:
+                with follower.lock:
+                    follower.stopped = True
+                if follower.process.poll() is None:
+                    follower.process.kill()
+                    follower.process.wait()
         if hasattr(self, "cluster"):
             for node in list(self.cluster.frozen):
                 self.cluster.kill(node)
@@ -843,7 +861,9 @@ def report(history, violations):
     lines += ["", f"failovers: {len(kinds)}; rows superseded before a follower named them: "
                   f"{len(unfollowed)}; cron loop exits: {settings['cron_exits']}",
               f"violations: {len(violations)}"]
-    lines += [f"- {v['check']} at {v['t']:.3f}: {v['what']}" for v in violations]
+    lines += [f"- {v['check']} at {v['t']:.3f}: {v['what']}" for v in violations[:40]]
+    if len(violations) > 40:
+        lines.append(f"- and {len(violations) - 40} more (--history keeps them all)")
     return "\n".join(lines)
 
 
@@ -858,9 +878,12 @@ def main():
     parser.add_argument("--schedule", action="store_true", help="print the seed's episodes")
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--check", metavar="FILE", help="check a saved history")
+    parser.add_argument("--window", type=float, help="with --check: another window (seconds)")
     arguments = parser.parse_args()
     if arguments.check:
         history = json.load(open(arguments.check))
+        if arguments.window is not None:
+            history["settings"]["window"] = arguments.window
         violations = campaign_check.check(history)
         print(report(history, violations))
         return 1 if violations else 0
