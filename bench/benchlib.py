@@ -162,6 +162,24 @@ def proc_stats(pid):
 
 
 
+def node_processes(cluster_dir, node):
+    """The postmaster of `node` and its children; none if it is not running."""
+    try:
+        postmaster = int(open(f"{cluster_dir}/{node}/postmaster.pid").readline())
+    except (FileNotFoundError, ValueError):
+        return []
+    children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True)
+    return [postmaster] + [int(pid) for pid in children.stdout.split()]
+
+
+def signal_all(pids, number):
+    for pid in pids:
+        try:
+            os.kill(pid, number)
+        except ProcessLookupError:
+            pass
+
+
 def free_port():
     """A free port, picked as scripts/test-cluster picks the nodes' (below the ephemeral range)."""
     return int(cluster("free-port").strip())

@@ -2,7 +2,7 @@
 """A randomized fault campaign against real processes, checked by bench/campaign_check.py.
 
 Run as root from the repository root, after `swift build -c release --product pgfollow`:
-    python3 bench/campaign.py [--minutes 30] [--seed N] [--sidecars 1] [--history FILE]
+    python3 bench/campaign.py [--minutes 30] [--seed N] [--sidecars 2] [--history FILE]
     python3 bench/campaign.py --seed N --schedule [--episodes 20]   # what a seed draws
     python3 bench/campaign.py --check FILE                          # the checker alone
 Three real nodes (scripts/test-cluster) behind one faulty link each (scripts/faulty-network); in
@@ -30,7 +30,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import campaign_check  # noqa: E402
-from benchlib import BINARY, CLUSTER, ROOT  # noqa: E402
+from benchlib import BINARY, CLUSTER, ROOT, cluster, node_processes, signal_all  # noqa: E402
 
 NETWORK = os.path.join(ROOT, "scripts/faulty-network")
 NODES = ["node1", "node2", "node3"]
@@ -112,7 +112,7 @@ class Cluster:
 
     def __init__(self, work):
         self.dir = f"{work}/cluster"
-        run([CLUSTER, "start", self.dir, "3"])
+        cluster("start", self.dir, "3")
         self.ports = {node: open(f"{self.dir}/{node}.port").read().strip() for node in NODES}
         self.frozen = {}
 
@@ -120,36 +120,21 @@ class Cluster:
         return f"host=127.0.0.1 port={self.ports[node]} user=postgres dbname={database}"
 
     def sql(self, node, statement):
-        return run([CLUSTER, "sql", self.dir, node, statement]).stdout.strip()
+        return cluster("sql", self.dir, node, statement).strip()
 
     def timeline(self, node):
         return int(self.sql(node, "select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"), 16)
 
-    def pids(self, node):
-        try:
-            postmaster = open(f"{self.dir}/{node}/postmaster.pid").readline().strip()
-        except FileNotFoundError:
-            return []
-        children = run(["pgrep", "-P", postmaster], check=False).stdout.split()
-        return [int(postmaster)] + [int(pid) for pid in children]
-
-    def signal(self, pids, number):
-        for pid in pids:
-            try:
-                os.kill(pid, number)
-            except ProcessLookupError:
-                pass
-
     def freeze(self, node):
-        self.frozen[node] = self.pids(node)
-        self.signal(self.frozen[node], signal.SIGSTOP)
+        self.frozen[node] = node_processes(self.dir, node)
+        signal_all(self.frozen[node], signal.SIGSTOP)
 
     def thaw(self, node):
-        self.signal(self.frozen.pop(node, []), signal.SIGCONT)
+        signal_all(self.frozen.pop(node, []), signal.SIGCONT)
 
     def kill(self, node):
         if node in self.frozen:  # a stopped postmaster hears no shutdown request
-            self.signal(self.frozen.pop(node), signal.SIGKILL)
+            signal_all(self.frozen.pop(node), signal.SIGKILL)
             time.sleep(0.2)
             return
         run([CLUSTER, "kill", self.dir, node], check=False)
@@ -163,12 +148,11 @@ class Links:
     """One faulty link per node; faults come in layers (a failover's blackhole, a background
     fault), and a link carries all of its layers at once."""
 
-    def __init__(self, work, cluster, recorder):
+    def __init__(self, work, ports):
         self.work, self.layers, self.lock = work, {node: {} for node in NODES}, threading.Lock()
-        self.recorder = recorder
         self.addresses = {}
         for index, node in enumerate(NODES, 1):
-            run([NETWORK, "up", work, node, cluster.ports[node], str(index)])
+            run([NETWORK, "up", work, node, ports[node], str(index)])
             self.addresses[node] = run([NETWORK, "address", work, node]).stdout.strip()
 
     def set(self, node, layer, settings):
@@ -187,9 +171,6 @@ class Links:
         for node in NODES:
             for layer in list(self.layers[node]):
                 self.set(node, layer, None)
-
-    def close(self):
-        run([NETWORK, "down", self.work], check=False)
 
 
 STAND_IN = '''#!/usr/bin/python3
@@ -492,8 +473,7 @@ class Campaign:
         time.sleep(0.5)  # the row replicates
         self.primary, self.standbys = "node1", ["node2", "node3"]
         self.recorder.add("writable", node="node1", timeline=self.cluster.timeline("node1"))
-        self.followers = []
-        self.links = Links(self.work, self.cluster, self.recorder)
+        self.links = Links(self.work, self.cluster.ports)
         self.followers = [Sidecar(self, f"sidecar{i}", 9187 + i) for i in range(1, sidecars + 1)]
         self.followers.append(CronLoop(self, "cron"))
         self.files = FileWatcher(self)
@@ -640,7 +620,7 @@ class Campaign:
             self.count("pgfollow killed mid-restart")
             open(f"{follower.dir}/kill-parent", "w").close()
         promoting = time.time()  # the new timeline is the newest from here: strict for the old
-        run([CLUSTER, "promote-only", self.cluster.dir, new])
+        cluster("promote-only", self.cluster.dir, new)
         self.cluster_timeline = self.cluster.timeline(new)
         self.recorder.add("writable", t=promoting, node=new, timeline=self.cluster_timeline)
         time.sleep(episode["record_delay"])
@@ -658,7 +638,7 @@ class Campaign:
         self.recorder.add("unwritable", node=old)
         self.links.set(old, "failover", None)
         for node in (old, other):
-            run([CLUSTER, "rebuild", self.cluster.dir, node, new])
+            cluster("rebuild", self.cluster.dir, node, new)
         self.primary, self.standbys = new, sorted([old, other])
 
     def episode(self, episode):
@@ -721,7 +701,7 @@ class Campaign:
             allowed = baseline.get(name, 0) + 2 + 4 * len(hedged[name])
             if fds > allowed:
                 self.recorder.add("leak", what=f"{name} holds {fds} descriptors, "
-                                               f"{baseline[name]} at its start")
+                                               f"{baseline.get(name, 0)} at its start")
         held = self.client_sockets()
         for node in NODES:
             allowed = sum(1 + (node in nodes) for nodes in hedged.values())

@@ -144,8 +144,9 @@ def check_restarts(history):
     first = history["settings"].get("first_leader", "node1")
     files = by_follower(history["events"], "file")
     kills = by_follower(history["events"], "killed")
+    restarts = by_follower(history["events"], "restart")
     violations = []
-    for follower, calls in by_follower(history["events"], "restart").items():
+    for follower, calls in restarts.items():
         changes = [c["t"] for c in leader_changes(files.get(follower, []), first)]
         killed = [k["t"] for k in kills.get(follower, [])]
         for earlier, later in zip(calls, calls[1:]):
@@ -162,8 +163,7 @@ def check_restarts(history):
                 violations.append({"check": "one restart per change", "t": later["t"], "what":
                                    f"{follower}'s file was written again naming "
                                    f"{later.get('leader')} with no change of leader"})
-        done = [r["begin"] for r in by_follower(history["events"], "restart").get(follower, [])
-                if r["ok"]]
+        done = [r["begin"] for r in restarts.get(follower, []) if r["ok"]]
         for change in versions:
             after = [begin for begin in done if begin >= change["t"]]
             if end - change["t"] < bound and not after:

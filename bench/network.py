@@ -15,8 +15,8 @@ import statistics
 import subprocess
 import time
 
-from benchlib import (BINARY, ROOT, Setup, crash_failover_latencies, cluster, percentile, promote, psql,
-                     rebuild_standby, wait_for)
+from benchlib import (BINARY, ROOT, Setup, crash_failover_latencies, cluster, node_processes,
+                      percentile, promote, psql, rebuild_standby, signal_all, wait_for)
 
 NETWORK = os.path.join(ROOT, "scripts/faulty-network")
 TIMEOUTS = "timeouts:\n  connect: 1s\n  query: 1s\n"
@@ -78,12 +78,6 @@ def commit_row(setup, node):
                       f"'{node}') returning extract(epoch from clock_timestamp())"))
 
 
-def node_pids(setup, node):
-    postmaster = open(f"{setup.work}/cluster/{node}/postmaster.pid").readline().strip()
-    children = subprocess.run(["pgrep", "-P", postmaster], capture_output=True, text=True)
-    return [int(postmaster)] + [int(pid) for pid in children.stdout.split()]
-
-
 def failovers(setup, trials, fault, heal, delay=(0.3, 0.3)):
     """Per trial: `fault` the primary, promote the standby, wait `delay`, commit its row, and
     time the commit -> restart. The old primary is healed and rebuilt as the new standby."""
@@ -129,13 +123,11 @@ def bench_freeze(trials):
         frozen = []
 
         def freeze(node):
-            frozen[:] = node_pids(setup, node)
-            for pid in frozen:
-                os.kill(pid, signal.SIGSTOP)
+            frozen[:] = node_processes(f"{setup.work}/cluster", node)
+            signal_all(frozen, signal.SIGSTOP)
 
         def thaw(_):
-            for pid in frozen:
-                os.kill(pid, signal.SIGCONT)
+            signal_all(frozen, signal.SIGCONT)
         return failovers(setup, trials, freeze, thaw)
     finally:
         setup.close()

@@ -19,26 +19,8 @@ import threading
 import time
 import urllib.request
 
-from benchlib import (BINARY, Setup, as_postgres, cluster, free_port, pg_bin, proc_stats,
-                      start_sidecar, stop)
-
-
-def node_processes(setup, node):
-    """The postmaster of `node` and its children."""
-    try:
-        postmaster = int(open(f"{setup.work}/cluster/{node}/postmaster.pid").readline())
-    except (FileNotFoundError, ValueError):
-        return []
-    children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True)
-    return [postmaster] + [int(pid) for pid in children.stdout.split()]
-
-
-def signal_all(pids, sig):
-    for pid in pids:
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
+from benchlib import (BINARY, Setup, as_postgres, cluster, free_port, node_processes, pg_bin,
+                      proc_stats, signal_all, start_sidecar, stop)
 
 
 class Chaos(threading.Thread):
@@ -64,7 +46,7 @@ class Chaos(threading.Thread):
                 self.pause(0.2, 5)
                 cluster("restart", directory, self.node)
             elif fault == "hang":
-                pids = node_processes(self.setup, self.node)
+                pids = node_processes(f"{self.setup.work}/cluster", self.node)
                 signal_all(pids, signal.SIGSTOP)
                 self.pause(0.2, 5)
                 signal_all(pids, signal.SIGCONT)
